@@ -1,0 +1,33 @@
+# One task runner; CI calls these same targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test lint docker clean-venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+docker:
+	bash scripts/ensure-docker.sh
+
+demo: $(STAMP) docker
+	$(BIN)/python scripts/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check grader tests scripts bench
+	$(BIN)/ruff format --check grader tests scripts bench
+	$(BIN)/mypy
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,188 @@
+"""The team manifest `capstone.yaml`: the contract between a team repo and the grader.
+
+Teams rename and restructure freely; the grader reads where things are from here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from grader.yamlsrc import Issue, YamlSource, load_yaml, pydantic_issues
+
+MANIFEST_NAME = "capstone.yaml"
+MANIFEST_VERSION = 1
+GITHUB_HANDLE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Member(Strict):
+    name: str = Field(min_length=1, description="Full name as the course roster has it.")
+    github: str = Field(description="GitHub handle (without @).")
+    email: str | None = Field(None, description="Email used in git commits, if not GitHub's.")
+    emails: tuple[str, ...] = Field((), description="More commit emails of this member.")
+
+    @field_validator("github")
+    @classmethod
+    def _handle(cls, value: str) -> str:
+        value = value.removeprefix("@")
+        if not GITHUB_HANDLE.match(value):
+            raise ValueError(f"{value!r} is not a valid GitHub handle")
+        return value
+
+
+class Team(Strict):
+    name: str = Field(min_length=1)
+    members: tuple[Member, ...] = Field(min_length=1)
+
+
+class Project(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+
+
+class Example(Strict):
+    """A request the service must answer, and what the answer must look like."""
+
+    name: str = Field(min_length=1)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    path: str | None = Field(None, description="Defaults to service.predict_path.")
+    body: Any = None
+    expect_status: int = Field(200, ge=100, le=599)
+    response_shape: Any = Field(
+        None,
+        description=(
+            "Shape of the JSON answer: type names (string, number, integer, boolean, "
+            "object, array, null, any) in place of values; a dict lists required keys, a "
+            "one-element list gives the shape of every item."
+        ),
+    )
+    response_values: dict[str, Any] | None = Field(
+        None, description="Top-level keys whose values must be equal (numbers within 1e-6)."
+    )
+
+
+class InvalidExample(Strict):
+    """A request the service must refuse with a 4xx answer (never 5xx)."""
+
+    name: str = Field(min_length=1)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    path: str | None = None
+    body: Any = None
+
+
+def _route(value: str | None) -> str | None:
+    if value is not None and not value.startswith("/"):
+        raise ValueError(f"{value!r} must start with '/'")
+    return value
+
+
+class Service(Strict):
+    dockerfile: str = "Dockerfile"
+    context: str = "."
+    port: int = Field(8000, ge=1, le=65535)
+    health_path: str = "/health"
+    ready_path: str | None = "/ready"
+    predict_path: str = "/predict"
+    model_info_path: str | None = "/model"
+    metrics_path: str | None = "/metrics"
+    openapi_path: str | None = "/openapi.json"
+    startup_seconds: float = Field(60, gt=0)
+    env: dict[str, str] = Field(default_factory=dict, description="Environment for the run.")
+    examples: tuple[Example, ...] = Field(min_length=1)
+    invalid_examples: tuple[InvalidExample, ...] = ()
+    url: str | None = Field(None, description="Where the service is deployed, if it is.")
+
+    _paths = field_validator(
+        "health_path",
+        "ready_path",
+        "predict_path",
+        "model_info_path",
+        "metrics_path",
+        "openapi_path",
+    )(_route)
+
+
+class PrimaryMetric(Strict):
+    name: str = Field(min_length=1)
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+
+class Tracking(Strict):
+    uri: str = Field(
+        "sqlite:///mlflow.db",
+        description="sqlite:///REL or a folder (file store), relative to the repo; or http(s)://",
+    )
+    experiment: str = Field(min_length=1)
+    registered_model: str = Field(min_length=1)
+    alias: str = "champion"
+    primary_metric: PrimaryMetric
+
+
+class Tests(Strict):
+    command: str = "pytest"
+    paths: tuple[str, ...] = ("tests",)
+    kinds: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Kind of test (data, model, api) -> paths or pytest markers that hold it.",
+    )
+
+
+class Docs(Strict):
+    proposal: str | None = "docs/proposal.md"
+    data_card: str | None = "docs/data_card.md"
+    model_card: str | None = "docs/model_card.md"
+    monitoring: str | None = None
+
+
+class Data(Strict):
+    paths: tuple[str, ...] = ()
+    validation: str | None = Field(None, description="Module or file that validates the data.")
+
+
+class Monitoring(Strict):
+    command: str | None = None
+    report: str | None = None
+
+
+class Manifest(Strict):
+    """Schema of `capstone.yaml`, version 1."""
+
+    version: Literal[1] = Field(description="Manifest format version.")
+    team: Team
+    project: Project | None = None
+    service: Service | None = None
+    tracking: Tracking | None = None
+    tests: Tests = Tests()
+    docs: Docs = Docs()
+    data: Data = Data()
+    monitoring: Monitoring = Monitoring()
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Parse and validate a manifest; every problem is reported with its line."""
+    source = load_yaml(path, "manifest")
+    return parse_manifest(source)
+
+
+def parse_manifest(source: YamlSource) -> Manifest:
+    data = source.data
+    if not isinstance(data, dict):
+        raise source.fail([Issue((), "the manifest must be a mapping")], "manifest")
+    if data.get("version") not in (None, MANIFEST_VERSION):
+        issue = Issue(("version",), f"unsupported version {data['version']!r}; expected 1")
+        raise source.fail([issue], "manifest")
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise source.fail(pydantic_issues(exc), "manifest") from None
+
+
+def find_manifest(repo: Path) -> Path:
+    return repo / MANIFEST_NAME
