@@ -1,0 +1,84 @@
+"""Result records: what a check found and what a whole grading run produced.
+
+Results are data. Reporters render them and never compute scores.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["passed", "failed", "error", "blocked", "skipped"]
+Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+
+
+class CheckResult(BaseModel):
+    """The verdict of one rubric check on one commit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    check: str
+    title: str
+    status: Status
+    score: float
+    max_score: float
+    message: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    duration: float = 0.0
+    visibility: Visibility = "visible"
+    tags: tuple[str, ...] = ()
+    required: bool = False
+    regression: bool = False
+
+
+class ManualResult(BaseModel):
+    """A rubric item scored by a TA from a scores file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    score: float | None
+    max_score: float
+    level: str | None = None
+    comment: str = ""
+    visibility: Visibility = "visible"
+
+
+class LatePenalty(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    days_late: int
+    percent: float
+    points: float
+    reason: str
+
+
+class GradeResult(BaseModel):
+    """Everything one `grader check` produced for one team at one commit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    grader_version: str
+    milestone: str
+    rubric: str
+    rubric_hash: str
+    team: str | None
+    target: str
+    commit: str | None
+    commit_time: str | None
+    graded_at: str
+    checks: tuple[CheckResult, ...]
+    manual: tuple[ManualResult, ...] = ()
+    automated_score: float
+    manual_score: float
+    late: LatePenalty | None = None
+    gate: str | None = Field(None, description="Why a required check zeroed the score.")
+    score: float
+    max_score: float
+    execution_time: float
+    needs_review: tuple[str, ...] = Field(
+        (), description="Why a TA must look (errors, unscored manual items)."
+    )

@@ -1,0 +1,51 @@
+"""Helpers for tests: fixture repos from small dicts, git with a test identity."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def build_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    """Write `files` (relative path -> content) under `root`; return root."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def git(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    full_env = {**os.environ, **(env or {})}
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=full_env
+    )
+    return done.stdout.strip()
+
+
+def commit_all(repo: Path, message: str, author: tuple[str, str] | None = None) -> str:
+    """Stage everything and commit (as `author` = (name, email) if given); return the SHA."""
+    env = {}
+    if author:
+        env = {
+            "GIT_AUTHOR_NAME": author[0],
+            "GIT_AUTHOR_EMAIL": author[1],
+            "GIT_COMMITTER_NAME": author[0],
+            "GIT_COMMITTER_EMAIL": author[1],
+        }
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message, env=env)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def init_repo(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    """A git repository holding `files` in one commit on branch main."""
+    build_tree(root, files)
+    git(root, "init", "-q", "-b", "main")
+    commit_all(root, "initial commit")
+    return root
