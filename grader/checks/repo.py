@@ -1,0 +1,387 @@
+"""Checks of the repository itself: files, README, manifest, history, secrets, pre-commit."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+
+from grader import fs, gitrepo
+from grader.checks.base import (
+    Context,
+    NoParams,
+    Outcome,
+    Params,
+    failed,
+    passed,
+    skipped,
+)
+from grader.errors import CheckError
+from grader.manifest import MANIFEST_NAME, Member
+from grader.text import plural, tail
+
+__all__ = ["NoParams"]
+
+
+def _resolve(ctx: Context, path: str) -> str | None:
+    """A rubric path, or `manifest:docs.proposal` for a path the manifest names."""
+    if not path.startswith("manifest:"):
+        return path
+    value: Any = ctx.need_manifest()
+    for part in path.removeprefix("manifest:").split("."):
+        value = getattr(value, part, None)
+    return value if isinstance(value, str) else None
+
+
+class FilesParams(Params):
+    paths: list[str] = Field(
+        min_length=1,
+        description="Paths or globs that must exist; `manifest:docs.proposal` reads the manifest.",
+    )
+
+
+def required_files(ctx: Context, params: FilesParams) -> Outcome:
+    """Required files are present.
+
+    Every path the rubric lists must exist in the graded commit (globs such as
+    `tests/test_*.py` need at least one match). Partial credit per file. Fix: add the
+    missing files, commit and push them; names are case-sensitive.
+    """
+    found: list[str] = []
+    missing: list[str] = []
+    for raw in params.paths:
+        path = _resolve(ctx, raw)
+        matches = fs.glob_exists(ctx.repo, path) if path else []
+        (found if matches else missing).append(path or raw)
+    evidence = {"found": found, "missing": missing}
+    if not missing:
+        return passed(f"all {plural(len(found), 'required file')} present", evidence)
+    fraction = len(found) / len(params.paths)
+    return failed(f"missing: {', '.join(missing)}", evidence, fraction)
+
+
+class ReadmeParams(Params):
+    file: str = "README.md"
+    sections: list[str] = Field(min_length=1, description="Heading texts (case-insensitive).")
+
+
+HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+
+
+def readme_sections(ctx: Context, params: ReadmeParams) -> Outcome:
+    """README has the required sections.
+
+    Each required section must appear as a Markdown heading (`## Quick start`); the
+    match ignores case and accepts extra words in the heading. Partial credit per section.
+    Fix: add the missing headings with real content under them.
+    """
+    text = fs.read_text(ctx.repo, params.file)
+    if text is None:
+        return failed(f"{params.file} not found", {"file": params.file})
+    headings = [m.group(1).strip().lower() for m in map(HEADING.match, text.splitlines()) if m]
+    missing = [s for s in params.sections if not any(s.lower() in h for h in headings)]
+    evidence = {"headings": headings, "missing": missing}
+    fraction = 1 - len(missing) / len(params.sections)
+    if missing:
+        return failed(f"{params.file} lacks sections: {', '.join(missing)}", evidence, fraction)
+    return passed(f"{params.file} has all {len(params.sections)} sections", evidence)
+
+
+def manifest_valid(ctx: Context, params: NoParams) -> Outcome:
+    """The manifest capstone.yaml is present and valid.
+
+    The grader finds your service, tracking store and tests through `capstone.yaml` at
+    the repository root. Fix: run `grader manifest validate .` and correct each line it names.
+    """
+    if ctx.manifest is not None:
+        return passed(f"{MANIFEST_NAME} is valid", {"team": ctx.manifest.team.name})
+    problem = ctx.manifest_problem or f"{MANIFEST_NAME} not found"
+    return failed(problem.splitlines()[0], {"problems": problem.splitlines()})
+
+
+class IgnoreParams(Params):
+    files: list[str] = [".gitignore", ".dockerignore"]
+    gitignore_patterns: list[str] = Field(
+        default_factory=list, description="Entries .gitignore must contain, e.g. `.venv`."
+    )
+
+
+def ignore_files(ctx: Context, params: IgnoreParams) -> Outcome:
+    """Ignore files keep junk out of git and out of the image.
+
+    `.gitignore` keeps virtual environments, caches and data out of git; `.dockerignore`
+    keeps them out of the Docker build context. Fix: add the missing file or entries.
+    """
+    missing = [f for f in params.files if fs.read_text(ctx.repo, f) is None]
+    gitignore = fs.read_text(ctx.repo, ".gitignore") or ""
+    entries = {line.strip().strip("/") for line in gitignore.splitlines()}
+    absent = [p for p in params.gitignore_patterns if p.strip("/") not in entries]
+    problems = [*(f"{f} missing" for f in missing), *(f".gitignore lacks {p}" for p in absent)]
+    total = len(params.files) + len(params.gitignore_patterns)
+    evidence = {"missing_files": missing, "missing_entries": absent}
+    if problems:
+        return failed("; ".join(problems), evidence, 1 - len(problems) / total)
+    return passed("ignore files present", evidence)
+
+
+class LargeFilesParams(Params):
+    max_kb: int = Field(1024, gt=0, description="Largest allowed file, in KiB.")
+    history: bool = Field(True, description="Also look at every blob in git history.")
+    exclude: list[str] = Field(default_factory=list, description="Globs that may be large.")
+
+
+def large_files(ctx: Context, params: LargeFilesParams) -> Outcome:
+    """No large files in the tree or anywhere in git history.
+
+    Data sets, models and binaries belong in a data store or MLflow, not in git: once
+    committed, a file stays in history even after it is deleted. Fix: remove it from
+    history (`git filter-repo --strip-blobs-bigger-than 1M`), then force-push, and track
+    large data with DVC or an artifact store.
+    """
+    limit = params.max_kb * 1024
+
+    def allowed(path: str) -> bool:
+        return any(fnmatch.fnmatch(path, g) for g in params.exclude)
+
+    offenders: dict[str, int] = {}
+    for rel in fs.iter_files(ctx.repo):
+        size = (ctx.repo / rel).stat().st_size
+        if size > limit and not allowed(str(rel)):
+            offenders[str(rel)] = size
+    in_history: dict[str, int] = {}
+    if params.history and ctx.commit:
+        for path, size in gitrepo.blobs_in_history(ctx.repo):
+            if size > limit and not allowed(path) and path not in offenders:
+                in_history[path] = max(size, in_history.get(path, 0))
+    listed = [f"{p} ({s / 1048576:.1f} MiB)" for p, s in {**offenders, **in_history}.items()]
+    evidence = {"limit_kb": params.max_kb, "in_tree": offenders, "only_in_history": in_history}
+    if listed:
+        where = "in history" if not offenders else "in the tree"
+        return failed(f"files over {params.max_kb} KiB {where}: {', '.join(listed[:5])}", evidence)
+    return passed(f"no file over {params.max_kb} KiB", evidence)
+
+
+DEFAULT_SECRET_PLUGINS = [
+    "AWSKeyDetector",
+    "ArtifactoryDetector",
+    "AzureStorageKeyDetector",
+    "BasicAuthDetector",
+    "DiscordBotTokenDetector",
+    "GitHubTokenDetector",
+    "GitLabTokenDetector",
+    "JwtTokenDetector",
+    "MailchimpDetector",
+    "NpmDetector",
+    "OpenAIDetector",
+    "PrivateKeyDetector",
+    "PypiTokenDetector",
+    "SendGridDetector",
+    "SlackDetector",
+    "StripeDetector",
+    "TelegramBotTokenDetector",
+    "TwilioKeyDetector",
+]
+
+
+class SecretsParams(Params):
+    plugins: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SECRET_PLUGINS),
+        description="detect-secrets plugins to run (the high-entropy ones are off by default).",
+    )
+    exclude: list[str] = Field(
+        default_factory=lambda: ["*.lock", "*.ipynb", "mlruns/*", "*.db"],
+        description="Globs not scanned.",
+    )
+
+
+def no_secrets(ctx: Context, params: SecretsParams) -> Outcome:
+    """No secrets (keys, tokens, private keys) are committed.
+
+    Scanned with detect-secrets. A committed key must be treated as leaked: revoke it at
+    its provider first, then remove it from the code (read it from an environment
+    variable) and from history. Fix false alarms by excluding the file in the rubric.
+    """
+    from detect_secrets.core.secrets_collection import SecretsCollection
+    from detect_secrets.settings import transient_settings
+
+    collection = SecretsCollection(root=str(ctx.repo))
+    plugins = [{"name": name} for name in params.plugins]
+    with transient_settings({"plugins_used": plugins}):
+        for rel in fs.iter_files(ctx.repo):
+            if not any(fnmatch.fnmatch(str(rel), g) for g in params.exclude):
+                collection.scan_file(str(rel))
+    found = [
+        {"file": name, "line": s["line_number"], "type": s["type"]}
+        for name, secrets in collection.json().items()
+        for s in secrets
+    ]
+    if found:
+        where = ", ".join(f"{f['file']}:{f['line']} ({f['type']})" for f in found[:5])
+        return failed(f"{plural(len(found), 'possible secret')}: {where}", {"findings": found})
+    return passed("no secrets found", {"plugins": params.plugins})
+
+
+class CommitsParams(Params):
+    min_commits: int = Field(1, ge=0, description="Commits every member must have authored.")
+    max_share: float = Field(1.0, gt=0, le=1, description="Largest share of one member.")
+    include_merges: bool = False
+
+
+def _member_of(members: tuple[Member, ...], name: str, email: str) -> str | None:
+    email = email.lower()
+    for m in members:
+        handle = m.github.lower()
+        emails = {e.lower() for e in (m.email, *m.emails) if e}
+        noreply = re.fullmatch(rf"(\d+\+)?{re.escape(handle)}@users\.noreply\.github\.com", email)
+        if email in emails or noreply or name.lower() in {m.name.lower(), handle}:
+            return m.github
+    return None
+
+
+def commit_distribution(ctx: Context, params: CommitsParams) -> Outcome:
+    """Every team member commits, and no one does nearly all of the work.
+
+    Commits are matched to members by the emails, name or GitHub handle in `capstone.yaml`
+    (GitHub's `ID+handle@users.noreply.github.com` counts). Partial credit per member.
+    Fix: commit with your own identity (`git config user.email`), or list the emails you
+    commit with under your member entry's `emails`.
+    """
+    members = ctx.need_manifest().team.members
+    if not ctx.commit:
+        raise CheckError("the target is not a git repository")
+    counts = {m.github: 0 for m in members}
+    unmatched: dict[str, int] = {}
+    for c in gitrepo.commits(ctx.repo, ctx.commit):
+        if c.parents > 1 and not params.include_merges:
+            continue
+        who = _member_of(members, c.author_name, c.author_email)
+        if who:
+            counts[who] += 1
+        else:
+            key = f"{c.author_name} <{c.author_email}>"
+            unmatched[key] = unmatched.get(key, 0) + 1
+    total = sum(counts.values()) + sum(unmatched.values())
+    short = [h for h, n in counts.items() if n < params.min_commits]
+    top, top_n = max(counts.items(), key=lambda kv: kv[1])
+    share = top_n / total if total else 0.0
+    evidence = {"commits": counts, "unattributed": unmatched, "top_share": round(share, 3)}
+    fraction = 1 - len(short) / len(counts)
+    problems = [f"{h} has {counts[h]} of {params.min_commits} commits" for h in short]
+    if len(counts) > 1 and share > params.max_share:
+        problems.append(f"{top} authored {share:.0%} of commits (limit {params.max_share:.0%})")
+        fraction = min(fraction, 0.5)
+    if problems:
+        return failed("; ".join(problems), evidence, fraction)
+    return passed(f"all {len(counts)} members have at least {params.min_commits} commits", evidence)
+
+
+class TagParams(Params):
+    pattern: str = Field(description="Tag name or glob, e.g. `m1` or `v*`.")
+    at_or_before_graded: bool = Field(
+        True, description="The tag must point at the graded commit or one of its ancestors."
+    )
+
+
+def tag_exists(ctx: Context, params: TagParams) -> Outcome:
+    """A milestone tag exists.
+
+    Tag the commit you submit (`git tag m1 && git push origin m1`). The tag must point at
+    the graded commit or an earlier one of its history.
+    """
+    if not ctx.commit:
+        raise CheckError("the target is not a git repository")
+    tags = gitrepo.git(ctx.repo, "tag", "--list", params.pattern).split()
+    if not tags:
+        return failed(f"no tag matches {params.pattern!r}", {"pattern": params.pattern})
+    if not params.at_or_before_graded:
+        return passed(f"tag {tags[0]} exists", {"tags": tags})
+    reachable = gitrepo.git(ctx.repo, "tag", "--merged", ctx.commit, "--list", params.pattern)
+    good = reachable.split()
+    if good:
+        return passed(f"tag {good[0]} is in the graded history", {"tags": tags})
+    return failed(f"tag {tags[0]} is not in the graded commit's history", {"tags": tags})
+
+
+class PrecommitConfigParams(Params):
+    hooks: list[str] = Field(default_factory=list, description="Hook ids that must be present.")
+
+
+def precommit_config(ctx: Context, params: PrecommitConfigParams) -> Outcome:
+    """The pre-commit configuration exists and has the required hooks.
+
+    `.pre-commit-config.yaml` at the root must be valid YAML and list each required hook id
+    (in any repo, local or remote). Partial credit per hook. Fix: add the hooks and run
+    `pre-commit run --all-files`.
+    """
+    text = fs.read_text(ctx.repo, ".pre-commit-config.yaml")
+    if text is None:
+        return failed(".pre-commit-config.yaml not found")
+    try:
+        config = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        return failed(f".pre-commit-config.yaml is not valid YAML: {exc}".splitlines()[0])
+    repos = config.get("repos", []) if isinstance(config, dict) else []
+    ids = {h.get("id") for r in repos if isinstance(r, dict) for h in r.get("hooks", []) or []}
+    missing = [h for h in params.hooks if h not in ids]
+    evidence = {"hooks": sorted(str(i) for i in ids), "missing": missing}
+    if missing:
+        fraction = 1 - len(missing) / len(params.hooks)
+        return failed(f"missing hooks: {', '.join(missing)}", evidence, fraction)
+    return passed(f"{plural(len(ids), 'hook')} configured", evidence)
+
+
+class PrecommitRunParams(Params):
+    timeout: float = Field(600, gt=0, description="Seconds before the run is stopped.")
+
+
+def _precommit_env(home: Path) -> dict[str, str]:
+    """Only what pre-commit needs: no tokens or keys from the grader's environment."""
+    keep = ("PATH", "LANG", "LC_ALL", "PRE_COMMIT_HOME", "XDG_CACHE_HOME")
+    env = {k: v for k, v in os.environ.items() if k in keep or k.lower().endswith("_proxy")}
+    env["HOME"] = str(home)
+    env.setdefault("PRE_COMMIT_HOME", str(Path.home() / ".cache" / "pre-commit"))
+    env["SKIP"] = ""
+    return env
+
+
+def precommit_run(ctx: Context, params: PrecommitRunParams) -> Outcome:
+    """pre-commit passes on every file.
+
+    Runs `pre-commit run --all-files` on a copy of the graded commit. A hook that changes
+    files fails the run. Fix: run the same command locally, commit what the hooks fixed.
+    """
+    if fs.read_text(ctx.repo, ".pre-commit-config.yaml") is None:
+        return skipped("no .pre-commit-config.yaml")
+    with tempfile.TemporaryDirectory(prefix="grader-precommit-") as tmp:
+        copy = Path(tmp) / "repo"
+        shutil.copytree(ctx.repo, copy, symlinks=True)
+        cmd = [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"]
+        try:
+            done = subprocess.run(
+                cmd,
+                cwd=copy,
+                capture_output=True,
+                text=True,
+                timeout=params.timeout,
+                env=_precommit_env(Path(tmp)),
+                errors="replace",
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return failed(f"pre-commit did not finish within {params.timeout:.0f}s")
+    output = done.stdout + done.stderr
+    failing = [ln.split("...")[0].strip() for ln in output.splitlines() if ln.endswith("Failed")]
+    evidence = {"command": " ".join(cmd[1:]), "exit_code": done.returncode, "log": tail(output)}
+    if done.returncode == 0:
+        return passed("pre-commit passed on all files", evidence)
+    what = ", ".join(failing) if failing else f"exit code {done.returncode}"
+    return failed(f"pre-commit failed: {what}", evidence)
