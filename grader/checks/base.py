@@ -75,6 +75,7 @@ class Context:
     manifest_problem: str | None = None
     settings: RunSettings = field(default_factory=RunSettings)
     provided: dict[str, Any] = field(default_factory=dict)
+    check_id: str = ""
 
     def need_manifest(self) -> Manifest:
         if self.manifest is None:

@@ -281,7 +281,8 @@ def commit_distribution(ctx: Context, params: CommitsParams) -> Outcome:
         fraction = min(fraction, 0.5)
     if problems:
         return failed("; ".join(problems), evidence, fraction)
-    return passed(f"all {len(counts)} members have at least {params.min_commits} commits", evidence)
+    need = plural(params.min_commits, "commit")
+    return passed(f"each of {plural(len(counts), 'member')} has at least {need}", evidence)
 
 
 class TagParams(Params):

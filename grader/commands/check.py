@@ -1,0 +1,107 @@
+"""Grade one team repository at one milestone.
+
+Example: grader check ../team-07 --milestone m1 --deadline 2026-10-01T23:59-04:00
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from grader import reports
+from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, UsageError
+from grader.grade import Options, grade
+from grader.reports.terminal import print_result, status_text
+from grader.results import CheckResult
+from grader.rubric import load_rubric, rubric_path
+
+NETWORK_MODES = ("published", "host")
+
+
+def parse_deadline(text: str | None) -> datetime | None:
+    """ISO 8601; without a UTC offset the time is read in this machine's local zone."""
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--deadline {text!r} is not an ISO 8601 time (2026-10-01T23:59)"
+        ) from None
+    return when if when.tzinfo else when.astimezone()
+
+
+def resolve_rubric_path(milestone: str | None, rubric: Path | None) -> Path:
+    if rubric is not None:
+        return rubric
+    if milestone is None:
+        raise UsageError("give --milestone ID or --rubric FILE")
+    return rubric_path(milestone)
+
+
+def check(
+    target: str = typer.Argument(..., help="Local folder or git URL of the team repository."),
+    milestone: str | None = typer.Option(
+        None, "--milestone", "-m", help="Milestone id: m0..m4, expo."
+    ),
+    rubric: Path | None = typer.Option(
+        None, help="Rubric file (default: the kit's rubric for the milestone)."
+    ),
+    ref: str | None = typer.Option(None, help="Tag, branch or commit to grade."),
+    deadline: str | None = typer.Option(None, help="Grade the last commit before this time."),
+    only: list[str] = typer.Option([], help="Grade only these check ids (repeatable)."),
+    skip: list[str] = typer.Option([], help="Do not grade these check ids (repeatable)."),
+    manual: Path | None = typer.Option(None, help="Manual scores (YAML or CSV)."),
+    out: Path | None = typer.Option(None, help="Folder for results.json, feedback.md, junit.xml."),
+    fail_under: float | None = typer.Option(None, help="Exit 1 if the score is below this."),
+    network: str = typer.Option(
+        os.environ.get("GRADER_NETWORK", "published"),
+        help="How containers reach the network: published ports, or host (env GRADER_NETWORK).",
+    ),
+    url: str | None = typer.Option(None, help="Grade service checks against this deployed URL."),
+) -> int:
+    """Grade one team repository at one milestone.
+
+    Example: grader check ../team-07 --milestone m1 --deadline 2026-10-01T23:59-04:00
+    """
+    if network not in NETWORK_MODES:
+        raise UsageError(f"--network must be one of {', '.join(NETWORK_MODES)}")
+    loaded = load_rubric(resolve_rubric_path(milestone, rubric))
+    known = {c.id for c in loaded.checks}
+    unknown = [c for c in (*only, *skip) if c not in known]
+    if unknown:
+        raise UsageError(f"no check {', '.join(map(repr, unknown))} in rubric {loaded.milestone}")
+    options = Options(
+        ref=ref,
+        deadline=parse_deadline(deadline),
+        only=set(only),
+        skip=set(skip),
+        manual_file=manual,
+        network_mode=network,
+        url=url,
+    )
+    console = Console()
+
+    def progress(r: CheckResult) -> None:
+        console.print(f"  {status_text(r)} {r.id} [dim]({r.duration:.1f}s)[/]", highlight=False)
+
+    console.print(f"Grading {target} at {loaded.milestone} ({len(loaded.checks)} checks)")
+    result = grade(target, loaded, options, on_result=progress)
+    out_dir = out or Path("grader-out") / f"{_slug(target)}-{loaded.milestone}"
+    written = reports.write_all(result, out_dir)
+    print_result(result, console)
+    for kind, path in written.items():
+        console.print(f"{kind}: {path}", highlight=False)
+    if fail_under is not None and result.score < fail_under:
+        return EXIT_FAIL_UNDER
+    return EXIT_OK
+
+
+def _slug(target: str) -> str:
+    name = target.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or "team"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)

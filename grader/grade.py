@@ -1,0 +1,126 @@
+"""Grade one target against one rubric: the pipeline behind `grader check` and `grader batch`."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from grader import __version__, scoring
+from grader.checks.base import Context, RunSettings
+from grader.errors import ConfigError
+from grader.manifest import MANIFEST_NAME, load_manifest
+from grader.results import GradeResult
+from grader.rubric import ResolvedCheck, Rubric
+from grader.runner import OnResult, run_rubric
+from grader.target import Checkout, prepare
+
+
+@dataclass
+class Options:
+    ref: str | None = None
+    deadline: datetime | None = None
+    only: set[str] = field(default_factory=set)
+    skip: set[str] = field(default_factory=set)
+    manual_file: Path | None = None
+    network_mode: str = "published"
+    url: str | None = None
+
+
+def _release_engine_resources(run_id: str, check_id: str | None = None) -> None:
+    """Remove containers and images a run (or one timed-out check) left behind."""
+    try:
+        engine = importlib.import_module("grader.engine")
+    except ImportError:
+        return
+    cleanup: Any = getattr(engine, "cleanup", None)
+    if cleanup is not None:
+        with contextlib.suppress(Exception):
+            cleanup(run_id=run_id, check_id=check_id)
+
+
+def _after_timeout(ctx: Context, check: ResolvedCheck) -> None:
+    _release_engine_resources(ctx.settings.run_id, check.id)
+
+
+@contextlib.contextmanager
+def checkout(target: str, options: Options) -> Iterator[Checkout]:
+    co = prepare(target, options.ref, options.deadline)
+    try:
+        yield co
+    finally:
+        co.close()
+
+
+def context_for(co: Checkout, options: Options, run_id: str) -> Context:
+    manifest, problem = None, None
+    path = co.path / MANIFEST_NAME
+    if not path.is_file() or path.is_symlink():
+        problem = f"{MANIFEST_NAME} not found at the repository root"
+    else:
+        try:
+            manifest = load_manifest(path)
+        except ConfigError as exc:
+            problem = "\n".join(exc.problems).replace(str(co.path) + "/", "")
+    settings = RunSettings(network_mode=options.network_mode, url=options.url, run_id=run_id)
+    return Context(co.path, co.commit, manifest, problem, settings)
+
+
+def grade(
+    target: str, rubric: Rubric, options: Options, on_result: OnResult | None = None
+) -> GradeResult:
+    """Fetch, grade and score one team; raises GraderError only for infrastructure/usage."""
+    start = time.monotonic()
+    run_id = uuid.uuid4().hex[:12]
+    with checkout(target, options) as co:
+        ctx = context_for(co, options, run_id)
+        manual = (
+            scoring.load_manual_scores(options.manual_file, rubric, _team(ctx))
+            if options.manual_file
+            else None
+        )
+        try:
+            results = run_rubric(
+                rubric,
+                ctx,
+                only=options.only or None,
+                skip=options.skip or None,
+                on_result=on_result,
+                on_timeout=_after_timeout,
+            )
+        finally:
+            _release_engine_resources(run_id)
+    manual_results = scoring.manual_results(rubric, manual)
+    totals = scoring.total(rubric, results, manual_results, co.commit_time)
+    selected = sum(r.max_score for r in results) + sum(m.max_score for m in manual_results)
+    return GradeResult(
+        grader_version=__version__,
+        milestone=rubric.milestone,
+        rubric=str(rubric.path),
+        rubric_hash=rubric.hash,
+        team=_team(ctx),
+        target=target,
+        commit=co.commit,
+        commit_time=co.commit_time.isoformat() if co.commit_time else None,
+        graded_at=scoring.now_utc().isoformat(timespec="seconds"),
+        checks=tuple(results),
+        manual=tuple(manual_results),
+        automated_score=totals.automated,
+        manual_score=totals.manual,
+        late=totals.late,
+        gate=totals.gate,
+        score=totals.score,
+        max_score=round(selected, 4),
+        execution_time=round(time.monotonic() - start, 3),
+        needs_review=totals.needs_review,
+    )
+
+
+def _team(ctx: Context) -> str | None:
+    return ctx.manifest.team.name if ctx.manifest else None

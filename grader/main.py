@@ -1,0 +1,76 @@
+"""The `grader` command line: parse and dispatch only; the work lives in grader.commands.
+
+Exit codes: 0 graded, 1 score under --fail-under, 2 usage, rubric or manifest error,
+3 infrastructure error (engine unreachable, clone failed), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+import typer
+from rich.console import Console
+
+from grader import __version__
+from grader.commands import check, manifest, rubric
+from grader.errors import EXIT_INTERRUPTED, EXIT_USAGE, GraderError
+
+HELP = """Grade MLOps capstone team repositories against milestone rubrics.
+
+Example: grader check ../team-07 --milestone m1
+
+Exit codes: 0 graded, 1 score under --fail-under, 2 usage/rubric/manifest error,
+3 infrastructure error, 130 interrupted.
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+app.command("check", help=check.__doc__, no_args_is_help=True)(check.check)
+app.add_typer(rubric.app, name="rubric")
+app.add_typer(manifest.app, name="manifest")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"grader {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Grade MLOps capstone team repositories against milestone rubrics."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (never raises for user-facing failures)."""
+    err = Console(stderr=True)
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="grader",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("interrupted")
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)
+    except GraderError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return EXIT_INTERRUPTED
+    return rv if isinstance(rv, int) else 0
+
+
+def run() -> None:
+    raise SystemExit(main())

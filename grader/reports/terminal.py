@@ -1,0 +1,48 @@
+"""The Rich table a TA sees in the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from grader.results import CheckResult, GradeResult
+
+STYLE = {
+    "passed": "green",
+    "failed": "red",
+    "error": "magenta",
+    "blocked": "yellow",
+    "skipped": "dim",
+}
+
+
+def status_text(r: CheckResult) -> str:
+    return f"[{STYLE[r.status]}]{r.status}[/]"
+
+
+def grade_table(result: GradeResult) -> Table:
+    commit = (result.commit or "no commit")[:12]
+    table = Table(title=f"{result.team or result.target} · {result.milestone} · {commit}")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("points", justify="right")
+    table.add_column("message", overflow="fold")
+    for r in result.checks:
+        table.add_row(r.id, status_text(r), f"{r.score:g}/{r.max_score:g}", r.message)
+    for m in result.manual:
+        pts = "—" if m.score is None else f"{m.score:g}"
+        table.add_row(m.id, "[cyan]manual[/]", f"{pts}/{m.max_score:g}", m.level or m.comment)
+    return table
+
+
+def print_result(result: GradeResult, console: Console) -> None:
+    console.print(grade_table(result))
+    console.print(
+        f"[bold]Total: {result.score:g} / {result.max_score:g}[/]  ({result.execution_time:.1f}s)"
+    )
+    if result.gate:
+        console.print(f"[red]Automated score set to 0:[/] {result.gate}")
+    if result.late:
+        console.print(f"[yellow]Late:[/] {result.late.reason} (-{result.late.points:g})")
+    for reason in result.needs_review:
+        console.print(f"[magenta]Needs a TA:[/] {reason}")

@@ -1,0 +1,159 @@
+"""Run a rubric's checks in `needs` order, each in its own process with a time limit.
+
+A forked child per check is what makes the limit real: a check that hangs (a stuck
+subprocess, a socket that never answers) is killed with its whole process group, and
+the run goes on. State passes between checks only through `Outcome.provides`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from typing import Any
+
+from grader.checks.base import Context, Outcome
+from grader.checks.registry import REGISTRY
+from grader.errors import CheckError
+from grader.results import CheckResult
+from grader.rubric import ResolvedCheck, Rubric, order
+from grader.text import tail
+
+OnResult = Callable[[CheckResult], None]
+OnTimeout = Callable[[Context, ResolvedCheck], None]
+
+
+def run_rubric(
+    rubric: Rubric,
+    ctx: Context,
+    *,
+    only: set[str] | None = None,
+    skip: set[str] | None = None,
+    on_result: OnResult | None = None,
+    on_timeout: OnTimeout | None = None,
+) -> list[CheckResult]:
+    """Grade every selected check; a check never stops the others."""
+    results: dict[str, CheckResult] = {}
+    for check in order(rubric.checks):
+        if (only and check.id not in only) or (skip and check.id in skip):
+            continue
+        result = _blocked(check, results) or _run(check, ctx, on_timeout)
+        results[check.id] = result
+        if on_result:
+            on_result(result)
+    return list(results.values())
+
+
+def _blocked(check: ResolvedCheck, results: dict[str, CheckResult]) -> CheckResult | None:
+    """A `blocked` result naming the root cause, if a prerequisite did not pass."""
+    for need in check.needs:
+        prior = results.get(need)
+        if prior is None or prior.status == "passed":
+            continue
+        root = prior
+        while root.status == "blocked" and root.evidence.get("root_cause") in results:
+            root = results[root.evidence["root_cause"]]
+        message = f"blocked: {root.id} {root.status} ({root.message})"
+        return _result(check, "blocked", 0.0, message, {"root_cause": root.id}, 0.0)
+    return None
+
+
+def _run(check: ResolvedCheck, ctx: Context, on_timeout: OnTimeout | None) -> CheckResult:
+    ctx.check_id = check.id
+    start = time.monotonic()
+    kind, payload = _in_child(check, ctx)
+    duration = time.monotonic() - start
+    if kind == "outcome":
+        out: Outcome = payload
+        ctx.provided.update(out.provides)
+        score = round(check.points * (out.fraction if out.status != "skipped" else 0.0), 4)
+        return _result(check, out.status, score, out.message, out.evidence, duration)
+    if kind == "timeout" and on_timeout:
+        on_timeout(ctx, check)
+    message, evidence = payload
+    return _result(check, "error", 0.0, message, evidence, duration)
+
+
+def _in_child(check: ResolvedCheck, ctx: Context) -> tuple[str, Any]:
+    definition = REGISTRY[check.check]
+    mp = get_context("fork")
+    receive, send = mp.Pipe(duplex=False)
+    proc = mp.Process(target=_child, args=(definition.func, ctx, check, send), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        if receive.poll(check.timeout):
+            try:
+                return receive.recv()  # type: ignore[no-any-return]
+            except EOFError:
+                proc.join(5)
+                code = proc.exitcode
+                return "error", (f"the check's process died (exit code {code})", {})
+        _kill(proc.pid)
+        return "timeout", (
+            f"stopped after its time limit of {check.timeout:g}s",
+            {"timeout": check.timeout},
+        )
+    finally:
+        _kill(proc.pid)
+        proc.join(5)
+        receive.close()
+
+
+def _child(
+    func: Callable[..., Outcome], ctx: Context, check: ResolvedCheck, send: Connection
+) -> None:
+    os.setpgid(0, 0)  # its own process group, so a timeout kills what it started too
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and cleans up
+    try:
+        message: tuple[str, Any] = ("outcome", func(ctx, check.params))
+    except CheckError as exc:
+        message = ("error", (str(exc), {}))
+    except Exception as exc:
+        trace = tail(traceback.format_exc(), 8000)
+        message = (
+            "error",
+            (f"the check crashed: {type(exc).__name__}: {exc}", {"traceback": trace}),
+        )
+    send.send(message)
+    send.close()
+
+
+def _kill(pid: int | None) -> None:
+    if pid is None:
+        return
+    # The group may not exist yet if the child has not reached setpgid: kill both.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _result(
+    check: ResolvedCheck,
+    status: Any,
+    score: float,
+    message: str,
+    evidence: dict[str, Any],
+    duration: float,
+) -> CheckResult:
+    return CheckResult(
+        id=check.id,
+        check=check.check,
+        title=check.title,
+        status=status,
+        score=score,
+        max_score=check.points,
+        message=message,
+        evidence=evidence,
+        duration=round(duration, 3),
+        visibility=check.visibility,
+        tags=(*check.tags, *(("regression",) if check.regression else ())),
+        required=check.required,
+        regression=check.regression,
+    )
