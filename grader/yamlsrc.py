@@ -90,8 +90,12 @@ def load_yaml(path: Path, kind: str) -> YamlSource:
 def pydantic_issues(exc: Any) -> list[Issue]:
     """Turn a pydantic ValidationError into Issues (locations kept, messages cleaned)."""
     issues = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    inner = {tuple(e["loc"][:n]) for e in errors for n in range(len(e["loc"]))}
+    for err in errors:
         loc = tuple(err["loc"])
+        if err["type"] == "too_short" and loc in inner:
+            continue  # the items failed and were dropped; their own errors say why
         msg = str(err["msg"])
         if err["type"] == "extra_forbidden":
             msg = "unknown field"

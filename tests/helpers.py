@@ -49,3 +49,46 @@ def init_repo(root: Path, files: Mapping[str, str | bytes]) -> Path:
     git(root, "init", "-q", "-b", "main")
     commit_all(root, "initial commit")
     return root
+
+
+MANIFEST = """\
+version: 1
+team:
+  name: Team Alpha
+  members:
+    - {name: Ann Lee, github: ann-lee, email: ann@example.edu}
+    - {name: Bo Chen, github: bochen}
+"""
+
+README = """\
+# Alpha
+
+## Quick start
+Run it.
+
+## Architecture
+Boxes.
+"""
+
+
+def team_files(**extra: str | bytes) -> dict[str, str | bytes]:
+    """A small, tidy team repository (no service yet): the base of fixture repos."""
+    files: dict[str, str | bytes] = {
+        "README.md": README,
+        "capstone.yaml": MANIFEST,
+        ".gitignore": ".venv/\n__pycache__/\nmlruns/\n",
+        ".dockerignore": ".git\n.venv\n",
+        "src/alpha/__init__.py": '"""Alpha."""\n',
+        "tests/test_smoke.py": "def test_ok():\n    assert True\n",
+    }
+    files.update(extra)
+    return files
+
+
+ANN = ("Ann Lee", "ann@example.edu")
+BO = ("Bo Chen", "12345+bochen@users.noreply.github.com")
+
+
+def write_rubric(path: Path, body: str) -> Path:
+    path.write_text(body, encoding="utf-8")
+    return path

@@ -1,0 +1,162 @@
+"""The rubric loader: typed models, extends, and errors that name file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.errors import ConfigError
+from grader.main import main
+from grader.rubric import KIT_RUBRICS, json_schema, load_rubric, order
+from tests.helpers import write_rubric
+
+FIVE_MISTAKES = """\
+milestone: m9
+title: Five mistakes
+checks:
+  - id: files
+    check: repo.filez
+    points: 5
+  - id: readme
+    check: repo.readme_sections
+    points: 0
+    params:
+      sections: [Intro]
+      colour: red
+  - id: files
+    check: repo.manifest
+    points: 2
+  - id: tag
+    check: repo.tag
+    points: 1
+    params: {pattern: m1}
+    needs: [nothere]
+"""
+
+
+def test_five_mistakes_give_five_messages_with_lines(tmp_path: Path) -> None:
+    path = write_rubric(tmp_path / "m9.yaml", FIVE_MISTAKES)
+    with pytest.raises(ConfigError) as info:
+        load_rubric(path)
+    assert info.value.problems == [
+        f"{path}:5: checks[0].check: unknown check 'repo.filez' (did you mean 'repo.files'?)",
+        f"{path}:9: checks[1].points: Input should be greater than 0",
+        f"{path}:12: checks[1].params.colour: unknown field",
+        f"{path}:13: checks[2].id: duplicate id 'files' (first at line 4)",
+        f"{path}:20: checks[3].needs[0]: unknown check id 'nothere'",
+    ]
+
+
+def test_cli_reports_every_mistake_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_rubric(tmp_path / "m9.yaml", FIVE_MISTAKES)
+    assert main(["rubric", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "has 5 errors" in err
+    assert "Traceback" not in err
+    assert f"{path}:20: checks[3].needs[0]" in err
+
+
+def test_needs_cycle_is_reported(tmp_path: Path) -> None:
+    path = write_rubric(
+        tmp_path / "c.yaml",
+        "milestone: c\ntitle: C\nchecks:\n"
+        "  - {id: a, check: repo.manifest, points: 1, needs: [b]}\n"
+        "  - {id: b, check: repo.manifest, points: 1, needs: [a]}\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_rubric(path)
+    assert info.value.problems == [f"{path}:4: checks[0].needs: needs cycle: a -> b -> a"]
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write_rubric(tmp_path / "y.yaml", "milestone: y\ntitle: [unclosed\nchecks: []\n")
+    with pytest.raises(ConfigError) as info:
+        load_rubric(path)
+    assert info.value.problems[0].startswith(f"{path}:3: invalid YAML")
+
+
+def test_params_are_typed_and_defaults_filled(tmp_path: Path) -> None:
+    path = write_rubric(
+        tmp_path / "p.yaml",
+        "milestone: p\ntitle: P\nchecks:\n"
+        "  - {id: big, check: repo.large_files, points: 2, params: {max_kb: 50}}\n",
+    )
+    rubric = load_rubric(path)
+    params = rubric.check("big").params
+    assert params.model_dump() == {"max_kb": 50, "history": True, "exclude": []}
+    assert rubric.check("big").timeout == 120
+
+
+def _extends_pair(tmp_path: Path, child: str) -> Path:
+    write_rubric(
+        tmp_path / "m0.yaml",
+        "milestone: m0\ntitle: Base\nchecks:\n"
+        "  - {id: manifest, check: repo.manifest, points: 6}\n"
+        "  - {id: secrets, check: repo.secrets, points: 4, needs: [manifest]}\n",
+    )
+    return write_rubric(tmp_path / "m1.yaml", child)
+
+
+def test_extends_brings_regression_checks_scaled(tmp_path: Path) -> None:
+    path = _extends_pair(
+        tmp_path,
+        "milestone: m1\ntitle: Next\ntotal: 15\nextends: {milestone: m0, points: 5}\nchecks:\n"
+        "  - {id: tag, check: repo.tag, points: 10, params: {pattern: m1}, needs: [manifest]}\n",
+    )
+    rubric = load_rubric(path)
+    assert [(c.id, c.points, c.regression) for c in rubric.checks] == [
+        ("manifest", 3.0, True),
+        ("secrets", 2.0, True),
+        ("tag", 10, False),
+    ]
+    assert rubric.max_points == 15
+    assert [c.id for c in order(rubric.checks)] == ["manifest", "secrets", "tag"]
+
+
+def test_extends_override_replaces_inherited_check(tmp_path: Path) -> None:
+    path = _extends_pair(
+        tmp_path,
+        "milestone: m1\ntitle: Next\nextends: m0\nchecks:\n"
+        "  - {id: secrets, check: repo.secrets, points: 9}\n",
+    )
+    rubric = load_rubric(path)
+    assert [(c.id, c.points, c.regression) for c in rubric.checks] == [
+        ("manifest", 6, True),
+        ("secrets", 9, False),
+    ]
+
+
+def test_extends_cycle_is_an_error(tmp_path: Path) -> None:
+    write_rubric(tmp_path / "a.yaml", "milestone: a\ntitle: A\nextends: b\n")
+    b = write_rubric(tmp_path / "b.yaml", "milestone: b\ntitle: B\nextends: a\n")
+    with pytest.raises(ConfigError) as info:
+        load_rubric(b)
+    assert info.value.problems == [f"{tmp_path / 'a.yaml'}:3: extends: extends cycle: b -> a -> b"]
+
+
+def test_total_must_add_up(tmp_path: Path) -> None:
+    path = write_rubric(
+        tmp_path / "t.yaml",
+        "milestone: t\ntitle: T\ntotal: 100\nchecks:\n"
+        "  - {id: manifest, check: repo.manifest, points: 60}\n"
+        "manual:\n  - {id: demo, title: Demo, points: 30}\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_rubric(path)
+    assert info.value.problems == [f"{path}:3: total: points add up to 90, not 100"]
+
+
+def test_committed_schema_is_current() -> None:
+    committed = json.loads((KIT_RUBRICS / "rubric.schema.json").read_text(encoding="utf-8"))
+    assert committed == json_schema(), "run: grader rubric schema --out rubrics/rubric.schema.json"
+
+
+def test_kit_rubrics_are_valid() -> None:
+    paths = sorted(KIT_RUBRICS.glob("*.yaml"))
+    assert paths
+    for path in paths:
+        assert load_rubric(path).checks

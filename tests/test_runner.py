@@ -1,0 +1,129 @@
+"""The runner: needs order, blocked dependents, crashes and time limits."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.checks.base import CheckDef, Context, NoParams, Outcome, Params, failed, passed
+from grader.checks.registry import REGISTRY
+from grader.errors import CheckError
+from grader.results import CheckResult
+from grader.rubric import load_rubric
+from grader.runner import run_rubric
+from tests.helpers import write_rubric
+
+
+class SleepParams(Params):
+    seconds: float = 0.0
+
+
+def ok(ctx: Context, params: NoParams) -> Outcome:
+    """Always passes."""
+    return passed("fine", artifact="from-ok")
+
+
+def uses_artifact(ctx: Context, params: NoParams) -> Outcome:
+    """Reads what `ok` provided."""
+    return passed(f"got {ctx.need('artifact')}")
+
+
+def bad(ctx: Context, params: NoParams) -> Outcome:
+    """Always fails, with half credit."""
+    return failed("not good enough", {"why": "test"}, fraction=0.5)
+
+
+def crash(ctx: Context, params: NoParams) -> Outcome:
+    """Raises like a bug would."""
+    raise RuntimeError("boom")
+
+
+def cannot_judge(ctx: Context, params: NoParams) -> Outcome:
+    """Raises CheckError: the grader cannot judge."""
+    raise CheckError("tracking server unreachable")
+
+
+def sleepy(ctx: Context, params: SleepParams) -> Outcome:
+    """Sleeps."""
+    time.sleep(params.seconds)
+    return passed("woke up")
+
+
+@pytest.fixture(autouse=True)
+def _test_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, func in {
+        "t.ok": ok,
+        "t.uses": uses_artifact,
+        "t.bad": bad,
+        "t.crash": crash,
+        "t.cannot": cannot_judge,
+    }.items():
+        monkeypatch.setitem(REGISTRY, name, CheckDef(func, NoParams, timeout=10))
+    monkeypatch.setitem(REGISTRY, "t.sleep", CheckDef(sleepy, SleepParams, timeout=10))
+
+
+def _run(tmp_path: Path, checks: str) -> dict[str, CheckResult]:
+    rubric = load_rubric(
+        write_rubric(tmp_path / "r.yaml", f"milestone: r\ntitle: R\nchecks:\n{checks}")
+    )
+    ctx = Context(repo=tmp_path, commit=None, manifest=None)
+    return {r.id: r for r in run_rubric(rubric, ctx)}
+
+
+def test_needs_order_and_provides(tmp_path: Path) -> None:
+    results = _run(
+        tmp_path,
+        "  - {id: second, check: t.uses, points: 1, needs: [first]}\n"
+        "  - {id: first, check: t.ok, points: 2}\n",
+    )
+    assert list(results) == ["first", "second"]
+    assert results["second"].message == "got from-ok"
+
+
+def test_dependents_of_a_failure_are_blocked_naming_the_root(tmp_path: Path) -> None:
+    results = _run(
+        tmp_path,
+        "  - {id: build, check: t.bad, points: 4}\n"
+        "  - {id: run, check: t.ok, points: 3, needs: [build]}\n"
+        "  - {id: call, check: t.ok, points: 3, needs: [run]}\n",
+    )
+    build, run, call = results["build"], results["run"], results["call"]
+    assert (build.status, build.score) == ("failed", 2.0)
+    for r in (run, call):
+        assert r.status == "blocked"
+        assert r.score == 0
+        assert r.message == "blocked: build failed (not good enough)"
+
+
+def test_a_crash_is_an_error_and_the_rest_still_run(tmp_path: Path) -> None:
+    results = _run(
+        tmp_path,
+        "  - {id: crashes, check: t.crash, points: 1}\n"
+        "  - {id: unsure, check: t.cannot, points: 1}\n"
+        "  - {id: after, check: t.ok, points: 1}\n",
+    )
+    crashed = results["crashes"]
+    assert crashed.status == "error"
+    assert crashed.message == "the check crashed: RuntimeError: boom"
+    assert "raise RuntimeError" in crashed.evidence["traceback"]
+    assert results["unsure"].message == "tracking server unreachable"
+    assert results["unsure"].status == "error"
+    assert results["after"].status == "passed"
+
+
+def test_a_check_past_its_limit_is_stopped_within_a_second(tmp_path: Path) -> None:
+    start = time.monotonic()
+    results = _run(
+        tmp_path,
+        "  - {id: slow, check: t.sleep, points: 1, timeout: 1.5, params: {seconds: 30}}\n"
+        "  - {id: after, check: t.ok, points: 1}\n",
+    )
+    elapsed = time.monotonic() - start
+    slow = results["slow"]
+    assert slow.status == "error"
+    assert slow.message == "stopped after its time limit of 1.5s"
+    assert 1.5 <= slow.duration < 2.5
+    assert elapsed < 4
+    assert results["after"].status == "passed"
