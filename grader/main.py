@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import click
 import typer
 from rich.console import Console
 
 from grader import __version__
 from grader.commands import check, manifest, rubric
 from grader.errors import EXIT_INTERRUPTED, EXIT_USAGE, GraderError
+
+# Typer ships its own copy of click: find its base exception without a private import.
+CLICK_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
 
 HELP = """Grade MLOps capstone team repositories against milestone rubrics.
 
@@ -55,14 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             prog_name="grader",
             standalone_mode=False,
         )
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("interrupted")
         return EXIT_INTERRUPTED
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)
+    except CLICK_ERROR as exc:
+        exc.show()  # type: ignore[attr-defined]
+        code = int(getattr(exc, "exit_code", EXIT_USAGE))
+        return EXIT_USAGE if code == 2 else code
     except GraderError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         return exc.exit_code

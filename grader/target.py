@@ -62,7 +62,7 @@ def _git(*args: str, cwd: Path | None = None, timeout: float = 300) -> str:
     except FileNotFoundError:
         raise TargetError("git is not installed") from None
     if done.returncode != 0:
-        raise TargetError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()[:400]}")
+        raise TargetError(f"git {args[0]} failed: {done.stderr.strip()[:400]}")
     return done.stdout.strip()
 
 

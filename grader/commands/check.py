@@ -90,13 +90,15 @@ def check(
     def progress(r: CheckResult) -> None:
         console.print(f"  {status_text(r)} {r.id} [dim]({r.duration:.1f}s)[/]", highlight=False)
 
-    console.print(f"Grading {target} at {loaded.milestone} ({len(loaded.checks)} checks)")
+    console.print(
+        f"Grading {target} at {loaded.milestone} ({len(loaded.checks)} checks)", soft_wrap=True
+    )
     result = grade(target, loaded, options, on_result=progress)
     out_dir = out or Path("grader-out") / f"{_slug(target)}-{loaded.milestone}"
     written = reports.write_all(result, out_dir)
     print_result(result, console)
     for kind, path in written.items():
-        console.print(f"{kind}: {path}", highlight=False)
+        console.print(f"{kind}: {path}", highlight=False, soft_wrap=True)
     if fail_under is not None and result.score < fail_under:
         return EXIT_FAIL_UNDER
     return EXIT_OK

@@ -1,0 +1,551 @@
+"""The container engine: build, run and watch team code in Docker, and always clean up.
+
+Team code is untrusted. Everything here runs it with limits (memory, CPUs, processes),
+`no-new-privileges`, every capability dropped, no host environment, a time limit and
+bounded logs. Every container and image the grader creates carries the grader's label,
+the run's id and the check's id, so `cleanup()` can remove it by label: after a normal
+run, an exception, a check's timeout (its process is killed and cannot clean up after
+itself), Ctrl-C or SIGTERM, or a crash of the whole grader (`grader clean`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import docker
+import httpx
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.models.containers import Container
+from docker.types import LogConfig
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import ReadTimeout
+
+from grader.errors import EngineError, UsageError
+from grader.text import tail
+
+LABEL = "org.mlops-capstone-kit.grader"
+RUN_LABEL = "org.mlops-capstone-kit.run"
+CHECK_LABEL = "org.mlops-capstone-kit.check"
+NETWORK_MODES = ("published", "host")
+LOG_LIMIT = 8000
+HINT = (
+    "Start Docker (Docker Desktop, or `sudo systemctl start docker`; in this kit "
+    "`make docker`) and check that `docker info` answers."
+)
+
+
+def network_mode_from_env(default: str = "published") -> str:
+    """How containers reach the network: GRADER_NETWORK=host|published, else `default`."""
+    value = os.environ.get("GRADER_NETWORK", "").strip().lower() or default
+    if value not in NETWORK_MODES:
+        raise UsageError(f"GRADER_NETWORK={value!r}: expected one of {', '.join(NETWORK_MODES)}")
+    return value
+
+
+def connect(timeout: float = 60) -> docker.DockerClient:
+    """A client of a live engine, or an EngineError that says how to start one."""
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except (DockerException, RequestsConnectionError, OSError) as exc:
+        raise EngineError(f"no Docker engine answers at {where} ({exc}). {HINT}") from None
+    return client
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resources one container may use; a fork bomb or a memory leak stops at these."""
+
+    memory: str = "1g"
+    cpus: float = 1.0
+    pids: int = 256
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    ok: bool
+    image_id: str | None
+    seconds: float
+    log_tail: str
+    error: str = ""
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int | None
+    output: str
+    timed_out: bool
+    seconds: float
+    oom_killed: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceHandle:
+    """A started service container and where the grader reaches it."""
+
+    container_id: str
+    base_url: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    seconds: float
+    reason: str
+    via: str
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    containers: int = 0
+    images: int = 0
+    networks: int = 0
+
+
+def labels_for(run_id: str, check_id: str = "") -> dict[str, str]:
+    return {LABEL: "1", RUN_LABEL: run_id, CHECK_LABEL: check_id}
+
+
+def _filters(run_id: str | None, check_id: str | None) -> dict[str, list[str]]:
+    wanted = [f"{LABEL}=1"]
+    if run_id:
+        wanted.append(f"{RUN_LABEL}={run_id}")
+    if check_id:
+        wanted.append(f"{CHECK_LABEL}={check_id}")
+    return {"label": wanted}
+
+
+def cleanup(
+    run_id: str | None = None,
+    check_id: str | None = None,
+    client: docker.DockerClient | None = None,
+) -> Cleaned:
+    """Remove the grader's containers, networks and images (of one run or check, or all)."""
+    owned = client is None
+    client = client or connect()
+    filters = _filters(run_id, check_id)
+    try:
+        containers = client.containers.list(all=True, filters=filters)
+        for container in containers:
+            with contextlib.suppress(NotFound, APIError):
+                container.remove(force=True, v=True)
+        networks = client.networks.list(filters=filters)
+        for net in networks:
+            with contextlib.suppress(NotFound, APIError):
+                net.remove()
+        images = client.images.list(filters=filters)
+        for image in images:
+            with contextlib.suppress(NotFound, APIError):
+                client.images.remove(image.id, force=True)
+        return Cleaned(len(containers), len(images), len(networks))
+    finally:
+        if owned:
+            client.close()
+
+
+@contextlib.contextmanager
+def cleanup_on_signals(run_id: str) -> Iterator[None]:
+    """Turn SIGTERM into SystemExit so `finally` blocks run, and clean the run up at the end.
+
+    SIGINT already raises KeyboardInterrupt; SIGTERM would kill the process with no
+    cleanup at all. Only the main thread may install handlers, so elsewhere it just cleans.
+    """
+    previous: Any = None
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+
+        def _terminate(signum: int, frame: FrameType | None) -> None:
+            raise SystemExit(128 + signum)
+
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(EngineError, DockerException, RequestsConnectionError):
+            cleanup(run_id=run_id)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def inside(root: Path, rel: str) -> Path:
+    """`root/rel` if it stays inside root once links resolve; else an EngineError."""
+    base = root.resolve()
+    path = (root / rel).resolve()
+    if path != base and base not in path.parents:
+        raise EngineError(f"{rel!r} leaves the repository")
+    return path
+
+
+class Engine:
+    """One check's view of the engine: what it creates is labelled and removed on close.
+
+    Use as a context manager. `keep()` a container or image that later checks need
+    (the built image, the started service): the run's final cleanup removes those.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str = "local",
+        check_id: str = "",
+        network_mode: str = "published",
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        if network_mode not in NETWORK_MODES:
+            raise UsageError(f"network mode {network_mode!r} is not one of {NETWORK_MODES}")
+        self.run_id = run_id
+        self.check_id = check_id
+        self.network_mode = network_mode
+        self.client = client or connect()
+        self.labels = labels_for(run_id, check_id)
+        self._containers: list[str] = []
+        self._images: list[str] = []
+        self._kept: set[str] = set()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def keep(self, resource_id: str) -> None:
+        self._kept.add(resource_id)
+
+    def close(self) -> None:
+        """Remove what this engine created and was not kept; never raises."""
+        for cid in self._containers:
+            if cid not in self._kept:
+                self.remove_container(cid)
+        for iid in self._images:
+            if iid not in self._kept:
+                with contextlib.suppress(DockerException):
+                    self.client.images.remove(iid, force=True)
+        self._containers.clear()
+        self._images.clear()
+        self.client.close()
+
+    # build ---------------------------------------------------------------------------
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: str = "Dockerfile",
+        *,
+        buildargs: Mapping[str, str] | None = None,
+        timeout: float = 600,
+        network_mode: str | None = None,
+        memory: str = "2g",
+        nocache: bool = False,
+    ) -> BuildResult:
+        """Build an image; a failing or slow build is a BuildResult, not an exception.
+
+        `network_mode` is the build's (None: "host" when the grader runs with host
+        networking, else the engine's default, which reaches the package index).
+        """
+        tag = f"grader-{self.run_id}/{_slug(self.check_id or 'build')}:{uuid.uuid4().hex[:8]}"
+        net = network_mode or ("host" if self.network_mode == "host" else None)
+        kwargs: dict[str, Any] = {
+            "path": str(context),
+            "dockerfile": dockerfile,
+            "tag": tag,
+            "buildargs": dict(buildargs or {}),
+            "labels": self.labels,
+            "network_mode": net,
+            "rm": True,
+            "forcerm": True,
+            "pull": False,
+            "nocache": nocache,
+            "decode": True,
+            "container_limits": {"memory": _bytes(memory)},
+        }
+        lines: list[str] = []
+        state: dict[str, Any] = {}
+        start = time.monotonic()
+        api = docker.APIClient(base_url=self.client.api.base_url, timeout=int(timeout) + 30)
+
+        def stream() -> None:
+            try:
+                for chunk in api.build(**kwargs):
+                    _take_build_chunk(chunk, lines, state)
+            except Exception as exc:  # shown as the build's error, in the check's evidence
+                state.setdefault("error", f"{type(exc).__name__}: {exc}")
+
+        worker = threading.Thread(target=stream, daemon=True)
+        worker.start()
+        worker.join(timeout)
+        seconds = time.monotonic() - start
+        if worker.is_alive():
+            # Closing the connection makes the engine cancel the build.
+            with contextlib.suppress(Exception):
+                api.close()
+            self._forget_tag(tag)
+            log = tail("".join(lines), LOG_LIMIT)
+            return BuildResult(False, None, seconds, log, f"timed out after {timeout:g}s", True)
+        api.close()
+        log = tail("".join(lines), LOG_LIMIT)
+        image_id = state.get("image_id")
+        if "error" in state or not image_id:
+            return BuildResult(False, None, seconds, log, state.get("error", "no image produced"))
+        self._images.append(image_id)
+        return BuildResult(True, image_id, seconds, log)
+
+    def _forget_tag(self, tag: str) -> None:
+        with contextlib.suppress(DockerException):
+            self.client.images.remove(tag, force=True)
+
+    def image_attrs(self, image: str) -> dict[str, Any]:
+        try:
+            attrs: dict[str, Any] = self.client.images.get(image).attrs
+        except ImageNotFound:
+            raise EngineError(f"image {image} is gone (removed by a cleanup?)") from None
+        return attrs
+
+    # run -----------------------------------------------------------------------------
+
+    def create(
+        self,
+        image: str,
+        command: list[str] | str | None = None,
+        *,
+        limits: Limits = Limits(),
+        network: str = "none",
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
+        working_dir: str | None = None,
+        ports: dict[str, Any] | None = None,
+        volumes: dict[str, dict[str, str]] | None = None,
+        entrypoint: list[str] | str | None = None,
+    ) -> Container:
+        """A created (not started) container with every sandbox limit applied."""
+        name = f"grader-{self.run_id}-{_slug(self.check_id or 'run')}-{uuid.uuid4().hex[:6]}"
+        container: Container = self.client.containers.create(
+            image,
+            command,
+            name=name,
+            labels=self.labels,
+            environment=dict(env or {}),  # only what the manifest or check sets
+            mem_limit=limits.memory,
+            memswap_limit=limits.memory,
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=limits.pids,
+            security_opt=["no-new-privileges"],
+            cap_drop=["ALL"],
+            network_mode=network if network != "published" else None,
+            ports=ports,
+            user=user,
+            working_dir=working_dir,
+            volumes=volumes,
+            entrypoint=entrypoint,
+            log_config=LogConfig(type="json-file", config={"max-size": "2m", "max-file": "1"}),
+            detach=True,
+        )
+        self._containers.append(container.id)
+        return container
+
+    def run(
+        self,
+        image: str,
+        command: list[str] | str | None = None,
+        *,
+        timeout: float = 60,
+        limits: Limits = Limits(),
+        network: str = "none",
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
+        working_dir: str | None = None,
+        volumes: dict[str, dict[str, str]] | None = None,
+    ) -> RunResult:
+        """Run a command to its end (or its time limit) and return its truncated output."""
+        container = self.create(
+            image,
+            command,
+            limits=limits,
+            network=network,
+            env=env,
+            user=user,
+            working_dir=working_dir,
+            volumes=volumes,
+        )
+        return self.wait(container, timeout)
+
+    def wait(self, container: Container, timeout: float) -> RunResult:
+        """Start a created container and wait for it; kill it at the time limit."""
+        start = time.monotonic()
+        container.start()
+        timed_out, code = False, None
+        try:
+            code = int(container.wait(timeout=timeout)["StatusCode"])
+        except (ReadTimeout, RequestsConnectionError):
+            timed_out = True
+            with contextlib.suppress(DockerException):
+                container.kill()
+        seconds = time.monotonic() - start
+        container.reload()
+        oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        return RunResult(code, self.logs(container.id), timed_out, seconds, oom)
+
+    def logs(self, container_id: str, limit: int = LOG_LIMIT) -> str:
+        """The end of a container's output (stdout and stderr), for evidence."""
+        try:
+            raw = self.client.api.logs(container_id, stdout=True, stderr=True, tail=400)
+        except DockerException:
+            return ""
+        return tail(raw.decode("utf-8", errors="replace"), limit)
+
+    def remove_container(self, container_id: str) -> None:
+        with contextlib.suppress(DockerException):
+            self.client.api.remove_container(container_id, force=True, v=True)
+
+    # services ------------------------------------------------------------------------
+
+    def start_service(
+        self,
+        image: str,
+        *,
+        port: int,
+        env: Mapping[str, str] | None = None,
+        limits: Limits = Limits(),
+    ) -> ServiceHandle:
+        """Start a long-running service and say where it answers (127.0.0.1 only)."""
+        if self.network_mode == "host" and port_in_use(port):
+            raise EngineError(
+                f"port {port} is already in use on this machine: with host networking the "
+                "service must listen on it; stop what uses it or grade with published ports"
+            )
+        ports = None
+        if self.network_mode == "published":
+            ports = {f"{port}/tcp": ("127.0.0.1", None)}  # a free host port, loopback only
+        network = "host" if self.network_mode == "host" else "published"
+        container = self.create(image, limits=limits, network=network, env=env, ports=ports)
+        try:
+            container.start()
+        except APIError as exc:
+            raise EngineError(f"the engine could not start the container: {exc}") from None
+        host_port = port if self.network_mode == "host" else _published_port(container, port)
+        return ServiceHandle(container.id, f"http://127.0.0.1:{host_port}", host_port)
+
+    def wait_healthy(
+        self,
+        service: ServiceHandle,
+        *,
+        health_path: str | None,
+        timeout: float,
+        docker_health: bool = False,
+    ) -> Health:
+        """Wait until the service is healthy, or exits, or the time limit passes.
+
+        With `docker_health`, healthy means the image's HEALTHCHECK reports `healthy`;
+        otherwise `health_path` answers 2xx. Polls with backoff from 0.1 s up to 1 s.
+        """
+        via = "Docker HEALTHCHECK" if docker_health else f"GET {health_path}"
+        start = time.monotonic()
+        delay, attempts, last = 0.1, 0, "no answer yet"
+        with httpx.Client(timeout=2.0) as http:
+            while True:
+                attempts += 1
+                state = self._state(service.container_id)
+                if state.get("Status") in ("exited", "dead"):
+                    code = state.get("ExitCode")
+                    reason = f"the container exited with code {code}"
+                    if state.get("OOMKilled"):
+                        reason += " (out of memory)"
+                    return Health(False, time.monotonic() - start, reason, via, attempts)
+                if docker_health:
+                    ok, last = _docker_health(state)
+                else:
+                    ok, last = _http_health(http, service.base_url + (health_path or "/"))
+                elapsed = time.monotonic() - start
+                if ok:
+                    return Health(True, elapsed, last, via, attempts)
+                if elapsed >= timeout:
+                    reason = f"not healthy within {timeout:g}s ({last})"
+                    return Health(False, elapsed, reason, via, attempts)
+                time.sleep(min(delay, max(0.0, timeout - elapsed)))
+                delay = min(delay * 1.5, 1.0)
+
+    def _state(self, container_id: str) -> dict[str, Any]:
+        try:
+            attrs = self.client.api.inspect_container(container_id)
+        except NotFound:
+            return {"Status": "dead", "ExitCode": None}
+        state: dict[str, Any] = attrs.get("State", {})
+        return state
+
+    def container_running(self, container_id: str) -> bool:
+        return self._state(container_id).get("Status") == "running"
+
+
+def _docker_health(state: dict[str, Any]) -> tuple[bool, str]:
+    health = state.get("Health")
+    if not health:
+        return False, "the image declares no HEALTHCHECK"
+    status = str(health.get("Status"))
+    probes = health.get("Log") or []
+    detail = ""
+    if probes:
+        last = probes[-1]
+        detail = f"; last probe exit {last.get('ExitCode')}: {str(last.get('Output', ''))[:200]}"
+    return status == "healthy", f"health status {status}{detail}"
+
+
+def _http_health(http: httpx.Client, url: str) -> tuple[bool, str]:
+    try:
+        response = http.get(url)
+    except httpx.HTTPError as exc:
+        return False, f"{type(exc).__name__}"
+    return response.is_success, f"HTTP {response.status_code}"
+
+
+def _published_port(container: Container, port: int) -> int:
+    for _ in range(50):
+        container.reload()
+        bound = (container.attrs["NetworkSettings"].get("Ports") or {}).get(f"{port}/tcp")
+        if bound:
+            return int(bound[0]["HostPort"])
+        time.sleep(0.1)
+    raise EngineError(f"the engine published no host port for container port {port}")
+
+
+def _take_build_chunk(chunk: dict[str, Any], lines: list[str], state: dict[str, Any]) -> None:
+    if "stream" in chunk:
+        lines.append(str(chunk["stream"]))
+    if "error" in chunk:
+        state["error"] = str(chunk["error"]).strip()
+        lines.append(f"ERROR: {chunk['error']}\n")
+    aux = chunk.get("aux")
+    if isinstance(aux, dict) and "ID" in aux:
+        state["image_id"] = str(aux["ID"])
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.") or "x"
+
+
+def _bytes(size: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = size.strip().lower().removesuffix("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)

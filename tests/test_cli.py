@@ -1,0 +1,206 @@
+"""`grader check` end to end on fixture git repos, driven in-process through main()."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from grader import __version__
+from grader.main import app, main
+from tests.helpers import write_rubric
+
+MakeRepo = Callable[..., Path]
+
+RUBRIC = """\
+milestone: t1
+title: Test milestone
+checks:
+  - id: manifest
+    check: repo.manifest
+    points: 10
+  - id: files
+    check: repo.files
+    points: 10
+    params: {paths: [README.md, Dockerfile]}
+  - id: readme
+    check: repo.readme_sections
+    points: 5
+    needs: [files]
+    params: {sections: [Quick start]}
+  - id: secrets
+    check: repo.secrets
+    points: 5
+    visibility: hidden
+manual:
+  - id: demo
+    title: Live demo
+    points: 10
+    levels:
+      - {label: excellent, points: 10}
+      - {label: weak, points: 4}
+"""
+
+
+@pytest.fixture
+def rubric(tmp_path: Path) -> Path:
+    return write_rubric(tmp_path / "t1.yaml", RUBRIC)
+
+
+def _check(repo: Path, rubric: Path, out: Path, *extra: str) -> int:
+    return main(["check", str(repo), "--rubric", str(rubric), "--out", str(out), *extra])
+
+
+def test_check_writes_three_reports_whose_scores_add_up(
+    make_repo: MakeRepo, rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import team_files
+
+    repo = make_repo(team_files())
+    scores = tmp_path / "scores.yaml"
+    scores.write_text("demo: {level: weak, comment: hard to follow}\n")
+    out = tmp_path / "out"
+    assert _check(repo, rubric, out, "--manual", str(scores)) == 0
+
+    data = json.loads((out / "results.json").read_text())
+    tests = {t["name"].split(":")[0]: t for t in data["tests"]}
+    assert set(tests) == {"manifest", "files", "readme", "secrets", "demo"}
+    assert tests["files"]["score"] == 5.0  # README.md present, Dockerfile missing
+    assert tests["readme"]["extra_data"]["status"] == "blocked"
+    assert tests["readme"]["status"] == "failed"
+    assert tests["demo"]["score"] == 4.0
+    assert data["score"] == sum(t["score"] for t in data["tests"]) == 10 + 5 + 0 + 5 + 4
+
+    junit = ET.parse(out / "junit.xml").getroot()
+    assert junit.attrib["tests"] == "4"
+    assert junit.attrib["failures"] == "2"
+    props = {p.attrib["name"]: p.attrib["value"] for p in junit.iter("property")}
+    assert float(props["score"]) == data["score"]
+
+    feedback = (out / "feedback.md").read_text()
+    assert "- Score: **24 / 40**" in feedback
+    hidden = "| secrets | No secrets (keys, tokens, private keys) are committed |  | 5 / 5 |"
+    assert f"{hidden} (details hidden) |" in feedback
+    assert "missing: Dockerfile" in feedback
+    assert "Live demo | 4 / 10 | weak | hard to follow" in feedback
+
+    stdout = capsys.readouterr().out
+    assert "Total: 24 / 40" in stdout
+    assert f"results.json: {out / 'results.json'}" in stdout
+
+
+def test_fail_under_exits_1(make_repo: MakeRepo, rubric: Path, tmp_path: Path) -> None:
+    from tests.helpers import team_files
+
+    repo = make_repo(team_files())
+    assert _check(repo, rubric, tmp_path / "o", "--fail-under", "30") == 1
+    assert _check(repo, rubric, tmp_path / "o", "--fail-under", "10") == 0
+
+
+def test_unknown_target_is_an_infrastructure_error(
+    rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _check(tmp_path / "nope", rubric, tmp_path / "o") == 3
+    assert "is not a folder or a git URL" in capsys.readouterr().err
+
+
+def test_clone_failure_exits_3(
+    rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"file://{tmp_path}/missing.git"
+    assert main(["check", url, "--rubric", str(rubric), "--out", str(tmp_path / "o")]) == 3
+    assert "git clone failed" in capsys.readouterr().err
+
+
+def test_unknown_ref_exits_3(
+    make_repo: MakeRepo, rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import team_files
+
+    repo = make_repo(team_files())
+    assert _check(repo, rubric, tmp_path / "o", "--ref", "m7") == 3
+    assert "unknown ref 'm7'" in capsys.readouterr().err
+
+
+def test_bad_manual_scores_exit_2(
+    make_repo: MakeRepo, rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import team_files
+
+    scores = tmp_path / "s.csv"
+    scores.write_text("item,score\ndemo,11\nposter,3\n")
+    assert _check(make_repo(team_files()), rubric, tmp_path / "o", "--manual", str(scores)) == 2
+    err = capsys.readouterr().err
+    assert f"{scores}:2: demo: score 11 is outside 0..10" in err
+    assert f"{scores}:3: poster: not a manual item of t1" in err
+
+
+def test_usage_errors_exit_2(
+    make_repo: MakeRepo, rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import team_files
+
+    repo = make_repo(team_files())
+    assert _check(repo, rubric, tmp_path / "o", "--only", "nosuch") == 2
+    assert "no check 'nosuch' in rubric t1" in capsys.readouterr().err
+    assert main(["check", str(repo)]) == 2
+    assert main(["check", str(repo), "--rubric", str(rubric), "--bogus"]) == 2
+
+
+def test_only_and_skip_select_checks(make_repo: MakeRepo, rubric: Path, tmp_path: Path) -> None:
+    from tests.helpers import team_files
+
+    out = tmp_path / "o"
+    assert (
+        _check(make_repo(team_files()), rubric, out, "--only", "manifest", "--only", "secrets") == 0
+    )
+    names = [
+        t["name"].split(":")[0] for t in json.loads((out / "results.json").read_text())["tests"]
+    ]
+    assert names == ["manifest", "secrets"]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"grader {__version__}"
+
+
+def _commands(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    import typer
+
+    command = typer.main.get_command(app) if group is app else group
+    subs = getattr(command, "commands", {})
+    if not subs:
+        return [prefix]
+    return [p for name, sub in subs.items() for p in _commands(sub, (*prefix, name))]
+
+
+def test_every_command_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    commands = _commands(app)
+    assert ("check",) in commands
+    assert ("rubric", "explain") in commands
+    for path in commands:
+        assert main([*path, "--help"]) == 0
+        assert "Example: grader " in capsys.readouterr().out, path
+
+
+def test_rubric_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rubric", "explain", "repo.large_files"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("repo.large_files: No large files in the tree or anywhere in git history")
+    assert "max_kb (default 1024): Largest allowed file, in KiB." in out
+    assert main(["rubric", "explain", "repo.nope"]) == 2
+
+
+def test_manifest_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import MANIFEST
+
+    (tmp_path / "capstone.yaml").write_text(MANIFEST)
+    assert main(["manifest", "validate", str(tmp_path)]) == 0
+    assert "valid (team Team Alpha: ann-lee, bochen)" in capsys.readouterr().out
+    (tmp_path / "capstone.yaml").write_text("version: 2\nteam: {}\n")
+    assert main(["manifest", "validate", str(tmp_path)]) == 2
+    assert "capstone.yaml:1: version: unsupported version 2; expected 1" in capsys.readouterr().err
