@@ -230,6 +230,10 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def adopt_image(self, image_id: str) -> None:
+        """Remove this image on close too (e.g. a committed container)."""
+        self._images.append(image_id)
+
     def keep(self, resource_id: str) -> None:
         self._kept.add(resource_id)
 

@@ -1,0 +1,209 @@
+"""Run a command a team controls (hooks, tests, training, model loading) in a container.
+
+Never on the grader's host: the repo is copied into a fresh container from a base image
+(a copy, so team code cannot change the checkout other checks read; links are copied as
+links and never followed), the optional `setup` step runs with network access to install
+dependencies, and the command itself runs with no network by default, with memory, CPU,
+process and time limits, no capabilities and no host environment. Files listed in
+`collect` are copied back out. Everything created is removed before returning, and is
+labelled so the run's cleanup finds it if this process is killed first.
+
+    result = run_in_sandbox(repo, ["pytest", "-q"], setup="pip install -e '.[dev]'",
+                            collect=["coverage.xml"], run_id=ctx.settings.run_id,
+                            check_id=ctx.check_id)
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from docker.errors import DockerException, ImageNotFound
+from docker.models.containers import Container
+
+from grader.engine import Engine, Limits, network_mode_from_env
+from grader.errors import EngineError
+
+WORKDIR = "/repo"
+COLLECT_LIMIT = 20_000_000  # bytes per collected path: evidence, not a data channel
+SANDBOX_ENV = {
+    "HOME": "/tmp/home",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    "PIP_NO_INPUT": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    exit_code: int | None
+    output: str
+    timed_out: bool
+    seconds: float
+    files: dict[str, bytes] = field(default_factory=dict)
+    oom_killed: bool = False
+    setup_failed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.setup_failed
+
+
+def run_in_sandbox(
+    repo: Path,
+    command: Sequence[str] | str,
+    *,
+    image: str = "python:3.11-slim",
+    setup: str | None = None,
+    network: str = "none",
+    timeout: float = 600,
+    setup_timeout: float = 900,
+    memory: str = "2g",
+    cpus: float = 1.0,
+    pids: int = 512,
+    env: Mapping[str, str] | None = None,
+    collect: Sequence[str] = (),
+    run_id: str = "local",
+    check_id: str = "",
+    network_mode: str | None = None,
+) -> SandboxResult:
+    """Run `command` (argv list, or a shell string) in a copy of `repo` at /repo.
+
+    `setup` (a shell string) runs first with network access: host networking when the
+    grader runs in host mode (GRADER_NETWORK=host), else the engine's default network.
+    `network` is the command's own: "none" (default) or "host". `collect` paths are
+    relative to /repo (or absolute); `files` maps each file found to its bytes. A
+    failed setup returns its own exit code and output with `setup_failed` set.
+    """
+    mode = network_mode or network_mode_from_env()
+    limits = Limits(memory=memory, cpus=cpus, pids=pids)
+    full_env = {**SANDBOX_ENV, **(env or {})}
+    start = time.monotonic()
+    with Engine(run_id=run_id, check_id=check_id, network_mode=mode) as engine:
+        _ensure_image(engine, image)
+        base = image
+        if setup is not None:
+            setup_net = "host" if mode == "host" else "published"
+            box = _boxed(engine, base, ["sh", "-c", setup], limits, setup_net, full_env, repo)
+            done = engine.wait(box, setup_timeout)
+            if done.exit_code != 0 or done.timed_out:
+                what = "timed out" if done.timed_out else f"exit {done.exit_code}"
+                output = f"setup failed ({what}): {setup}\n{done.output}"
+                seconds = time.monotonic() - start
+                return SandboxResult(
+                    done.exit_code, output, done.timed_out, seconds, {}, done.oom_killed, True
+                )
+            base = _snapshot(engine, box)
+            repo_copy: Path | None = None  # the snapshot already holds the repo
+        else:
+            repo_copy = repo
+        argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
+        box = _boxed(engine, base, argv, limits, network, full_env, repo_copy)
+        done = engine.wait(box, timeout)
+        files = _collect(box, collect)
+        seconds = time.monotonic() - start
+        return SandboxResult(
+            done.exit_code, done.output, done.timed_out, seconds, files, done.oom_killed
+        )
+
+
+def _ensure_image(engine: Engine, image: str) -> None:
+    try:
+        engine.client.images.get(image)
+        return
+    except ImageNotFound:
+        pass
+    try:
+        engine.client.images.pull(image)
+    except DockerException as exc:
+        raise EngineError(f"base image {image} is missing and cannot be pulled: {exc}") from None
+
+
+def _boxed(
+    engine: Engine,
+    image: str,
+    argv: list[str],
+    limits: Limits,
+    network: str,
+    env: dict[str, str],
+    repo: Path | None,
+) -> Container:
+    """A created container with the repo copied in at /repo (when `repo` is given)."""
+    box = engine.create(image, argv, limits=limits, network=network, env=env, working_dir=WORKDIR)
+    if repo is not None:
+        with tempfile.TemporaryFile() as archive:
+            _tar_repo(repo, archive)
+            archive.seek(0)
+            box.put_archive("/", archive.read())
+    return box
+
+
+def _tar_repo(repo: Path, out: IO[bytes]) -> None:
+    """The repo as a tar under `repo/`, owned by root, links stored as links."""
+
+    def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        # Files owned by the host user would be read-only to root without capabilities.
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        return info
+
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        tar.add(str(repo), arcname=WORKDIR.lstrip("/"), filter=owned_by_root)
+        home = tarfile.TarInfo("tmp/home")
+        home.type, home.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(home)
+
+
+def _snapshot(engine: Engine, box: Container) -> str:
+    """The set-up container as an image (labelled, so cleanup finds it)."""
+    image = box.commit(conf={"Labels": engine.labels})
+    image_id = str(image.id)
+    engine.adopt_image(image_id)
+    return image_id
+
+
+def _collect(box: Container, paths: Sequence[str]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for rel in paths:
+        where = rel if rel.startswith("/") else f"{WORKDIR}/{rel}"
+        try:
+            stream, _ = box.get_archive(where)
+        except DockerException:
+            continue
+        data = b"".join(_bounded(stream, COLLECT_LIMIT))
+        files.update(_untar(data, rel))
+    return files
+
+
+def _bounded(chunks: Iterable[bytes], limit: int) -> list[bytes]:
+    out: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        out.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return out
+
+
+def _untar(data: bytes, rel: str) -> dict[str, bytes]:
+    """Regular files of a tar stream, keyed by path relative to /repo (or as asked)."""
+    files: dict[str, bytes] = {}
+    prefix = rel.rstrip("/").rsplit("/", 1)[0] + "/" if "/" in rel.rstrip("/") else ""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    files[prefix + member.name] = handle.read()
+    except tarfile.TarError:
+        pass  # cut at the size limit: keep what was read
+    return files
