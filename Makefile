@@ -28,6 +28,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check grader tests scripts bench
 	$(BIN)/ruff format --check grader tests scripts bench
 	$(BIN)/mypy
+	$(BIN)/check-jsonschema --schemafile rubrics/rubric.schema.json rubrics/*.yaml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 clean-venv:
 	rm -rf $(VENV)
