@@ -71,7 +71,7 @@ def _run(check: ResolvedCheck, ctx: Context, on_timeout: OnTimeout | None) -> Ch
     if kind == "outcome":
         out: Outcome = payload
         ctx.provided.update(out.provides)
-        score = round(check.points * (out.fraction if out.status != "skipped" else 0.0), 4)
+        score = round(check.points * (out.fraction if out.status != "skipped" else 0.0), 2)
         return _result(check, out.status, score, out.message, out.evidence, duration)
     if kind == "timeout" and on_timeout:
         on_timeout(ctx, check)
