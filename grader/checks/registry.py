@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.checks import repo
+from grader.checks import ci, repo
 from grader.checks.base import CheckDef
 
 REGISTRY: dict[str, CheckDef[Any]] = {
@@ -21,6 +21,12 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "repo.secrets": CheckDef(repo.no_secrets, repo.SecretsParams, timeout=300),
     "repo.commits": CheckDef(repo.commit_distribution, repo.CommitsParams, timeout=60),
     "repo.tag": CheckDef(repo.tag_exists, repo.TagParams, timeout=30),
+    "repo.doc_filled": CheckDef(repo.doc_filled, repo.DocParams, timeout=30),
     "precommit.config": CheckDef(repo.precommit_config, repo.PrecommitConfigParams, timeout=30),
     "precommit.run": CheckDef(repo.precommit_run, repo.PrecommitRunParams, timeout=900),
+    # continuous integration
+    "ci.workflows": CheckDef(ci.workflows_valid, ci.WorkflowsParams, timeout=60),
+    "ci.required_steps": CheckDef(ci.required_steps, ci.RequiredStepsParams, timeout=60),
+    "ci.anti_patterns": CheckDef(ci.anti_patterns, ci.AntiPatternsParams, timeout=60),
+    "ci.run_status": CheckDef(ci.run_status, ci.RunStatusParams, timeout=120),
 }

@@ -386,3 +386,42 @@ def precommit_run(ctx: Context, params: PrecommitRunParams) -> Outcome:
         return passed("pre-commit passed on all files", evidence)
     what = ", ".join(failing) if failing else f"exit code {done.returncode}"
     return failed(f"pre-commit failed: {what}", evidence)
+
+
+class DocParams(Params):
+    path: str = Field(description="The document; `manifest:docs.proposal` reads the manifest.")
+    min_words: int = Field(150, ge=1, description="Words of prose required (headings excluded).")
+    placeholders: list[str] = Field(
+        default_factory=lambda: ["TODO", "TBD", "FILL IN", "_Replace this", "<!-- fill"],
+        description="Markers of unfilled template text; any left counts against it.",
+    )
+
+
+COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def doc_filled(ctx: Context, params: DocParams) -> Outcome:
+    """A document is filled in, not left as the template's skeleton.
+
+    The document must exist, hold at least `min_words` words of prose (headings and HTML
+    comments do not count) and contain none of the template's placeholder markers
+    (such as TODO). Partial credit by words written. Fix: write the document, removing
+    every placeholder.
+    """
+    rel = _resolve(ctx, params.path)
+    text = fs.read_text(ctx.repo, rel) if rel else None
+    if text is None:
+        return failed(f"{rel or params.path} not found")
+    left = [p for p in params.placeholders if p.lower() in text.lower()]
+    prose = [ln for ln in COMMENT.sub("", text).splitlines() if not HEADING.match(ln)]
+    words = sum(len(re.findall(r"[A-Za-z0-9][\w'-]*", ln)) for ln in prose)
+    evidence = {"file": rel, "words": words, "placeholders_left": left}
+    fraction = min(1.0, words / params.min_words) * (0.5 if left else 1.0)
+    problems = []
+    if words < params.min_words:
+        problems.append(f"{words} of {params.min_words} words")
+    if left:
+        problems.append(f"placeholders left: {', '.join(left)}")
+    if problems:
+        return failed(f"{rel} is not filled in: {'; '.join(problems)}", evidence, fraction)
+    return passed(f"{rel} is filled in ({words} words)", evidence)

@@ -19,9 +19,9 @@ from tests.helpers import ANN, BO, commit_all, git, team_files
 MakeRepo = Callable[..., Path]
 
 
-def run(path: Path, name: str, **params: Any) -> Outcome:
-    """Run registry check `name` on the HEAD commit of `path`, as the grader would."""
-    co = prepare(str(path))
+def run(repo_dir: Path, name: str, /, **params: Any) -> Outcome:
+    """Run registry check `name` on the HEAD commit of `repo_dir`, as the grader would."""
+    co = prepare(str(repo_dir))
     try:
         ctx: Context = context_for(co, Options(), "test")
         definition = REGISTRY[name]
@@ -294,3 +294,31 @@ def test_every_check_has_a_docstring_explanation() -> None:
         assert definition.title, name
         assert definition.explanation, f"{name} needs an explanation after its title"
     assert repo.required_files.__doc__
+
+
+# --- repo.doc_filled --------------------------------------------------------------------
+
+SKELETON = "# Proposal\n\n## Problem\n<!-- fill in: who has the problem? -->\nTODO\n"
+
+
+def test_doc_filled_pass(make_repo: MakeRepo) -> None:
+    prose = "# Proposal\n\n## Problem\n" + "Wine buyers need fast quality estimates. " * 10
+    path = make_repo(team_files(**{"docs/proposal.md": prose}))
+    out = run(path, "repo.doc_filled", path="manifest:docs.proposal", min_words=50)
+    assert (out.status, out.message) == ("passed", "docs/proposal.md is filled in (60 words)")
+
+
+def test_doc_filled_fails_on_skeleton(make_repo: MakeRepo) -> None:
+    path = make_repo(team_files(**{"docs/proposal.md": SKELETON}))
+    out = run(path, "repo.doc_filled", path="docs/proposal.md", min_words=50)
+    assert out.status == "failed"
+    assert out.message == (
+        "docs/proposal.md is not filled in: 1 of 50 words;"
+        " placeholders left: TODO, FILL IN, <!-- fill"
+    )
+    assert out.fraction == pytest.approx(0.01)
+
+
+def test_doc_filled_missing(make_repo: MakeRepo) -> None:
+    out = run(make_repo(team_files()), "repo.doc_filled", path="docs/model_card.md")
+    assert out.message == "docs/model_card.md not found"
