@@ -1,0 +1,199 @@
+"""GitHub Actions workflow files: parsed as GitHub reads them, with the line of every step.
+
+GitHub's parser follows YAML 1.2, where only `true` and `false` are booleans; PyYAML's
+safe loader would turn the `on:` key into `True`. `WorkflowLoader` keeps it a string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import yaml
+from jsonschema.exceptions import (  # type: ignore[import-untyped]
+    ValidationError,
+    best_match,
+)
+
+from grader import fs
+
+WORKFLOW_DIR = ".github/workflows"
+
+
+class WorkflowLoader(yaml.SafeLoader):
+    """Safe loader where yes/no/on/off stay strings (YAML 1.2 booleans only)."""
+
+
+WorkflowLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+WorkflowLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of one job, with where it sits in its file (1-based lines)."""
+
+    file: str
+    job: str
+    name: str
+    run: str
+    uses: str
+    first_line: int
+    last_line: int
+    continue_on_error: bool
+    coe_line: int
+    condition: str
+    if_line: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.job}: {self.name}"
+
+
+@dataclass(frozen=True)
+class Workflow:
+    file: str
+    text: str
+    data: Any
+    node: yaml.Node | None
+    problem: str | None = None
+
+    def line(self, loc: tuple[str | int, ...]) -> int:
+        """Line of the deepest part of `loc` present in the file."""
+        node, line = self.node, 1
+        for part in loc:
+            child = _child(node, part) if node is not None else None
+            if child is None:
+                break
+            node, line = child, child.start_mark.line + 1
+        return line
+
+
+def workflow_files(repo: Path) -> list[str]:
+    """Workflow files of the repo (links that leave it are ignored)."""
+    folder = fs.inside(repo, WORKFLOW_DIR)
+    if folder is None or not folder.is_dir():
+        return []
+    names = sorted(p.name for p in folder.iterdir() if p.suffix in (".yml", ".yaml"))
+    return [f"{WORKFLOW_DIR}/{n}" for n in names if fs.read_text(repo, f"{WORKFLOW_DIR}/{n}")]
+
+
+def load(repo: Path, rel: str) -> Workflow:
+    text = fs.read_text(repo, rel) or ""
+    try:
+        node = yaml.compose(text, Loader=WorkflowLoader)
+        data = yaml.load(text, Loader=WorkflowLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        return Workflow(rel, text, None, None, f"{rel}:{line}: invalid YAML: {exc.problem}")
+    except yaml.YAMLError as exc:
+        return Workflow(rel, text, None, None, f"{rel}:1: invalid YAML: {exc}")
+    return Workflow(rel, text, data, node)
+
+
+@cache
+def _validator() -> jsonschema.Draft7Validator:
+    source = resources.files("check_jsonschema") / "builtin_schemas/vendor/github-workflows.json"
+    return jsonschema.Draft7Validator(json.loads(source.read_text(encoding="utf-8")))
+
+
+def schema_problems(workflow: Workflow, limit: int = 5) -> list[str]:
+    """`file:line: path: message` for each way the workflow breaks GitHub's schema."""
+    if workflow.problem:
+        return [workflow.problem]
+    errors = sorted(_validator().iter_errors(workflow.data), key=lambda e: list(e.path))
+    return [_describe(workflow, error) for error in errors[:limit]]
+
+
+def _describe(workflow: Workflow, error: ValidationError) -> str:
+    # oneOf/anyOf errors say "not valid under any of the given schemas": the best
+    # matching sub-error names the field that is actually wrong.
+    while error.context:
+        error = best_match(error.context)
+    loc = tuple(error.absolute_path)
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    return f"{workflow.file}:{workflow.line(loc)}: {where}: {error.message[:200]}"
+
+
+def steps(workflow: Workflow) -> list[Step]:
+    """Every step of every job, with the job's `if` and `continue-on-error` inherited."""
+    jobs = workflow.data.get("jobs") if isinstance(workflow.data, dict) else None
+    if not isinstance(jobs, dict):
+        return []
+    found: list[Step] = []
+    for job_id, job in jobs.items():
+        if isinstance(job, dict) and isinstance(job.get("steps"), list):
+            found.extend(_job_steps(workflow, str(job_id), job))
+    return found
+
+
+def _job_steps(workflow: Workflow, job_id: str, job: dict[str, Any]) -> list[Step]:
+    job_node = _child(_child(workflow.node, "jobs"), job_id)
+    out = []
+    for index, step in enumerate(job["steps"]):
+        if not isinstance(step, dict):
+            continue
+        node = _child(_child(job_node, "steps"), index)
+        out.append(_step(workflow, job_id, job, step, node, index))
+    return out
+
+
+def _step(
+    workflow: Workflow,
+    job_id: str,
+    job: dict[str, Any],
+    step: dict[str, Any],
+    node: yaml.Node | None,
+    index: int,
+) -> Step:
+    first = node.start_mark.line + 1 if node else 1
+    last = max(first, node.end_mark.line) if node else first
+    coe_key, coe_owner = _own_or_job(step, job, "continue-on-error")
+    if_key, if_owner = _own_or_job(step, job, "if")
+    return Step(
+        file=workflow.file,
+        job=job_id,
+        name=str(step.get("name") or step.get("uses") or f"step {index + 1}"),
+        run=str(step.get("run") or ""),
+        uses=str(step.get("uses") or ""),
+        first_line=first,
+        last_line=last,
+        continue_on_error=coe_owner.get(coe_key) is True,
+        coe_line=workflow.line(_loc(job_id, index, coe_owner is step, coe_key)),
+        condition=str(if_owner.get(if_key, "")).strip(),
+        if_line=workflow.line(_loc(job_id, index, if_owner is step, if_key)),
+    )
+
+
+def _own_or_job(step: dict[str, Any], job: dict[str, Any], key: str) -> tuple[str, dict[str, Any]]:
+    """The step's own setting if it has one, else its job's."""
+    return key, step if key in step else job
+
+
+def _loc(job_id: str, index: int, on_step: bool, key: str) -> tuple[str | int, ...]:
+    return ("jobs", job_id, "steps", index, key) if on_step else ("jobs", job_id, key)
+
+
+def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+        items: list[yaml.Node] = node.value
+        return items[key] if 0 <= key < len(items) else None
+    if isinstance(node, yaml.MappingNode):
+        pairs: list[tuple[yaml.Node, yaml.Node]] = node.value
+        for k, v in pairs:
+            if isinstance(k, yaml.ScalarNode) and k.value == str(key):
+                return v
+    return None
