@@ -1,0 +1,61 @@
+"""Remove the files of options that were not selected, then make the first git commit."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+TASK = {{ cookiecutter.task | tojson }}
+LICENSE = {{ cookiecutter.license | tojson }}
+INCLUDE_COMPOSE = {{ "True" if cookiecutter.include_compose else "False" }}
+DATASETS = {"classification": "data/wine.csv", "regression": "data/diabetes.csv"}
+
+FALLBACK_IDENTITY = ("-c", "user.name=Capstone Template", "-c", "user.email=template@example.invalid")
+
+
+def remove(path: str) -> None:
+    target = Path(path)
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+
+
+def prune() -> None:
+    for task, path in DATASETS.items():
+        if task != TASK:
+            remove(path)
+    if LICENSE == "none":
+        remove("LICENSE")
+    if not INCLUDE_COMPOSE:
+        remove("compose.yaml")
+
+
+def git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+
+
+def first_commit() -> None:
+    """Commit the generated files; skipped quietly when git is missing or fails."""
+    if shutil.which("git") is None:
+        print("git not found: skipping the first commit (run `git init` yourself).")
+        return
+    if Path(".git").exists():
+        return
+    if git("init", "--quiet", "--initial-branch=main").returncode != 0:
+        if git("init", "--quiet").returncode != 0:
+            print("git init failed: skipping the first commit.")
+            return
+    git("add", "--all")
+    identity: tuple[str, ...] = ()
+    if not git("config", "user.email").stdout.strip() or not git("config", "user.name").stdout.strip():
+        identity = FALLBACK_IDENTITY
+    done = git(*identity, "commit", "--quiet", "--no-verify", "-m", "Start from the MLOps capstone template")
+    if done.returncode != 0:
+        print(f"git commit failed, commit yourself:\n{done.stderr.strip()}")
+
+
+if __name__ == "__main__":
+    prune()
+    first_commit()

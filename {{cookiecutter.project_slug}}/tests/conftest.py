@@ -1,0 +1,53 @@
+"""Shared fixtures: the example data, a trained model bundle, and a test client."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.api import create_app
+from {{ cookiecutter.package_name }}.bundle import load_bundle, train_bundle
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data import load_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings that write only under a temporary folder."""
+    tmp = tmp_path_factory.mktemp("run")
+    return replace(
+        Settings(),
+        data_path=ROOT / Settings.data_path,
+        model_dir=tmp / "model",
+        tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
+        prediction_log=tmp / "logs" / "predictions.jsonl",
+        report_dir=tmp / "reports",
+        drift_min_rows=20,
+    )
+
+
+@pytest.fixture(scope="session")
+def dataset(settings: Settings) -> pd.DataFrame:
+    return load_dataset(settings.data_path)
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(settings: Settings) -> Path:
+    return train_bundle(settings, settings.model_dir)
+
+
+@pytest.fixture(scope="session")
+def bundle(bundle_dir: Path):
+    return load_bundle(bundle_dir)
+
+
+@pytest.fixture
+def client(settings: Settings, bundle_dir: Path) -> TestClient:
+    return TestClient(create_app(settings))

@@ -1,0 +1,106 @@
+"""API tests: operations endpoints, predictions, and 422 (never 500) on bad input."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.api import create_app
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.schema import FEATURE_NAMES, example_record
+
+
+def test_health_and_ready(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+
+
+def test_predict_one(client: TestClient) -> None:
+    answer = client.post("/predict", json=example_record())
+    assert answer.status_code == 200
+    body = answer.json()
+{%- if cookiecutter.task == "classification" %}
+    assert body["prediction"] == "class_0"
+    assert abs(sum(body["probabilities"].values()) - 1) < 1e-3
+{%- else %}
+    assert 0 < body["prediction"] < 400
+{%- endif %}
+    assert "model_version" in body
+
+
+def test_predict_batch_keeps_order(client: TestClient) -> None:
+    one = client.post("/predict", json=example_record()).json()["prediction"]
+    answer = client.post("/predict/batch", json={"instances": [example_record()] * 3})
+    assert answer.status_code == 200
+    assert [item["prediction"] for item in answer.json()["predictions"]] == [one] * 3
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/predict", {}),
+        ("/predict", {**example_record(), FEATURE_NAMES[0]: "text"}),
+        ("/predict", {**example_record(), FEATURE_NAMES[0]: -1e9}),
+        ("/predict", {**example_record(), "unknown": 1.0}),
+        ("/predict", [1, 2, 3]),
+        ("/predict/batch", {"instances": []}),
+        ("/predict/batch", {"instances": [example_record()] * 1001}),
+        ("/predict/batch", example_record()),
+    ],
+)
+def test_bad_input_is_422(client: TestClient, path: str, body: object) -> None:
+    assert client.post(path, json=body).status_code == 422
+
+
+def test_malformed_json_and_nan_are_422(client: TestClient) -> None:
+    headers = {"content-type": "application/json"}
+    assert client.post("/predict", content=b"{not json", headers=headers).status_code == 422
+    nan = "{" + ", ".join(f'"{n}": NaN' for n in FEATURE_NAMES) + "}"
+    assert client.post("/predict", content=nan, headers=headers).status_code == 422
+
+
+def test_model_info(client: TestClient) -> None:
+    info = client.get("/model").json()
+    assert info["features"] == list(FEATURE_NAMES)
+    assert set(info) >= {"name", "version", "run_id", "metrics", "git_commit"}
+
+
+def test_metrics_count_requests_and_predictions(client: TestClient) -> None:
+    client.post("/predict", json=example_record())
+    client.post("/predict", json={})
+    text = client.get("/metrics").text
+    assert 'http_requests_total{method="POST",path="/predict",status="200"}' in text
+    assert 'http_requests_total{method="POST",path="/predict",status="422"}' in text
+    assert "http_request_duration_seconds_bucket" in text
+    assert "predictions_total" in text
+
+
+def test_openapi_has_examples(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["schemas"]["Record"]["examples"] == [example_record()]
+
+
+def test_not_ready_without_a_model(settings: Settings, tmp_path: Path) -> None:
+    app = create_app(replace(settings, model_dir=tmp_path / "missing"))
+    client = TestClient(app)
+    assert client.get("/health").status_code == 200
+    assert client.get("/ready").status_code == 503
+    assert client.post("/predict", json=example_record()).status_code == 503
+    assert client.get("/model").status_code == 503
+
+
+def test_unexpected_errors_are_json_500(settings: Settings, bundle_dir: Path) -> None:
+    app = create_app(settings)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("bug")
+
+    answer = TestClient(app, raise_server_exceptions=False).get("/boom")
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "internal error"}
