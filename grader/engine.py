@@ -287,7 +287,8 @@ class Engine:
         lines: list[str] = []
         state: dict[str, Any] = {}
         start = time.monotonic()
-        api = docker.APIClient(base_url=self.client.api.base_url, timeout=int(timeout) + 30)
+        # A client of its own: closing it on timeout must not break the engine's client.
+        api = docker.from_env(timeout=int(timeout) + 30).api
 
         def stream() -> None:
             try:

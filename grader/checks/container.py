@@ -288,8 +288,7 @@ class LayerSecretsParams(Params):
     )
 
 
-# System trust stores and pip's certifi ship public certificates named *.pem.
-SYSTEM_PREFIXES = ("usr/", "etc/ssl/", "lib/", "var/lib/", "etc/ca-certificates")
+KEY_SUFFIXES = (".pem", ".key", ".crt")
 
 
 def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
@@ -312,28 +311,34 @@ def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
 
 
 def _scan_image(raw: IO[bytes], params: LayerSecretsParams) -> list[str]:
-    found: list[str] = []
+    found: set[str] = set()
     with tarfile.open(fileobj=raw, mode="r|") as outer:
         for member in outer:
-            if not member.name.endswith("layer.tar"):
-                continue
-            layer = outer.extractfile(member)
+            layer = outer.extractfile(member) if member.name.endswith("layer.tar") else None
             if layer is None:
                 continue
             with tarfile.open(fileobj=layer, mode="r|") as inner:
-                found += [
-                    n for n in (m.name for m in inner if m.isfile()) if _secret_name(n, params)
-                ]
-    return sorted(set(found))
+                for entry in inner:
+                    path = entry.name.removeprefix("./").lstrip("/")
+                    secret = entry.isfile() and _secret_name(path, params)
+                    if secret and _secret_content(inner, entry):
+                        found.add(path)
+    return sorted(found)
 
 
 def _secret_name(path: str, params: LayerSecretsParams) -> bool:
     name = PurePosixPath(path).name
     if name in params.allow or name.startswith(".wh."):
         return False
-    if not any(fnmatch.fnmatch(name, pattern) for pattern in params.names):
-        return False
-    return not (name.endswith((".pem", ".key")) and path.startswith(SYSTEM_PREFIXES))
+    return any(fnmatch.fnmatch(name, pattern) for pattern in params.names)
+
+
+def _secret_content(layer: tarfile.TarFile, entry: tarfile.TarInfo) -> bool:
+    """Certificates are public (every trust store has *.pem): only private keys count."""
+    if not entry.name.endswith(KEY_SUFFIXES):
+        return True
+    handle = layer.extractfile(entry)
+    return handle is not None and b"PRIVATE KEY" in handle.read(256_000)
 
 
 class _ChunkStream(io.RawIOBase):

@@ -1,0 +1,164 @@
+"""Container checks against the real engine: the good fixture passes, each variant fails."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.checks import container
+from grader.checks.base import Context, NoParams, Outcome
+from grader.engine import cleanup
+from tests.services import (
+    context,
+    ensure_base_image,
+    free_port,
+    manifest_data,
+    new_run_id,
+    service_repo,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def run_id() -> Iterator[str]:
+    rid = new_run_id()
+    yield rid
+    cleanup(run_id=rid)
+
+
+def build_variant(
+    root: Path, run_id: str, variant: str | None = None, **extra: str
+) -> tuple[Context, Outcome]:
+    ensure_base_image()
+    repo = service_repo(root, variant, **extra)
+    ctx = context(repo, manifest_data(free_port()), run_id=run_id, check_id="container.build")
+    outcome = container.build(ctx, container.BuildParams(timeout=300))
+    ctx.provided.update(outcome.provides)
+    return ctx, outcome
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory, run_id: str) -> tuple[Context, Outcome]:
+    return build_variant(tmp_path_factory.mktemp("good"), run_id)
+
+
+@pytest.fixture
+def good_ctx(good: tuple[Context, Outcome]) -> Context:
+    return dataclasses.replace(good[0], provided=dict(good[0].provided))
+
+
+def test_build_passes_and_provides_the_image(good: tuple[Context, Outcome]) -> None:
+    outcome = good[1]
+    assert outcome.status == "passed", outcome.message
+    assert outcome.message.startswith("built in ")
+    assert outcome.provides["image"].startswith("sha256:")
+    assert outcome.evidence["size_mb"] > 0
+
+
+def test_build_fails_on_a_dockerfile_syntax_error(tmp_path: Path, run_id: str) -> None:
+    _, outcome = build_variant(tmp_path, run_id, "syntax")
+    assert outcome.status == "failed"
+    assert outcome.message.startswith("the image does not build:")
+    assert "unknown instruction" in outcome.message.lower()
+
+
+def test_build_fails_without_a_dockerfile(tmp_path: Path, run_id: str) -> None:
+    ctx = context(tmp_path, manifest_data(8000), run_id=run_id)
+    outcome = container.build(ctx, container.BuildParams())
+    assert (outcome.status, outcome.message) == (
+        "failed",
+        "Dockerfile is not in the graded commit",
+    )
+
+
+def test_build_is_skipped_in_url_mode(tmp_path: Path, run_id: str) -> None:
+    ctx = context(tmp_path, manifest_data(8000), run_id=run_id, url="http://127.0.0.1:9")
+    assert container.build(ctx, container.BuildParams()).status == "skipped"
+
+
+def test_size_within_budget_passes(good_ctx: Context) -> None:
+    outcome = container.image_size(good_ctx, container.SizeParams(max_mb=2000))
+    assert outcome.status == "passed"
+    assert "within the 2000 MB budget" in outcome.message
+
+
+def test_size_over_budget_earns_partial_credit(good_ctx: Context) -> None:
+    size = container.image_size(good_ctx, container.SizeParams(max_mb=2000)).evidence["size_mb"]
+    outcome = container.image_size(
+        good_ctx, container.SizeParams(max_mb=size / 2, zero_mb=size * 1.5)
+    )
+    assert outcome.status == "failed"
+    assert outcome.fraction == pytest.approx(0.5, abs=0.01)
+    assert "over the" in outcome.message
+
+
+def test_lint_passes_on_a_clean_dockerfile(good_ctx: Context) -> None:
+    outcome = container.lint(good_ctx, container.LintParams())
+    assert outcome.status == "passed", outcome.message
+
+
+def test_lint_fails_at_the_configured_severity(tmp_path: Path, good_ctx: Context) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.11-slim\nRUN apt-get update && apt-get install -y curl\nCMD python\n"
+    )
+    ctx = dataclasses.replace(good_ctx, repo=tmp_path)
+    outcome = container.lint(ctx, container.LintParams(severity="warning"))
+    assert outcome.status == "failed"
+    assert outcome.message.startswith("2 hadolint finding(s): Dockerfile:2 DL3008 (warning)")
+    relaxed = container.lint(ctx, container.LintParams(severity="error"))
+    assert relaxed.status == "passed"
+    ignored = container.lint(ctx, container.LintParams(ignore=("DL3008", "DL3025")))
+    assert ignored.status == "passed"
+
+
+def test_non_root_passes_with_a_user(good_ctx: Context) -> None:
+    outcome = container.non_root(good_ctx, NoParams())
+    assert (outcome.status, outcome.message) == ("passed", "the image runs as user '10001'")
+
+
+def test_non_root_fails_for_an_image_running_as_root(tmp_path: Path, run_id: str) -> None:
+    ctx, _ = build_variant(tmp_path, run_id, "root")
+    outcome = container.non_root(ctx, NoParams())
+    assert (outcome.status, outcome.message) == (
+        "failed",
+        "the image runs as root: add a `USER` instruction",
+    )
+
+
+def test_healthcheck_turns_healthy(good_ctx: Context) -> None:
+    outcome = container.healthcheck(good_ctx, container.HealthcheckParams(seconds=30))
+    assert outcome.status == "passed", outcome.message
+    assert outcome.message.startswith("HEALTHCHECK healthy after")
+
+
+def test_healthcheck_fails_when_not_declared(tmp_path: Path, run_id: str) -> None:
+    ctx, _ = build_variant(tmp_path, run_id, "nohealthcheck")
+    outcome = container.healthcheck(ctx, container.HealthcheckParams())
+    assert (outcome.status, outcome.message) == ("failed", "the image declares no HEALTHCHECK")
+
+
+def test_healthcheck_fails_when_never_healthy(good_ctx: Context) -> None:
+    data = manifest_data(free_port(), fault="never-healthy")
+    ctx = context(good_ctx.repo, data, run_id=good_ctx.settings.run_id, provided=good_ctx.provided)
+    outcome = container.healthcheck(ctx, container.HealthcheckParams(seconds=4))
+    assert outcome.status == "failed"
+    assert outcome.message.startswith("the HEALTHCHECK did not turn healthy: not healthy within 4s")
+
+
+def test_layer_secrets_passes_on_a_clean_image(good_ctx: Context) -> None:
+    outcome = container.layer_secrets(good_ctx, container.LayerSecretsParams())
+    assert (outcome.status, outcome.message) == ("passed", "no secret or .env files in any layer")
+
+
+def test_layer_secrets_finds_a_deleted_env_file(tmp_path: Path, run_id: str) -> None:
+    ctx, built = build_variant(tmp_path, run_id, "secret", **{".env": "API_KEY=abc123\n"})
+    assert built.status == "passed", built.message
+    outcome = container.layer_secrets(ctx, container.LayerSecretsParams())
+    assert (outcome.status, outcome.message) == (
+        "failed",
+        "secret files in image layers: app/.env",
+    )
