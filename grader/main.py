@@ -13,6 +13,7 @@ from rich.console import Console
 
 from grader import __version__
 from grader.commands import check, manifest, rubric
+from grader.commands import teams
 from grader.errors import EXIT_INTERRUPTED, EXIT_USAGE, GraderError
 
 # Typer ships its own copy of click: find its base exception without a private import.
@@ -32,6 +33,7 @@ app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_ma
 app.command("check", help=check.__doc__, no_args_is_help=True)(check.check)
 app.add_typer(rubric.app, name="rubric")
 app.add_typer(manifest.app, name="manifest")
+app.add_typer(teams.app, name="teams")
 
 
 def _version(value: bool) -> None:
