@@ -49,6 +49,16 @@ def _after_timeout(ctx: Context, check: ResolvedCheck) -> None:
     _release_engine_resources(ctx.settings.run_id, check.id)
 
 
+def _engine_cleanup(run_id: str) -> contextlib.AbstractContextManager[None]:
+    """On SIGTERM, Ctrl-C or a crash, remove what the run created in the engine."""
+    try:
+        engine = importlib.import_module("grader.engine")
+    except ImportError:
+        return contextlib.nullcontext()
+    manager: contextlib.AbstractContextManager[None] = engine.cleanup_on_signals(run_id)
+    return manager
+
+
 @contextlib.contextmanager
 def checkout(target: str, options: Options) -> Iterator[Checkout]:
     co = prepare(target, options.ref, options.deadline)
@@ -78,7 +88,7 @@ def grade(
     """Fetch, grade and score one team; raises GraderError only for infrastructure/usage."""
     start = time.monotonic()
     run_id = uuid.uuid4().hex[:12]
-    with checkout(target, options) as co:
+    with _engine_cleanup(run_id), checkout(target, options) as co:
         ctx = context_for(co, options, run_id)
         manual = (
             scoring.load_manual_scores(options.manual_file, rubric, _team(ctx))

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from grader import __version__
-from grader.commands import check, manifest, rubric
+from grader.commands import check, clean, manifest, rubric
 from grader.commands import teams
 from grader.errors import EXIT_INTERRUPTED, EXIT_USAGE, GraderError
 
@@ -31,6 +31,7 @@ Exit codes: 0 graded, 1 score under --fail-under, 2 usage/rubric/manifest error,
 
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 app.command("check", help=check.__doc__, no_args_is_help=True)(check.check)
+app.command("clean", help=clean.clean.__doc__)(clean.clean)
 app.add_typer(rubric.app, name="rubric")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(teams.app, name="teams")
