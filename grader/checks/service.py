@@ -408,7 +408,7 @@ def _json(response: httpx.Response) -> Any:
 
 class FuzzParams(Params):
     max_examples: int = Field(20, ge=1, le=1000, description="Generated cases per operation.")
-    seconds: float = Field(90, gt=0, description="Time budget of the whole fuzz run.")
+    seconds: float = Field(180, gt=0, description="Time limit of the whole fuzz run.")
     seed: int = 1
 
 
@@ -428,21 +428,17 @@ def fuzz(ctx: Context, params: FuzzParams) -> Outcome:
             str(binary) if binary.exists() else "schemathesis", "run",
             base_url(ctx) + service.openapi_path,
             "--checks", "not_a_server_error", "--max-examples", str(params.max_examples),
-            "--max-time", str(max(1, int(params.seconds))), "--seed", str(params.seed),
+            "--max-failures", "1", "--no-shrink", "--seed", str(params.seed),
             "--phases", "examples,fuzzing", "--workers", "1", "--request-timeout", "10",
             "--generation-database", "none", "--no-color", "--report-dir", tmp,
         ]  # fmt: skip
         try:
             done = subprocess.run(
-                cmd,
-                capture_output=True,
-                text=True,
-                timeout=params.seconds + 60,
-                check=False,
-                cwd=tmp,
+                cmd, capture_output=True, text=True, timeout=params.seconds, check=False, cwd=tmp
             )
         except subprocess.TimeoutExpired:
-            raise CheckError(f"schemathesis did not finish in {params.seconds + 60:g}s") from None
+            # Generated cases are few and bounded: only a very slow service gets here.
+            return failed(f"the fuzz run did not finish within {params.seconds:g}s")
     output = done.stdout + done.stderr
     evidence = {
         "command": " ".join(cmd[1:-2]),

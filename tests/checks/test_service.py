@@ -1,0 +1,401 @@
+"""Service checks against fixture services on the real engine, and in URL mode on uvicorn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from grader.checks import container, service
+from grader.checks.base import Context, NoParams, Outcome
+from grader.engine import Engine, cleanup
+from grader.main import main
+from tests.services import (
+    FIXTURES,
+    context,
+    ensure_base_image,
+    free_port,
+    manifest_data,
+    new_run_id,
+    service_repo,
+)
+
+Starter = Callable[..., tuple[Context, Outcome]]
+docker_only = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def run_id() -> Iterator[str]:
+    rid = new_run_id()
+    yield rid
+    cleanup(run_id=rid)
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory, run_id: str) -> tuple[Path, str]:
+    ensure_base_image()
+    repo = service_repo(tmp_path_factory.mktemp("svc"))
+    ctx = context(repo, manifest_data(free_port()), run_id=run_id, check_id="container.build")
+    outcome = container.build(ctx, container.BuildParams(timeout=300))
+    assert outcome.status == "passed", outcome.message
+    return repo, outcome.provides["image"]
+
+
+@pytest.fixture
+def start(image: tuple[Path, str], run_id: str) -> Iterator[Starter]:
+    """start(fault="", **service) -> (ctx with the service provided, service.starts outcome)."""
+    started: list[str] = []
+
+    def factory(
+        fault: str = "", seconds: float | None = None, **extra: Any
+    ) -> tuple[Context, Outcome]:
+        repo, image_id = image
+        data = manifest_data(free_port(), fault, **extra)
+        ctx = context(
+            repo, data, run_id=run_id, check_id="service.starts", provided={"image": image_id}
+        )
+        outcome = service.starts(ctx, service.StartsParams(seconds=seconds))
+        ctx.provided.update(outcome.provides)
+        if "service_container" in outcome.provides:
+            started.append(outcome.provides["service_container"])
+        return ctx, outcome
+
+    yield factory
+    with Engine(run_id=run_id) as engine:
+        for cid in started:
+            engine.remove_container(cid)
+
+
+@pytest.fixture(scope="module")
+def good(image: tuple[Path, str], run_id: str) -> Iterator[Context]:
+    repo, image_id = image
+    data = manifest_data(free_port())
+    ctx = context(
+        repo, data, run_id=run_id, check_id="service.starts", provided={"image": image_id}
+    )
+    outcome = service.starts(ctx, service.StartsParams())
+    assert outcome.status == "passed", outcome.message
+    ctx.provided.update(outcome.provides)
+    yield ctx
+    with Engine(run_id=run_id) as engine:
+        engine.remove_container(outcome.provides["service_container"])
+
+
+# starts -------------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_starts_passes_and_provides_the_url(good: Context) -> None:
+    assert good.provided["service_url"].startswith("http://127.0.0.1:")
+    assert httpx.get(good.provided["service_url"] + "/health").json() == {"status": "ok"}
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_starts_fails_when_the_service_crashes(start: Starter) -> None:
+    _, outcome = start("crash")
+    assert outcome.status == "failed"
+    assert outcome.message == "the service did not become healthy: the container exited with code 1"
+    assert "model file not found" in outcome.evidence["logs"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_starts_stops_a_service_that_never_gets_healthy(start: Starter, run_id: str) -> None:
+    began = time.monotonic()
+    _, outcome = start("never-healthy", seconds=3)
+    assert time.monotonic() - began < 15
+    assert outcome.status == "failed"
+    assert outcome.message == "the service did not become healthy: not healthy within 3s (HTTP 503)"
+    with Engine(run_id=run_id) as engine:
+        flt = {
+            "label": [
+                f"org.mlops-capstone-kit.run={run_id}",
+                "org.mlops-capstone-kit.check=service.starts",
+            ]
+        }
+        running = engine.client.containers.list(filters=flt)
+    assert all("FAULT=never-healthy" not in c.attrs["Config"]["Env"] for c in running)
+
+
+# health -------------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_health_passes(good: Context) -> None:
+    outcome = service.health(good, NoParams())
+    assert (outcome.status, outcome.message) == ("passed", "/health and /ready answered 2xx")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_health_fails_on_a_missing_ready_path(good: Context) -> None:
+    ctx = context(
+        good.repo, manifest_data(1, ready_path="/warm"), run_id="x", provided=good.provided
+    )
+    outcome = service.health(ctx, NoParams())
+    assert (outcome.status, outcome.message) == ("failed", "/warm answered 404")
+
+
+# examples -----------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_examples_pass(good: Context) -> None:
+    outcome = service.examples(good, NoParams())
+    assert (outcome.status, outcome.message) == ("passed", "all 1 examples answered as expected")
+    assert outcome.evidence["transcript"][0]["status"] == 200
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_examples_fail_when_predict_answers_500(start: Starter) -> None:
+    ctx, started = start("predict500")
+    assert started.status == "passed"
+    outcome = service.examples(ctx, NoParams())
+    assert outcome.status == "failed"
+    assert outcome.message == "0/1 examples right; a setosa: HTTP 500, expected 200"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_examples_fail_on_a_wrong_value_or_shape(good: Context) -> None:
+    example = manifest_data(1)["service"]["examples"][0]
+    wrong = {**example, "name": "b", "response_values": {"label": "virginica"}}
+    shape = {**example, "name": "c", "response_shape": {"label": "string", "proba": ["number"]}}
+    data = manifest_data(1, examples=[example, wrong, shape])
+    ctx = context(good.repo, data, run_id="x", provided=good.provided)
+    outcome = service.examples(ctx, NoParams())
+    assert outcome.fraction == pytest.approx(1 / 3)
+    assert outcome.message == (
+        "1/3 examples right; b: label: expected 'virginica', got 'setosa'; "
+        "c: $: missing key 'proba'"
+    )
+
+
+def test_shape_mini_language() -> None:
+    shape = {"items": [{"id": "integer", "score": "number"}], "tag": "any", "note": "null"}
+    value = {"items": [{"id": 1, "score": 0.5}, {"id": True, "score": 1}], "tag": [], "note": None}
+    assert service.shape_problems(value, shape) == ["$.items[1].id: expected integer, got boolean"]
+    assert service.shape_problems([1], "object") == ["$: expected object, got array"]
+
+
+# bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_bad_input_passes_with_4xx(good: Context) -> None:
+    outcome = service.bad_input(good, NoParams())
+    assert (outcome.status, outcome.message) == (
+        "passed",
+        "2 invalid requests refused with 4xx; still healthy",
+    )
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_bad_input_fails_on_500(start: Starter) -> None:
+    ctx, _ = start("badinput500")
+    outcome = service.bad_input(ctx, NoParams())
+    assert outcome.status == "failed"
+    assert outcome.message == (
+        "text for a number: HTTP 500, expected 4xx; a missing feature: HTTP 500, expected 4xx"
+    )
+
+
+# OpenAPI ------------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_openapi_passes(good: Context) -> None:
+    outcome = service.openapi(good, NoParams())
+    assert (outcome.status, outcome.message) == (
+        "passed",
+        "routes declared; 1 answers conform to their schemas",
+    )
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_openapi_fails_on_an_undeclared_route(good: Context) -> None:
+    example = manifest_data(1)["service"]["examples"][0]
+    data = manifest_data(1, examples=[example, {**example, "name": "b", "path": "/predict/batch"}])
+    ctx = context(good.repo, data, run_id="x", provided=good.provided)
+    outcome = service.openapi(ctx, NoParams())
+    assert (outcome.status, outcome.message) == ("failed", "POST /predict/batch is not declared")
+
+
+# fuzz ---------------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_fuzz_passes_on_the_good_service(good: Context) -> None:
+    outcome = service.fuzz(good, service.FuzzParams(max_examples=10, seconds=30))
+    assert (outcome.status, outcome.message) == ("passed", "no server error in the fuzz run")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_fuzz_finds_a_500_on_bad_input(start: Starter) -> None:
+    ctx, _ = start("badinput500")
+    outcome = service.fuzz(ctx, service.FuzzParams(max_examples=10, seconds=30))
+    assert outcome.status == "failed"
+    assert outcome.message == "the fuzz run found server errors (5xx): see the log"
+
+
+# latency ------------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_latency_within_budget_passes(good: Context) -> None:
+    outcome = service.latency(good, service.LatencyParams(requests=60, concurrency=4, p95_ms=500))
+    assert outcome.status == "passed", outcome.message
+    assert outcome.evidence["errors"] == 0
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_latency_of_a_slow_endpoint_earns_partial_credit(start: Starter) -> None:
+    ctx, _ = start("slow")
+    params = service.LatencyParams(requests=16, concurrency=2, p95_ms=100, warmup=1)
+    outcome = service.latency(ctx, params)
+    assert outcome.status == "failed"
+    assert 0.05 < outcome.fraction < 0.45
+    assert outcome.message.endswith("(budget 100 ms)")
+    assert outcome.evidence["p95_ms"] >= 250
+
+
+# metrics ------------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_metrics_pass_with_the_required_names(good: Context) -> None:
+    outcome = service.metrics(good, service.MetricsParams(required=("predictions_total",)))
+    assert outcome.status == "passed", outcome.message
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_metrics_fail_on_a_missing_name(good: Context) -> None:
+    outcome = service.metrics(
+        good, service.MetricsParams(required=("http_request_duration_seconds",))
+    )
+    assert (outcome.status, outcome.message) == (
+        "failed",
+        "missing metrics: http_request_duration_seconds",
+    )
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_metrics_fail_when_missing(start: Starter) -> None:
+    ctx, _ = start("nometrics")
+    outcome = service.metrics(ctx, service.MetricsParams())
+    assert (outcome.status, outcome.message) == ("failed", "/metrics answered 404")
+
+
+# model info ---------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_model_info_passes(good: Context) -> None:
+    outcome = service.model_info(good, service.ModelInfoParams())
+    assert (outcome.status, outcome.message) == ("passed", "serves iris-classifier version 3")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_model_info_fails_on_another_model(good: Context) -> None:
+    outcome = service.model_info(good, service.ModelInfoParams(name="wine"))
+    assert (outcome.status, outcome.message) == (
+        "failed",
+        "serves model 'iris-classifier', expected the registered 'wine'",
+    )
+
+
+# URL mode (no engine needed) ----------------------------------------------------------
+
+URL_RUBRIC = {
+    "milestone": "cloud",
+    "title": "Cloud: the deployed service",
+    "checks": [
+        {"id": "build", "check": "container.build", "points": 5},
+        {"id": "starts", "check": "service.starts", "points": 10},
+        {"id": "health", "check": "service.health", "points": 10, "needs": ["starts"]},
+        {"id": "examples", "check": "service.examples", "points": 20, "needs": ["starts"]},
+        {"id": "bad-input", "check": "service.bad_input", "points": 10, "needs": ["starts"]},
+        {"id": "openapi", "check": "service.openapi", "points": 10, "needs": ["starts"]},
+        {
+            "id": "latency",
+            "check": "service.latency",
+            "points": 10,
+            "needs": ["starts"],
+            "params": {"requests": 40, "p95_ms": 1000},
+        },
+        {"id": "metrics", "check": "service.metrics", "points": 5, "needs": ["starts"]},
+        {"id": "model", "check": "service.model_info", "points": 5, "needs": ["starts"]},
+    ],
+}
+
+
+@pytest.fixture
+def uvicorn_service(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    app_dir = FIXTURES / "good"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=app_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(url + "/health")
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_url_mode_grades_a_deployed_service(
+    uvicorn_service: str,
+    make_repo: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo = make_repo({"capstone.yaml": yaml.safe_dump(manifest_data(1))})
+    rubric = tmp_path / "cloud.yaml"
+    rubric.write_text(yaml.safe_dump(URL_RUBRIC), encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(
+        ["check", str(repo), "--rubric", str(rubric), "--url", uvicorn_service, "--out", str(out)]
+    )
+    assert code == 0, capsys.readouterr().out
+    tests = json.loads((out / "results.json").read_text())["tests"]
+    statuses = {t["extra_data"]["id"]: t["extra_data"]["status"] for t in tests}
+    assert statuses == {
+        "build": "skipped",
+        **{c["id"]: "passed" for c in URL_RUBRIC["checks"][1:]},
+    }
