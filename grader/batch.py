@@ -1,0 +1,482 @@
+"""Grade a whole class: parallel, cached, resumable, and one team never stops the others.
+
+Each team is graded by its own `python -m grader check` process (its own session, so a
+timeout or Ctrl-C stops the team's whole process tree and the grader still removes its
+containers). Threads only supervise those processes. A team's reports are written in a
+staging folder and moved to OUT/teams/<team>/ in one rename, with `batch.json` (status,
+commit, cache key) last, so an interrupted batch resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from grader import __version__, reports
+from grader.errors import GraderError, TargetError, UsageError
+from grader.manifest import MANIFEST_NAME
+from grader.reports.files import write_atomic
+from grader.reports.gradescope import read_grade
+from grader.results import GradeResult
+from grader.roster import Member, load_roster
+from grader.rubric import Rubric
+from grader.target import _mirror, cache_dir, is_url
+
+TeamStatus = Literal["graded", "error"]
+RECORD = "batch.json"
+GRACE_SECONDS = 10.0  # after SIGINT, time a grader gets to remove its containers
+
+
+@dataclass(frozen=True)
+class TeamSpec:
+    """A team to grade: `id` names its output folder, `source` is a URL or a local path."""
+
+    id: str
+    name: str
+    source: str
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True)
+class TeamOutcome:
+    """What the batch knows about one team: always present, even when grading failed."""
+
+    id: str
+    name: str
+    source: str
+    status: TeamStatus
+    reason: str = ""
+    commit: str | None = None
+    key: str | None = None
+    members: tuple[Member, ...] = ()
+    duration: float = 0.0
+    result: GradeResult | None = field(default=None, compare=False)
+    cached: bool = False
+
+
+@dataclass
+class BatchConfig:
+    rubric: Rubric
+    out: Path
+    jobs: int = 1
+    deadline: datetime | None = None
+    checks: tuple[str, ...] = ()
+    timeout: float = 1800.0
+    network: str = "published"
+    force: set[str] = field(default_factory=set)
+
+
+# ---- teams ------------------------------------------------------------------------------
+
+
+def discover(teams: Path) -> list[TeamSpec]:
+    """Teams from a roster CSV with a repo column, or every git repository in a folder."""
+    if teams.is_dir():
+        found = [
+            TeamSpec(d.name, d.name, str(d))
+            for d in sorted(teams.iterdir())
+            if d.is_dir() and (d / ".git").exists()
+        ]
+        if not found:
+            raise UsageError(f"{teams} holds no git repositories (one folder per team)")
+        return found
+    if not teams.is_file():
+        raise UsageError(f"{teams} is neither a roster CSV nor a folder of team repositories")
+    return [
+        TeamSpec(t.slug, t.name, _repo_source(t.repo or "", teams.parent), t.members)
+        for t in load_roster(teams, ("team", "repo"))
+    ]
+
+
+def _repo_source(repo: str, base: Path) -> str:
+    """A URL as is; a path relative to the roster's folder."""
+    if is_url(repo):
+        return repo
+    path = Path(repo).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def select(specs: list[TeamSpec], only: list[str]) -> list[TeamSpec]:
+    if not only:
+        return specs
+    by_key = {s.id: s for s in specs} | {s.name: s for s in specs}
+    unknown = [o for o in only if o not in by_key]
+    if unknown:
+        raise UsageError(f"--only: no team {', '.join(map(repr, unknown))} in the roster")
+    return [by_key[o] for o in dict.fromkeys(only)]
+
+
+# ---- commit and cache key -----------------------------------------------------------------
+
+
+def _git(*args: str, cwd: str | None = None, timeout: float = 120) -> str:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise TargetError(f"git {args[0]} took longer than {timeout:.0f}s") from None
+    if done.returncode != 0:
+        raise TargetError(f"git {args[0]} failed: {done.stderr.strip()[:300]}")
+    return done.stdout.strip()
+
+
+def resolve_commit(source: str, deadline: datetime | None) -> str | None:
+    """The commit `grader check` would grade, found cheaply (None: a folder, not a repo)."""
+    if is_url(source):
+        if deadline is None:
+            line = _git("ls-remote", source, "HEAD")
+            if not line:
+                raise TargetError(f"{source} has no HEAD (an empty repository?)")
+            return line.split()[0]
+        source = _mirror(source)  # the history is needed to find the last commit in time
+    elif not Path(source).is_dir():
+        raise TargetError(f"{source} is not a folder or a git URL")
+    elif not (Path(source) / ".git").exists():
+        return None
+    if deadline is None:
+        return _git("rev-parse", "--verify", "HEAD^{commit}", cwd=source)
+    found = _git("rev-list", "-1", f"--before={deadline.isoformat()}", "HEAD", cwd=source)
+    if not found:
+        raise TargetError(f"no commit on the default branch before {deadline.isoformat()}")
+    return found
+
+
+def cache_key(commit: str, config: BatchConfig) -> str:
+    parts = [commit, config.rubric.hash, __version__, ",".join(sorted(config.checks))]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def _cache_file(key: str) -> Path:
+    return cache_dir() / "results" / key[:2] / f"{key}.json"
+
+
+# ---- reading and writing a team's folder ---------------------------------------------------
+
+
+def team_dir(out: Path, team_id: str) -> Path:
+    return out / "teams" / team_id
+
+
+def _record(outcome: TeamOutcome) -> str:
+    data = asdict(replace(outcome, result=None))
+    data.pop("result")
+    data.pop("cached")
+    data["grader_version"] = __version__
+    return json.dumps(data, indent=2) + "\n"
+
+
+def load_outcome(folder: Path) -> TeamOutcome | None:
+    """A team's outcome as a finished batch stored it, or None if it never finished."""
+    try:
+        data = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+        data.pop("grader_version", None)
+        data["members"] = tuple(Member(**m) for m in data.get("members", ()))
+        outcome = TeamOutcome(**data)
+        if outcome.status == "graded":
+            outcome = replace(outcome, result=read_grade(folder / "results.json"))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # half-written or foreign: grade again
+    return outcome
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Swap the finished staging folder in with renames: readers see old or new, never half."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    trash = None
+    if final.exists():
+        trash = final.with_name(f".{final.name}.old-{os.getpid()}-{threading.get_ident()}")
+        final.rename(trash)
+    staging.chmod(0o755)  # mkdtemp made it private; reports are for the staff to share
+    staging.rename(final)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def save(outcome: TeamOutcome, staging: Path, out: Path) -> TeamOutcome:
+    if outcome.result is not None and not (staging / "results.json").exists():
+        reports.write_all(outcome.result, staging)
+    write_atomic(staging / RECORD, _record(outcome))
+    _publish(staging, team_dir(out, outcome.id))
+    if outcome.result is not None and outcome.key is not None and not outcome.cached:
+        shutil.copyfile(team_dir(out, outcome.id) / "results.json", _cache_tmp(outcome.key))
+        os.replace(_cache_tmp(outcome.key), _cache_file(outcome.key))
+    return outcome
+
+
+def _cache_tmp(key: str) -> Path:
+    path = _cache_file(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+# ---- members for the gradebook -------------------------------------------------------------
+
+
+def manifest_members(source: str, commit: str | None) -> tuple[Member, ...]:
+    """Members from the team's capstone.yaml at the graded commit (when the roster has none)."""
+    repo = source
+    if is_url(source):
+        repo = str(
+            cache_dir() / "repos" / (hashlib.sha256(source.encode()).hexdigest()[:20] + ".git")
+        )
+    if commit is None or not Path(repo).exists():
+        return ()
+    try:
+        data = yaml.safe_load(_git("show", f"{commit}:{MANIFEST_NAME}", cwd=repo, timeout=30))
+        entries = data["team"]["members"]
+        return tuple(
+            Member(str(m.get("name", "")), str(m.get("email") or ""), str(m.get("github", "")))
+            for m in entries
+            if isinstance(m, dict)
+        )
+    except (GraderError, yaml.YAMLError, TypeError, KeyError):
+        return ()
+
+
+def members_of(spec: TeamSpec, commit: str | None) -> tuple[Member, ...]:
+    return spec.members or manifest_members(spec.source, commit)
+
+
+# ---- grading one team ----------------------------------------------------------------------
+
+
+class Stopped(Exception):
+    """The batch was interrupted while this team was being graded: nothing is written."""
+
+
+def grade_team(spec: TeamSpec, config: BatchConfig, stop: threading.Event) -> TeamOutcome:
+    """Resolve, reuse a cached result, or grade; every failure becomes an error outcome."""
+    start = time.monotonic()
+    staging = Path(tempfile.mkdtemp(dir=_staging_root(config.out), prefix=f"{spec.id}-"))
+    base = TeamOutcome(spec.id, spec.name, spec.source, "error", members=spec.members)
+    try:
+        try:
+            commit = resolve_commit(spec.source, config.deadline)
+        except GraderError as exc:
+            return save(replace(base, reason=str(exc)), staging, config.out)
+        key = cache_key(commit, config) if commit else None
+        base = replace(base, commit=commit, key=key, members=members_of(spec, commit))
+        stored = _stored(base, config)
+        if stored is not None:
+            return stored  # already in place: nothing to write
+        cached = _from_cache(base, config)
+        if cached is not None:
+            return save(cached, staging, config.out)
+        outcome = _run_grader(base, config, staging, stop)
+        outcome = replace(
+            outcome,
+            members=members_of(spec, outcome.commit),
+            duration=round(time.monotonic() - start, 3),
+        )
+        return save(outcome, staging, config.out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _staging_root(out: Path) -> Path:
+    root = out / "teams" / ".staging"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _stored(base: TeamOutcome, config: BatchConfig) -> TeamOutcome | None:
+    """This team's finished outcome in OUT, if it is for this exact commit, rubric and grader."""
+    if base.key is None or base.id in config.force:
+        return None
+    done = load_outcome(team_dir(config.out, base.id))
+    if done is not None and done.key == base.key and done.status == "graded":
+        return replace(done, cached=True)
+    return None
+
+
+def _from_cache(base: TeamOutcome, config: BatchConfig) -> TeamOutcome | None:
+    """A result graded earlier for the same key (another OUT folder, an earlier batch)."""
+    if base.key is None or base.id in config.force:
+        return None
+    path = _cache_file(base.key)
+    try:
+        result = read_grade(path)
+    except (OSError, ValueError, KeyError):
+        return None
+    return replace(base, status="graded", result=result, cached=True)
+
+
+def check_command(spec: TeamOutcome, config: BatchConfig, out: Path) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "grader",
+        "check",
+        spec.source,
+        "--rubric",
+        str(config.rubric.path),
+    ]
+    cmd += ["--out", str(out), "--network", config.network]
+    if spec.commit:
+        cmd += ["--ref", spec.commit]  # exactly the commit the cache key names
+    for check_id in config.checks:
+        cmd += ["--only", check_id]
+    return cmd
+
+
+def _run_grader(
+    base: TeamOutcome, config: BatchConfig, staging: Path, stop: threading.Event
+) -> TeamOutcome:
+    log_path = staging / "grader.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            check_command(base, config, staging),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the batch, which stops the team cleanly
+            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        )
+        timed_out = _supervise(proc, config.timeout, stop)
+    if stop.is_set():
+        raise Stopped
+    if timed_out:
+        return replace(
+            base, reason=f"grading took longer than the time limit of {config.timeout:g}s"
+        )
+    results = staging / "results.json"
+    if proc.returncode != 0 or not results.is_file():
+        return replace(base, reason=_failure_reason(log_path, proc.returncode))
+    try:
+        result = read_grade(results)
+    except (OSError, ValueError, KeyError) as exc:
+        return replace(base, reason=f"unreadable results.json: {exc}")
+    return replace(base, status="graded", commit=result.commit, result=result)
+
+
+def _supervise(proc: subprocess.Popen[bytes], limit: float, stop: threading.Event) -> bool:
+    """Wait for the grader; on timeout or stop, interrupt it, then kill it. True if timed out."""
+    deadline = time.monotonic() + limit
+    while proc.poll() is None:
+        if stop.is_set() or time.monotonic() > deadline:
+            _interrupt(proc)
+            return not stop.is_set()
+        stop.wait(0.05)
+    return False
+
+
+def _interrupt(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGINT)  # the grader removes its containers on Ctrl-C
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(GRACE_SECONDS)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # and whatever it left in its session
+    proc.wait()
+
+
+def _failure_reason(log_path: Path, code: int | None) -> str:
+    lines = [ln.strip() for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    errors = [ln.removeprefix("error:").strip() for ln in lines if ln.startswith("error:")]
+    detail = errors[-1] if errors else (lines[-1] if lines else "no output")
+    return f"the grader exited with code {code}: {detail[:500]}"
+
+
+# ---- the class -----------------------------------------------------------------------------
+
+OnDone = Callable[[TeamOutcome], None]
+
+
+def run_batch(
+    specs: list[TeamSpec], config: BatchConfig, on_done: OnDone | None = None
+) -> list[TeamOutcome]:
+    """Grade `specs` with `config.jobs` graders at once; Ctrl-C keeps every finished team."""
+    stop = threading.Event()
+    done: list[TeamOutcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, config.jobs)) as pool:
+        pending: set[Future[TeamOutcome]] = {
+            pool.submit(_safe_grade, s, config, stop) for s in specs
+        }
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done.append(future.result())
+                    if on_done:
+                        on_done(done[-1])
+        except BaseException:
+            stop.set()
+            for future in pending:
+                future.cancel()
+            raise
+    return done
+
+
+def _safe_grade(spec: TeamSpec, config: BatchConfig, stop: threading.Event) -> TeamOutcome:
+    """A bug in the batch itself is reported on the team's row, never stops the others."""
+    try:
+        return grade_team(spec, config, stop)
+    except Stopped:
+        raise
+    except Exception as exc:
+        reason = f"the batch failed on this team: {type(exc).__name__}: {exc}"
+        return TeamOutcome(spec.id, spec.name, spec.source, "error", reason, members=spec.members)
+
+
+def class_outcomes(specs: list[TeamSpec], out: Path) -> list[TeamOutcome]:
+    """Every team's stored outcome; a team never graded still gets an error row."""
+    outcomes = []
+    for spec in specs:
+        stored = load_outcome(team_dir(out, spec.id))
+        outcomes.append(
+            stored
+            or TeamOutcome(
+                spec.id, spec.name, spec.source, "error", "not graded yet", members=spec.members
+            )
+        )
+    return outcomes
+
+
+def outcomes_from_results(
+    specs: list[TeamSpec], results_dir: Path, rubric: Rubric
+) -> list[TeamOutcome]:
+    """Outcomes from the result files teams uploaded: DIR/<team>/results.json or DIR/<team>.json."""
+    return [_from_file(spec, results_dir, rubric) for spec in specs]
+
+
+def _from_file(spec: TeamSpec, results_dir: Path, rubric: Rubric) -> TeamOutcome:
+    base = TeamOutcome(spec.id, spec.name, spec.source, "error", members=spec.members)
+    path = _find_results(results_dir, spec.id)
+    if path is None:
+        return replace(base, reason=f"no results.json for this team in {results_dir}")
+    try:
+        result = read_grade(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return replace(base, reason=f"{path}: not a results.json of this grader ({exc})")
+    base = replace(base, commit=result.commit, members=members_of(spec, result.commit))
+    if result.milestone != rubric.milestone or result.rubric_hash != rubric.hash:
+        why = f"{path}: graded with another rubric ({result.milestone}, hash {result.rubric_hash})"
+        return replace(base, reason=why)
+    return replace(base, status="graded", result=result)
+
+
+def _find_results(results_dir: Path, team_id: str) -> Path | None:
+    for candidate in (results_dir / team_id / "results.json", results_dir / f"{team_id}.json"):
+        if candidate.is_file():
+            return candidate
+    nested = sorted((results_dir / team_id).glob("**/results.json"))
+    return nested[0] if nested else None

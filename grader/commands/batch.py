@@ -1,0 +1,157 @@
+"""Grade every team of the class at one milestone, and write the class outputs.
+
+Example: grader batch roster.csv --milestone m1 --jobs 4 --out grades/m1
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from grader.batch import (
+    BatchConfig,
+    TeamOutcome,
+    TeamSpec,
+    class_outcomes,
+    discover,
+    outcomes_from_results,
+    run_batch,
+    save,
+    select,
+)
+from grader.commands.check import NETWORK_MODES, parse_deadline, resolve_rubric_path
+from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
+from grader.reports.dashboard import write_dashboard
+from grader.reports.gradebook import write_gradebooks
+from grader.rubric import Rubric, load_rubric
+
+
+def batch(
+    teams: Path = typer.Argument(
+        ..., help="Roster CSV with team and repo columns, or a folder of team repositories."
+    ),
+    milestone: str | None = typer.Option(
+        None, "--milestone", "-m", help="Milestone id: m0..m4, expo."
+    ),
+    rubric: Path | None = typer.Option(None, help="Rubric file (default: the kit's)."),
+    deadline: str | None = typer.Option(None, help="Grade each team's last commit before this."),
+    jobs: int = typer.Option(1, min=1, help="Teams graded at once."),
+    only: list[str] = typer.Option([], help="Regrade only this team, even if cached (repeatable)."),
+    check_ids: list[str] = typer.Option(
+        [], "--check", help="Grade only these check ids (repeatable)."
+    ),
+    timeout: float = typer.Option(1800, min=1, help="Time limit per team, in seconds."),
+    network: str = typer.Option(
+        os.environ.get("GRADER_NETWORK", "published"),
+        help="How containers reach the network: published or host (env GRADER_NETWORK).",
+    ),
+    out: Path = typer.Option(..., help="Folder for the class outputs and teams/<team>/ reports."),
+    from_results: Path | None = typer.Option(
+        None, help="Build the class outputs from downloaded results.json files; grade nothing."
+    ),
+) -> int:
+    """Grade every team at one milestone; write gradebook, item analysis and dashboard.
+
+    Example: grader batch roster.csv --milestone m1 --jobs 4 --out grades/m1
+    """
+    if network not in NETWORK_MODES:
+        raise UsageError(f"--network must be one of {', '.join(NETWORK_MODES)}")
+    loaded = load_rubric(resolve_rubric_path(milestone, rubric))
+    unknown = [c for c in check_ids if c not in {c.id for c in loaded.checks}]
+    if unknown:
+        raise UsageError(f"no check {', '.join(map(repr, unknown))} in rubric {loaded.milestone}")
+    specs = discover(teams)
+    chosen = select(specs, only)
+    console = Console(highlight=False, soft_wrap=True)
+    if from_results is not None:
+        if not from_results.is_dir():
+            raise UsageError(f"--from-results {from_results} is not a folder")
+        outcomes = _store(outcomes_from_results(specs, from_results, loaded), out)
+    else:
+        config = BatchConfig(
+            rubric=loaded,
+            out=out,
+            jobs=jobs,
+            deadline=parse_deadline(deadline),
+            checks=tuple(check_ids),
+            timeout=timeout,
+            network=network,
+            force={s.id for s in chosen} if only else set(),
+        )
+        _grade(chosen, config, console)
+        outcomes = class_outcomes(specs, out)
+    _summary(outcomes, console)
+    for kind, path in _write_class(outcomes, out, loaded).items():
+        console.print(f"{kind}: {path}")
+    return EXIT_INFRA if any(o.status == "error" for o in outcomes) else EXIT_OK
+
+
+def _grade(specs: Sequence[TeamSpec], config: BatchConfig, console: Console) -> None:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"grading at {config.rubric.milestone}", total=len(specs))
+
+        def done(o: TeamOutcome) -> None:
+            progress.console.print(_line(o))
+            progress.advance(task)
+
+        try:
+            run_batch(list(specs), config, on_done=done)
+        except KeyboardInterrupt:
+            progress.console.print(
+                "interrupted: finished teams are saved; run the same command again to resume"
+            )
+            raise
+
+
+def _line(o: TeamOutcome) -> str:
+    if o.result is None:
+        return f"  [magenta]error[/]  {o.id}: {o.reason}"
+    note = "cached" if o.cached else f"{o.duration:.1f}s"
+    return f"  [green]graded[/] {o.id}: {o.result.score:g}/{o.result.max_score:g} ({note})"
+
+
+def _store(outcomes: list[TeamOutcome], out: Path) -> list[TeamOutcome]:
+    """Lay out downloaded results like a local batch: teams/<team>/ with its reports."""
+    root = out / "teams" / ".staging"
+    root.mkdir(parents=True, exist_ok=True)
+    for o in outcomes:
+        save(o, Path(tempfile.mkdtemp(dir=root, prefix=f"{o.id}-")), out)
+    return outcomes
+
+
+def _summary(outcomes: Sequence[TeamOutcome], console: Console) -> None:
+    table = Table(title=f"{len(outcomes)} teams")
+    for name in ("team", "status", "score", "commit", "note"):
+        table.add_column(name, overflow="fold")
+    for o in outcomes:
+        score = f"{o.result.score:g}/{o.result.max_score:g}" if o.result else "—"
+        table.add_row(o.id, o.status, score, (o.commit or "")[:10], o.reason)
+    console.print(table)
+
+
+def _write_class(outcomes: Sequence[TeamOutcome], out: Path, rubric: Rubric) -> dict[str, Path]:
+    written = write_gradebooks(outcomes, out, f"Milestone {rubric.milestone}")
+    title = f"{rubric.milestone}: {rubric.title}"
+    written["dashboard"] = write_dashboard(outcomes, out, title)
+    return written
