@@ -2,7 +2,7 @@
 
     python scripts/smoke.py --url http://127.0.0.1:8000 [--wait-only] [--timeout 60]
 
-Waits until /health answers, then checks /ready, /model, /metrics, every example of
+Waits until the service is ready, then checks /ready, /model, /metrics, every example of
 `service.examples` (status and top-level keys) and every `service.invalid_examples`
 (a 4xx answer, never 5xx). Exit status 0 when all pass.
 """
@@ -37,11 +37,11 @@ def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
         return status, raw.decode(errors="replace")
 
 
-def wait(base: str, timeout: float) -> bool:
+def wait(base: str, timeout: float, path: str = "/health") -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if call(f"{base}/health")[0] == 200:
+            if call(f"{base}{path}")[0] == 200:
                 return True
         except OSError:
             pass
@@ -87,15 +87,17 @@ def main() -> int:
     parser.add_argument("--container", help="print this container's logs on failure")
     args = parser.parse_args()
     base = args.url.rstrip("/")
-    if not wait(base, args.timeout):
-        print(f"FAIL: {base}/health did not answer 200 within {args.timeout:.0f} s")
+    manifest = yaml.safe_load(args.manifest.read_text())
+    # Wait for readiness (model loaded), not only liveness.
+    ready = manifest["service"].get("ready_path") or manifest["service"]["health_path"]
+    if not wait(base, args.timeout, ready):
+        print(f"FAIL: {base}{ready} did not answer 200 within {args.timeout:.0f} s")
         if args.container:
             subprocess.run(["docker", "logs", "--tail", "50", args.container], check=False)
         return 1
     if args.wait_only:
-        print(f"{base} is up")
+        print(f"{base} is ready")
         return 0
-    manifest = yaml.safe_load(args.manifest.read_text())
     failures = check(base, manifest)
     for failure in failures:
         print(f"FAIL: {failure}")

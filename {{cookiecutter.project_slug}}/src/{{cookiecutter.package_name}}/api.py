@@ -1,14 +1,16 @@
 """The prediction service (FastAPI).
 
-    GET  /health         liveness: the process answers
+    GET  /health         liveness: the process answers (also while the model loads)
     GET  /ready          readiness: the model bundle is loaded (503 until it is)
     POST /predict        one record -> one prediction
     POST /predict/batch  {"instances": [...]} -> one prediction per record
     GET  /model          which model answers: registered name, version, run id, metrics
     GET  /metrics        Prometheus metrics: requests, latency, predictions, drift
 
-Run it with `make serve` (or `python -m {{ cookiecutter.package_name }}.serve`); the app is built by
-`create_app()`, so tests can make one per model bundle.
+Run it with `make serve` (or `python -m {{ cookiecutter.package_name }}.serve`). The server starts
+answering /health at once and loads the model in the background (importing scikit-learn takes
+seconds): /ready and /predict answer 503 until it is loaded. Tests call `create_app()`, which
+loads the model before it returns.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 import uuid
 from collections import deque
@@ -203,23 +206,44 @@ class ObserveRequests:
             self.logger.info("request", extra={"fields": fields})
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the service for one model bundle (default: `Settings.from_env()`)."""
+class ModelState:
+    """The loaded bundle, or why there is none (yet)."""
+
+    def __init__(self) -> None:
+        self.bundle: Bundle | None = None
+        self.error = ""
+
+
+def create_app(settings: Settings | None = None, background: bool = False) -> FastAPI:
+    """Build the service for one model bundle (default: `Settings.from_env()`).
+
+    With `background=True` the model loads in a thread, so the server can answer /health
+    at once; `/ready` tells when the model is there.
+    """
     settings = settings or Settings.from_env()
     metrics = Metrics()
     logger = json_logger("{{ cookiecutter.package_name }}.requests")
     prediction_log = PredictionLog(settings.prediction_log)
     recent: deque[list[float]] = deque(maxlen=settings.drift_window)
-    bundle: Bundle | None = None
-    load_error = ""
-    try:
-        bundle = load_bundle(settings.model_dir)
-        metrics.model.labels(
-            str(bundle.metadata.get("name")), str(bundle.metadata.get("version"))
-        ).set(1)
-    except BundleError as exc:
-        load_error = str(exc)
-        logger.error("model not loaded", extra={"fields": {"error": load_error}})
+    state = ModelState()
+
+    def load() -> None:
+        try:
+            bundle = load_bundle(settings.model_dir)
+        except BundleError as exc:
+            state.error = str(exc)
+            logger.error("model not loaded", extra={"fields": {"error": state.error}})
+            return
+        meta = bundle.metadata
+        metrics.model.labels(str(meta.get("name")), str(meta.get("version"))).set(1)
+        state.bundle = bundle
+        logger.info("model loaded", extra={"fields": {"version": meta.get("version")}})
+
+    if background:
+        state.error = "still loading"
+        threading.Thread(target=load, name="load-model", daemon=True).start()
+    else:
+        load()
 
     app = FastAPI(
         title="{{ cookiecutter.project_name | replace('"', "'") }}",
@@ -229,9 +253,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ObserveRequests, metrics=metrics, logger=logger)
 
     def loaded() -> Bundle:
-        if bundle is None:
-            raise HTTPException(status_code=503, detail=f"model not loaded: {load_error}")
-        return bundle
+        if state.bundle is None:
+            raise HTTPException(status_code=503, detail=f"model not loaded: {state.error}")
+        return state.bundle
 
     def version() -> str | None:
         value = loaded().metadata.get("version")
@@ -286,8 +310,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/ready", tags=["operations"], responses={503: {"description": "Model not loaded"}})
     async def ready() -> dict[str, Any]:
         """Readiness: the model bundle is loaded and can answer."""
-        loaded()
-        return {"status": "ready", "model": bundle.metadata.get("name") if bundle else None}
+        return {"status": "ready", "model": loaded().metadata.get("name")}
 
     @app.post("/predict", response_model=Prediction, tags=["predictions"])
     async def predict(record: Record) -> dict[str, Any]:  # type: ignore[valid-type]
@@ -315,11 +338,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def prometheus() -> Response:
         """Prometheus metrics; drift gauges are computed from recent requests on each scrape."""
         metrics.window.set(len(recent))
-        if bundle is not None and len(recent) >= settings.drift_min_rows:
-            scores = drift_scores(bundle.reference, np.array(recent))
+        if state.bundle is not None and len(recent) >= settings.drift_min_rows:
+            scores = drift_scores(state.bundle.reference, np.array(recent))
             for name, score in scores.items():
                 metrics.drift.labels(name).set(score)
             metrics.drifted.set(sum(score > settings.drift_threshold for score in scores.values()))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def create_service() -> FastAPI:
+    """The app uvicorn serves (`serve.py`): settings from the environment, model loaded in
+    the background."""
+    return create_app(background=True)

@@ -19,7 +19,6 @@ from typing import Any
 
 import joblib
 import numpy as np
-import sklearn
 
 from {{ cookiecutter.package_name }}.config import DIRECTION, PRIMARY_METRIC, TASK, Settings
 from {{ cookiecutter.package_name }}.schema import CLASSES, FEATURE_NAMES
@@ -61,6 +60,8 @@ def build_reference(matrix: np.ndarray, bins: int = REFERENCE_BINS) -> dict[str,
 def save_bundle(
     directory: Path, model: Any, metadata: dict[str, Any], reference: dict[str, Any]
 ) -> Path:
+    import sklearn  # here, not at the top: the service starts faster without it
+
     directory.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, directory / MODEL_FILE)
     full = {

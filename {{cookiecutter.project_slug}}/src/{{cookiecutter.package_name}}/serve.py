@@ -9,7 +9,7 @@ import uvicorn
 
 def main() -> None:
     uvicorn.run(
-        "{{ cookiecutter.package_name }}.api:create_app",
+        "{{ cookiecutter.package_name }}.api:create_service",
         factory=True,
         host=os.environ.get("HOST", "127.0.0.1"),
         port=int(os.environ.get("PORT", "8000")),
