@@ -1,0 +1,339 @@
+"""Checks of experiment tracking: MLflow runs, metrics, the registered champion, lineage.
+
+Every check reads the store the manifest names (`tracking.uri`) with MLflow's own client
+(see `grader.mlflowstore`). "The subject run" is the run behind the registered model's
+alias (the champion) when it is set, else the finished run with the best primary metric.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import Field
+
+from grader import gitrepo
+from grader.checks.base import Context, NoParams, Outcome, Params, failed, graded, passed
+from grader.errors import CheckError
+from grader.manifest import Tracking
+from grader.mlflowstore import FINISHED, Store, StoreProblem, open_store
+from grader.text import plural
+
+__all__ = ["NoParams"]
+
+P = TypeVar("P", bound=Params)
+StoreCheck = Callable[[Context, P, Store, Tracking], Outcome]
+
+
+def with_store(func: StoreCheck[P]) -> Callable[[Context, P], Outcome]:
+    """Open the manifest's store for the check; a missing store fails the check."""
+
+    @functools.wraps(func)
+    def check(ctx: Context, params: P) -> Outcome:
+        tracking = ctx.need_manifest().tracking
+        if tracking is None:
+            return failed("capstone.yaml has no `tracking` section")
+        try:
+            with open_store(ctx.repo, tracking) as store:
+                return func(ctx, params, store, tracking)
+        except StoreProblem as exc:
+            return failed(str(exc), {"uri": tracking.uri})
+
+    return check
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The run a check judges, and how to name it in a message."""
+
+    run: Any
+    label: str
+    version: Any | None = None
+
+
+def _experiment_id(store: Store, tracking: Tracking) -> str:
+    experiment = store.experiment(tracking.experiment)
+    if experiment is None:
+        raise StoreProblem(f"experiment {tracking.experiment!r} not found in the tracking store")
+    return str(experiment.experiment_id)
+
+
+def _metric(run: Any, name: str) -> float | None:
+    value = run.data.metrics.get(name)
+    return None if value is None else float(value)
+
+
+def _best_run(store: Store, tracking: Tracking) -> Any | None:
+    name = tracking.primary_metric.name
+    runs = [r for r in store.runs(_experiment_id(store, tracking)) if _metric(r, name) is not None]
+    if not runs:
+        return None
+    sign = 1 if tracking.primary_metric.direction == "maximize" else -1
+    return max(runs, key=lambda r: sign * (_metric(r, name) or 0.0))
+
+
+def _subject(store: Store, tracking: Tracking) -> Subject:
+    """The champion's run if the alias is set, else the best finished run."""
+    version = store.version_by_alias(tracking.registered_model, tracking.alias)
+    run = store.run(str(version.run_id)) if version is not None and version.run_id else None
+    if version is not None and run is not None:
+        return Subject(run, f"the {tracking.alias} (version {version.version})", version)
+    best = _best_run(store, tracking)
+    if best is None:
+        raise StoreProblem(f"no finished run of {tracking.experiment!r} logs the primary metric")
+    return Subject(best, f"the best run {best.info.run_id[:8]}")
+
+
+def _run_evidence(subject: Subject) -> dict[str, Any]:
+    run = subject.run
+    return {
+        "run": subject.label,
+        "run_id": run.info.run_id,
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+    }
+
+
+# --- tracking.experiment --------------------------------------------------------------------
+
+
+@with_store
+def experiment_exists(ctx: Context, params: NoParams, store: Store, tracking: Tracking) -> Outcome:
+    """The MLflow experiment named in the manifest exists.
+
+    The grader opens `tracking.uri` from capstone.yaml (a SQLite file or `mlruns/` folder
+    committed in the repo, or a tracking server) and looks for `tracking.experiment`.
+    Fix: train with `mlflow.set_experiment(<that name>)`, and commit the store (or make
+    the server reachable).
+    """
+    experiment = store.experiment(tracking.experiment)
+    if experiment is None:
+        return failed(f"experiment {tracking.experiment!r} not found", {"uri": tracking.uri})
+    evidence = {"experiment_id": experiment.experiment_id, "uri": tracking.uri}
+    return passed(f"experiment {tracking.experiment!r} exists", evidence)
+
+
+# --- tracking.runs --------------------------------------------------------------------------
+
+
+class RunsParams(Params):
+    min_runs: int = Field(3, ge=1, description="Finished runs required (partial credit below).")
+
+
+@with_store
+def finished_runs(ctx: Context, params: RunsParams, store: Store, tracking: Tracking) -> Outcome:
+    """The experiment has enough finished runs.
+
+    Only runs with status FINISHED count (not FAILED, KILLED or still RUNNING). Partial
+    credit in proportion. Fix: train more configurations and let each run end normally.
+    """
+    runs = store.runs(_experiment_id(store, tracking))
+    evidence = {"finished": len(runs), "required": params.min_runs}
+    message = f"{plural(len(runs), 'finished run')} in {tracking.experiment!r}"
+    if len(runs) >= params.min_runs:
+        return passed(message, evidence)
+    return failed(f"{message} (need {params.min_runs})", evidence, len(runs) / params.min_runs)
+
+
+# --- tracking.logged ------------------------------------------------------------------------
+
+
+class LoggedParams(Params):
+    params: list[str] = Field(default_factory=list, description="Params the run must log.")
+    metrics: list[str] = Field(default_factory=list, description="Metrics the run must log.")
+    primary: bool = Field(True, description="The manifest's primary metric is required too.")
+
+
+@with_store
+def logged(ctx: Context, params: LoggedParams, store: Store, tracking: Tracking) -> Outcome:
+    """The champion run logged the required params and metrics.
+
+    Checked on the run behind the registered model's alias (else the best run). Partial
+    credit per item. Fix: `mlflow.log_params(...)` and `mlflow.log_metrics(...)` in the
+    training run, then retrain and re-register.
+    """
+    subject = _subject(store, tracking)
+    metrics = [*params.metrics]
+    if params.primary and tracking.primary_metric.name not in metrics:
+        metrics.append(tracking.primary_metric.name)
+    missing = [f"param {p}" for p in params.params if p not in subject.run.data.params]
+    missing += [f"metric {m}" for m in metrics if m not in subject.run.data.metrics]
+    evidence = {**_run_evidence(subject), "missing": missing}
+    total = len(params.params) + len(metrics)
+    if missing:
+        message = f"{subject.label} lacks {', '.join(missing)}"
+        return failed(message, evidence, 1 - len(missing) / total)
+    return passed(f"{subject.label} logged {plural(total, 'required item')}", evidence)
+
+
+# --- tracking.metric ------------------------------------------------------------------------
+
+
+class MetricParams(Params):
+    threshold: float = Field(description="Value of the primary metric that earns full credit.")
+    zero_at: float | None = Field(
+        None,
+        description=(
+            "Value that earns no credit; linear in between. Default: credit in proportion "
+            "(value/threshold when maximizing, threshold/value when minimizing)."
+        ),
+    )
+
+
+def _metric_fraction(value: float, params: MetricParams, maximize: bool) -> float:
+    gap = (value - params.threshold) if maximize else (params.threshold - value)
+    if gap >= 0:
+        return 1.0
+    if params.zero_at is not None:
+        span = abs(params.threshold - params.zero_at)
+        return max(0.0, 1 - abs(gap) / span) if span else 0.0
+    if maximize:
+        return max(0.0, value / params.threshold) if params.threshold > 0 else 0.0
+    return params.threshold / value if value > 0 else 0.0
+
+
+@with_store
+def metric_threshold(
+    ctx: Context, params: MetricParams, store: Store, tracking: Tracking
+) -> Outcome:
+    """The champion's primary metric meets the threshold.
+
+    The primary metric and its direction (maximize or minimize) come from capstone.yaml;
+    the value is the one logged by the run behind the alias (else the best run). Partial
+    credit below the threshold. Fix: improve the model, retrain, and move the alias to the
+    better version.
+    """
+    subject = _subject(store, tracking)
+    metric = tracking.primary_metric
+    value = _metric(subject.run, metric.name)
+    evidence = {**_run_evidence(subject), "threshold": params.threshold}
+    if value is None:
+        return failed(f"{subject.label} did not log {metric.name}", evidence)
+    maximize = metric.direction == "maximize"
+    relation = ">=" if maximize else "<="
+    fraction = _metric_fraction(value, params, maximize)
+    message = (
+        f"{metric.name} of {subject.label} = {value:.4g} (need {relation} {params.threshold:g})"
+    )
+    return graded(fraction, message, {**evidence, "value": value})
+
+
+# --- tracking.registered_model --------------------------------------------------------------
+
+
+@with_store
+def registered_model(ctx: Context, params: NoParams, store: Store, tracking: Tracking) -> Outcome:
+    """The model is registered, the alias is set, and it points at a finished run.
+
+    The registry must hold `tracking.registered_model`, with the alias (`champion`) on
+    a version whose run finished. One third of the credit per step. Fix: log the model
+    with `registered_model_name=...`, then `client.set_registered_model_alias(name,
+    alias, version)` on the version you serve.
+    """
+    name, alias = tracking.registered_model, tracking.alias
+    if store.registered_model(name) is None:
+        return failed(f"no registered model {name!r}", {"model": name})
+    version = store.version_by_alias(name, alias)
+    if version is None:
+        return failed(f"{name!r} has no version with alias {alias!r}", {"model": name}, 1 / 3)
+    run = store.run(str(version.run_id)) if version.run_id else None
+    status = run.info.status if run is not None else None
+    evidence = {"model": name, "version": version.version, "run_id": version.run_id}
+    if status != FINISHED:
+        reason = f"status {status}" if status else "no run"
+        return failed(
+            f"{name}@{alias} (version {version.version}) comes from {reason}", evidence, 2 / 3
+        )
+    return passed(f"{name}@{alias} is version {version.version}, from a finished run", evidence)
+
+
+# --- tracking.signature ---------------------------------------------------------------------
+
+
+def _champion(store: Store, tracking: Tracking) -> Any:
+    version = store.version_by_alias(tracking.registered_model, tracking.alias)
+    if version is None:
+        name = f"{tracking.registered_model}@{tracking.alias}"
+        raise StoreProblem(f"no registered model version {name}")
+    return version
+
+
+@with_store
+def signature(ctx: Context, params: NoParams, store: Store, tracking: Tracking) -> Outcome:
+    """The champion model was logged with a signature and an input example.
+
+    The signature records the input columns and types the model expects; the input
+    example shows a valid request. Half the credit each. Fix: pass
+    `signature=infer_signature(X, model.predict(X))` and `input_example=X.head(3)` to
+    `mlflow.<flavor>.log_model`.
+    """
+    version = _champion(store, tracking)
+    mlmodel, _ = store.mlmodel(version)
+    label = f"{tracking.registered_model}@{tracking.alias} (version {version.version})"
+    if mlmodel is None:
+        return failed(f"the model files of {label} are not in the store", {})
+    has_signature = bool((mlmodel.get("signature") or {}).get("inputs"))
+    has_example = bool(mlmodel.get("saved_input_example_info"))
+    evidence = {"signature": mlmodel.get("signature"), "input_example": has_example}
+    missing = [
+        n for n, ok in (("signature", has_signature), ("input example", has_example)) if not ok
+    ]
+    if missing:
+        return failed(
+            f"{label} was logged without {' and '.join(missing)}", evidence, 1 - len(missing) / 2
+        )
+    return passed(f"{label} has a signature and an input example", evidence)
+
+
+# --- tracking.lineage -----------------------------------------------------------------------
+
+
+SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+
+
+class LineageParams(Params):
+    tags: list[str] = Field(
+        default_factory=lambda: ["mlflow.source.git.commit", "git_commit"],
+        description="Run tags that may hold the commit, in order of preference.",
+    )
+
+
+def _in_history(ctx: Context, sha: str) -> tuple[bool, str]:
+    """Whether `sha` is the graded commit or one of its ancestors, and why not."""
+    if not SHA.match(sha):
+        return False, f"{sha[:40]!r} is not a commit SHA"
+    try:
+        full = gitrepo.git(ctx.repo, "rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}")
+    except CheckError:
+        return False, f"commit {sha[:10]} is not in the repository"
+    try:
+        gitrepo.git(ctx.repo, "merge-base", "--is-ancestor", full.strip(), ctx.commit or "HEAD")
+    except CheckError:
+        return False, f"commit {sha[:10]} is not in the history of the graded commit"
+    return True, ""
+
+
+@with_store
+def lineage(ctx: Context, params: LineageParams, store: Store, tracking: Tracking) -> Outcome:
+    """The champion run names the git commit of the code that trained it.
+
+    The run must carry a commit tag (`mlflow.source.git.commit`, set by MLflow when you
+    run a script from a git checkout, or `git_commit`) naming a commit in the history of
+    the graded commit: a model trained from code that was never committed or pushed
+    cannot be reproduced. Fix: commit and push first, then train.
+    """
+    subject = _subject(store, tracking)
+    tags = subject.run.data.tags
+    tag = next((t for t in params.tags if tags.get(t)), None)
+    evidence = {"run": subject.label, "run_id": subject.run.info.run_id}
+    if tag is None:
+        return failed(f"{subject.label} has no commit tag ({', '.join(params.tags)})", evidence)
+    sha = str(tags[tag]).strip()
+    ok, reason = _in_history(ctx, sha)
+    evidence.update(tag=tag, commit=sha)
+    if not ok:
+        return failed(f"{subject.label}: {reason}", evidence)
+    return passed(f"{subject.label} was trained from commit {sha[:10]}", evidence)

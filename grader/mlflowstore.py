@@ -1,0 +1,242 @@
+"""Open a team's MLflow tracking store with MLflow's own client, read-only in effect.
+
+A SQLite database or a file store (`mlruns/`) inside the checkout is copied to a scratch
+folder and opened from there: MLflow upgrades an old database schema and creates default
+experiments when it opens a store, and the checkout other checks read must stay as
+committed. An http(s) tracking server is read with the token in MLFLOW_TRACKING_TOKEN.
+
+Artifact locations in a local store are absolute paths on the team's machine
+(`/home/ann/proj/mlruns/1/...`); they are mapped back into the checkout by their longest
+suffix that exists there. A path that would leave the checkout is never read.
+
+MLflow is imported lazily: importing it takes seconds, and the registry imports this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import yaml
+
+from grader import fs
+from grader.errors import CheckError
+from grader.manifest import Tracking
+
+FINISHED = "FINISHED"
+# Fail fast against a dead server: MLflow's default retries take minutes.
+HTTP_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+
+
+class StoreProblem(Exception):
+    """The team's store is missing or unreadable: the team's work fails, not the grader."""
+
+
+@dataclass
+class Store:
+    client: Any
+    uri: str
+    repo: Path
+    scratch: Path
+    remote: bool
+
+    # queries -----------------------------------------------------------------------------
+
+    def experiment(self, name: str) -> Any | None:
+        return self.client.get_experiment_by_name(name)
+
+    def runs(self, experiment_id: str, finished_only: bool = True) -> list[Any]:
+        """Runs of the experiment, newest first (at most 1000: enough for a course)."""
+        where = f"attributes.status = '{FINISHED}'" if finished_only else ""
+        found = self.client.search_runs(
+            [experiment_id], filter_string=where, max_results=1000, order_by=["start_time DESC"]
+        )
+        return list(found)
+
+    def registered_model(self, name: str) -> Any | None:
+        return self._or_none(self.client.get_registered_model, name)
+
+    def version_by_alias(self, name: str, alias: str) -> Any | None:
+        return self._or_none(self.client.get_model_version_by_alias, name, alias)
+
+    def run(self, run_id: str) -> Any | None:
+        return self._or_none(self.client.get_run, run_id)
+
+    def _or_none(self, func: Any, *args: str) -> Any | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return func(*args)
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+
+    # model artifacts -----------------------------------------------------------------------
+
+    def model_uri(self, version: Any) -> str:
+        """Where the version's model files are (its logged model, or a run's artifact path)."""
+        source = str(version.source or "")
+        if source.startswith("models:/m-"):
+            model = self.client.get_logged_model(source.removeprefix("models:/"))
+            return str(model.artifact_location)
+        if source.startswith("runs:/"):
+            run_id, _, path = source.removeprefix("runs:/").partition("/")
+            run = self.client.get_run(run_id)
+            return f"{run.info.artifact_uri.rstrip('/')}/{path}"
+        return source
+
+    def fetch(self, uri: str, name: str) -> Path | None:
+        """A local copy of the artifact folder or file at `uri`, or None if it is missing."""
+        dest = self.scratch / "artifacts" / name
+        if self.remote:
+            return self._download(uri, dest)
+        local = self.local_path(uri)
+        if local is None:
+            return None
+        if local.is_dir():
+            shutil.copytree(local, dest, symlinks=True)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(local, dest)
+        return dest
+
+    def _download(self, uri: str, dest: Path) -> Path | None:
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            got = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=str(dest), tracking_uri=self.uri
+            )
+        except (MlflowException, OSError):
+            return None
+        return Path(got)
+
+    def local_path(self, uri: str) -> Path | None:
+        """The checkout's copy of a local artifact URI (its longest suffix found there)."""
+        parsed = urlparse(uri)
+        if parsed.scheme not in ("", "file"):
+            return None
+        parts = Path(unquote(parsed.path if parsed.scheme else uri)).parts
+        for start in range(len(parts)):
+            rel = Path(*parts[start:])
+            if rel.is_absolute():
+                continue
+            path = fs.inside(self.repo, str(rel))
+            if path is not None and path.exists() and path != self.repo.resolve():
+                return path
+        return None
+
+    def mlmodel(self, version: Any) -> tuple[dict[str, Any] | None, Path | None]:
+        """The parsed MLmodel file of a version, and its folder (None when missing)."""
+        folder = self.fetch(self.model_uri(version), f"v{version.version}")
+        if folder is None or not (folder / "MLmodel").is_file():
+            return None, folder
+        data = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))
+        return (data if isinstance(data, dict) else None), folder
+
+
+@contextlib.contextmanager
+def open_store(repo: Path, tracking: Tracking) -> Iterator[Store]:
+    """The manifest's tracking store, opened from a scratch copy (local) or over http(s)."""
+    scratch = Path(tempfile.mkdtemp(prefix="grader-mlflow-"))
+    try:
+        with _environment(tracking.uri):
+            uri, remote = _store_uri(repo, tracking.uri, scratch)
+            store = Store(_client(uri), uri, repo, scratch, remote)
+            _probe(store)
+            yield store
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _environment(uri: str) -> Iterator[None]:
+    # Reading a file store needs an explicit opt-in in MLflow 3; a local store must not
+    # send anything to a server named in the grader's own environment.
+    wanted = {**HTTP_ENV, "MLFLOW_ALLOW_FILE_STORE": "true"}
+    saved = {key: os.environ.get(key) for key in [*wanted, "MLFLOW_TRACKING_URI"]}
+    os.environ.update(wanted)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _store_uri(repo: Path, uri: str, scratch: Path) -> tuple[str, bool]:
+    if uri.startswith(("http://", "https://")):
+        return uri, True
+    if uri.startswith("sqlite:///"):
+        return f"sqlite:///{_copy_db(repo, uri.removeprefix('sqlite:///'), scratch)}", False
+    return str(_copy_folder(repo, uri.removeprefix("file:").removeprefix("//"), scratch)), False
+
+
+def _copy_db(repo: Path, rel: str, scratch: Path) -> Path:
+    source = None if rel.startswith("/") else fs.inside(repo, rel)
+    if source is None or not source.is_file():
+        raise StoreProblem(f"tracking database {rel} is not a file in the repository")
+    target = scratch / "store" / source.name
+    target.parent.mkdir(parents=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        extra = source.with_name(source.name + suffix)
+        if extra.is_file() and not extra.is_symlink():
+            shutil.copyfile(extra, target.with_name(target.name + suffix))
+    return target
+
+
+def _copy_folder(repo: Path, rel: str, scratch: Path) -> Path:
+    source = None if rel.startswith("/") else fs.inside(repo, rel)
+    if source is None or not source.is_dir():
+        raise StoreProblem(f"tracking folder {rel} is not a folder in the repository")
+    target = scratch / "store" / source.name
+    shutil.copytree(source, target, symlinks=True)
+    _restore_empty_dirs(target)
+    return target
+
+
+RUN_DIRS = ("metrics", "params", "tags", "artifacts")
+
+
+def _restore_empty_dirs(root: Path) -> None:
+    """Recreate the empty folders git does not keep; MLflow skips a run without them."""
+    (root / ".trash").mkdir(exist_ok=True)
+    for meta in root.glob("*/*/meta.yaml"):
+        if meta.parent.parent.name not in (".trash", "models") and meta.parent.name != "models":
+            for name in RUN_DIRS:
+                (meta.parent / name).mkdir(exist_ok=True)
+
+
+def _client(uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _probe(store: Store) -> None:
+    """Fail early and clearly when the store cannot be read at all."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        store.client.search_experiments(max_results=1)
+    except MlflowException as exc:
+        if store.remote:
+            raise CheckError(f"cannot read the tracking server {store.uri}: {exc}") from None
+        raise StoreProblem(f"cannot read the tracking store: {exc}") from None
+    except Exception as exc:  # SQLAlchemy and YAML errors of a corrupt local store
+        if store.remote:
+            raise CheckError(f"cannot read the tracking server {store.uri}: {exc}") from None
+        raise StoreProblem(f"cannot read the tracking store: {type(exc).__name__}") from None

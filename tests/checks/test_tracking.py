@@ -1,0 +1,247 @@
+"""Tracking checks on real MLflow stores: each passes on a good store and fails on a store
+broken in exactly that one way. Stores are built once per session (MLflow is slow to start)."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.checks.base import Context, Outcome
+from grader.checks.registry import REGISTRY
+from grader.errors import CheckError
+from grader.grade import Options, context_for
+from grader.manifest import PrimaryMetric, Tracking
+from grader.mlflowstore import open_store
+from grader.target import prepare
+from tests.fixtures import mlflow_stores
+from tests.fixtures.mlflow_stores import Variant
+
+VARIANTS = {
+    "sqlite": Variant(),
+    "file": Variant(kind="file"),
+    "no-runs": Variant(runs=0),
+    "two-runs": Variant(runs=2),
+    "no-f1": Variant(runs=1, metrics=("accuracy",)),
+    "low": Variant(runs=1, accuracy=0.6),
+    "no-alias": Variant(runs=1, alias=False),
+    "no-signature": Variant(runs=1, signature=False),
+    "foreign-commit": Variant(runs=1, commit="foreign"),
+}
+ALL_CHECKS = {
+    "tracking.experiment": {},
+    "tracking.runs": {"min_runs": 3},
+    "tracking.logged": {"params": ["C", "max_iter"], "metrics": ["f1"]},
+    "tracking.metric": {"threshold": 0.9},
+    "tracking.registered_model": {},
+    "tracking.signature": {},
+    "tracking.lineage": {},
+}
+Team = Callable[[str], Path]
+
+
+@pytest.fixture(scope="session")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Team:
+    """team(name) -> the committed repo of that variant (built on first use)."""
+    built: dict[str, Path] = {}
+    root = tmp_path_factory.mktemp("stores")
+
+    def get(name: str) -> Path:
+        if name not in built:
+            built[name] = mlflow_stores.build_team(root / name, VARIANTS[name])
+        return built[name]
+
+    return get
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from mlflow_stores.serve_mlflow(tmp_path_factory.mktemp("server"), free_port())
+
+
+@pytest.fixture(scope="session")
+def http_team(server: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("http") / "team"
+    return mlflow_stores.build_team(root, Variant(kind="http"), server=server)
+
+
+def run(path: Path, name: str, **params: Any) -> Outcome:
+    co = prepare(str(path))
+    try:
+        ctx: Context = context_for(co, Options(), "test")
+        definition = REGISTRY[name]
+        return definition.func(ctx, definition.params.model_validate(params))
+    finally:
+        co.close()
+
+
+# --- every check passes on a good store, of each kind ----------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "file"])
+@pytest.mark.parametrize("check", list(ALL_CHECKS))
+def test_good_local_store_passes(team: Team, kind: str, check: str) -> None:
+    out = run(team(kind), check, **ALL_CHECKS[check])
+    assert out.status == "passed", out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check", list(ALL_CHECKS))
+def test_good_tracking_server_passes(http_team: Path, check: str) -> None:
+    out = run(http_team, check, **ALL_CHECKS[check])
+    assert out.status == "passed", out
+
+
+def test_messages_of_a_good_store(team: Team) -> None:
+    path = team("sqlite")
+    assert run(path, "tracking.runs").message == "3 finished runs in 'iris-exp'"
+    assert run(path, "tracking.metric", threshold=0.9).message == (
+        "accuracy of the champion (version 1) = 0.93 (need >= 0.9)"
+    )
+    assert run(path, "tracking.registered_model").message == (
+        "iris-clf@champion is version 1, from a finished run"
+    )
+    assert run(path, "tracking.lineage").message.startswith(
+        "the champion (version 1) was trained from commit "
+    )
+
+
+# --- each broken store fails the one check it breaks -----------------------------------------
+
+
+def test_no_runs_fails(team: Team) -> None:
+    path = team("no-runs")
+    assert run(path, "tracking.experiment").status == "passed"
+    out = run(path, "tracking.runs", min_runs=3)
+    assert (out.status, out.fraction) == ("failed", 0.0)
+    assert out.message == "0 finished runs in 'iris-exp' (need 3)"
+
+
+def test_too_few_runs_earns_partial_credit(team: Team) -> None:
+    out = run(team("two-runs"), "tracking.runs", min_runs=4)
+    assert (out.status, out.fraction) == ("failed", 0.5)
+
+
+def test_missing_metric_fails(team: Team) -> None:
+    out = run(team("no-f1"), "tracking.logged", params=["C"], metrics=["f1"])
+    assert (out.status, out.message) == ("failed", "the champion (version 1) lacks metric f1")
+    assert out.fraction == pytest.approx(2 / 3)
+
+
+def test_metric_under_threshold_fails_with_partial_credit(team: Team) -> None:
+    out = run(team("low"), "tracking.metric", threshold=0.8)
+    assert out.status == "failed"
+    assert out.message == "accuracy of the champion (version 1) = 0.6 (need >= 0.8)"
+    assert out.fraction == pytest.approx(0.75)
+    out = run(team("low"), "tracking.metric", threshold=0.8, zero_at=0.5)
+    assert out.fraction == pytest.approx(1 / 3)
+
+
+def test_minimize_direction(team: Team) -> None:
+    from grader.checks.tracking import MetricParams, _metric_fraction
+
+    params = MetricParams(threshold=0.5)
+    assert _metric_fraction(0.4, params, maximize=False) == 1.0
+    assert _metric_fraction(1.0, params, maximize=False) == pytest.approx(0.5)
+    assert _metric_fraction(0.75, MetricParams(threshold=0.5, zero_at=1.0), False) == 0.5
+
+
+def test_no_alias_fails(team: Team) -> None:
+    path = team("no-alias")
+    out = run(path, "tracking.registered_model")
+    assert (out.status, out.message) == (
+        "failed",
+        "'iris-clf' has no version with alias 'champion'",
+    )
+    assert out.fraction == pytest.approx(1 / 3)
+    # Without a champion, the metric checks judge the best run instead.
+    assert run(path, "tracking.metric", threshold=0.9).message.startswith(
+        "accuracy of the best run"
+    )
+    out = run(path, "tracking.signature")
+    assert (out.status, out.message) == ("failed", "no registered model version iris-clf@champion")
+
+
+def test_model_without_signature_fails(team: Team) -> None:
+    out = run(team("no-signature"), "tracking.signature")
+    assert out.status == "failed"
+    assert out.message == (
+        "iris-clf@champion (version 1) was logged without signature and input example"
+    )
+
+
+def test_commit_not_in_history_fails(team: Team) -> None:
+    out = run(team("foreign-commit"), "tracking.lineage")
+    assert (out.status, out.message) == (
+        "failed",
+        "the champion (version 1): commit 0123456789 is not in the repository",
+    )
+
+
+def test_missing_store_fails_every_check(make_repo: Callable[..., Path]) -> None:
+    path = make_repo({"capstone.yaml": mlflow_stores.manifest("sqlite:///mlflow.db")})
+    for check in ALL_CHECKS:
+        out = run(path, check, **ALL_CHECKS[check])
+        assert (out.status, out.message) == (
+            "failed",
+            "tracking database mlflow.db is not a file in the repository",
+        )
+
+
+def test_store_outside_the_repo_is_refused(make_repo: Callable[..., Path]) -> None:
+    path = make_repo({"capstone.yaml": mlflow_stores.manifest("sqlite:////etc/mlflow.db")})
+    assert run(path, "tracking.experiment").status == "failed"
+
+
+def test_unreachable_server_is_an_error(make_repo: Callable[..., Path]) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    path = make_repo({"capstone.yaml": mlflow_stores.manifest(uri)})
+    with pytest.raises(CheckError, match="cannot read the tracking server"):
+        run(path, "tracking.experiment")
+
+
+# --- the store in the checkout is never modified ----------------------------------------------
+
+
+def digest(folder: Path) -> dict[str, str]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts)
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "file"])
+def test_opening_a_store_never_changes_it(team: Team, kind: str) -> None:
+    path = team(kind)
+    before = digest(path)
+    uri = mlflow_stores.store_uri(path, kind)[0]
+    tracking = Tracking(
+        uri=uri,
+        experiment="iris-exp",
+        registered_model="iris-clf",
+        primary_metric=PrimaryMetric(name="accuracy"),
+    )
+    with open_store(path, tracking) as store:
+        store.client.create_experiment("written-to-the-copy")
+        assert store.experiment("written-to-the-copy") is not None
+    assert digest(path) == before
+
+
+def test_artifact_paths_never_leave_the_checkout(team: Team) -> None:
+    path = team("sqlite")
+    tracking = Tracking(
+        experiment="iris-exp", registered_model="iris-clf", primary_metric=PrimaryMetric(name="a")
+    )
+    with open_store(path, tracking) as store:
+        assert store.local_path("file:///etc/passwd") is None
+        assert store.local_path("/home/someone/proj/mlruns") == (path / "mlruns").resolve()
+        assert store.local_path("s3://bucket/key") is None
