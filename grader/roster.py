@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,8 @@ class RosterTeam:
 
 def team_slug(team: str) -> str:
     """Repository name for a team: lowercase letters, digits and single hyphens."""
-    slug = re.sub(r"[^a-z0-9]+", "-", team.lower()).strip("-")
+    ascii_name = unicodedata.normalize("NFKD", team).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
     return slug if slug[:1].isalpha() else f"team-{slug}".rstrip("-")
 
 
