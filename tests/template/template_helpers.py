@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -71,3 +73,39 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def build_image(client: Any, context: Path) -> tuple[Any, list[str]]:
+    """Build with the host network (PyPI through the host); return the image and the ids
+    of the intermediate images the build made (other stages), to remove them afterwards."""
+    tag = f"kit-template-test:{uuid.uuid4().hex[:8]}"
+    created: list[str] = []
+    try:
+        image, logs = client.images.build(
+            path=str(context),
+            tag=tag,
+            labels={TEST_LABEL: "1"},
+            network_mode="host",
+            rm=True,
+            forcerm=True,
+        )
+    except Exception as error:  # the build log is on the BuildError
+        log = "".join(str(c.get("stream", "")) for c in getattr(error, "build_log", []))
+        raise AssertionError(f"docker build failed: {error}\n{log[-5000:]}") from error
+    for chunk in logs:
+        created += re.findall(r"---> ([0-9a-f]{12})\b", str(chunk.get("stream", "")))
+    return image, created
+
+
+def remove_images(client: Any, ids: list[str]) -> None:
+    """Remove the images given, skipping tagged ones (a base image) and ones in use."""
+    import docker.errors
+
+    for image_id in ids:
+        try:
+            image = client.images.get(image_id)
+            if image.tags and image_id != ids[0]:
+                continue
+            client.images.remove(image.id, force=image_id == ids[0])
+        except docker.errors.APIError:
+            continue
