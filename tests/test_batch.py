@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from grader.main import main
 from grader.reports.gradescope import read_grade
@@ -219,3 +220,49 @@ def test_only_an_unknown_team_is_a_usage_error(
 ) -> None:
     assert _batch(workspace, "out", "--only", "omega") == 2
     assert "no team 'omega'" in capsys.readouterr().err
+
+
+WORKFLOW = KIT / ".github" / "workflows" / "self-grade.yml"
+
+
+def test_self_grade_workflow_is_valid_and_reusable() -> None:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    done = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    call = workflow[True]["workflow_call"]  # YAML 1.1 reads the key `on` as True
+    assert call["inputs"]["milestone"]["required"] is True
+    steps = workflow["jobs"]["grade"]["steps"]
+    uses = [s.get("uses", "") for s in steps]
+    assert "actions/upload-artifact@v4" in uses
+    assert any("GITHUB_STEP_SUMMARY" in s.get("run", "") for s in steps)
+
+
+@pytest.mark.slow
+def test_self_grade_step_script_grades_and_sets_the_score(workspace: Path) -> None:
+    """Run the workflow's Grade step as the runner would, on a team repo and a kit stand-in."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    step = next(s for s in workflow["jobs"]["grade"]["steps"] if s.get("id") == "grade")
+    run = workspace / "runner"
+    (run / "kit" / "rubrics").mkdir(parents=True)
+    shutil.copy(workspace / "t1.yaml", run / "kit" / "rubrics" / "t1.yaml")
+    shutil.copytree(workspace / "repos" / "beta", run / "team")
+    env = {
+        **os.environ,
+        "MILESTONE": "t1",
+        "DEADLINE": "",
+        "FAIL_UNDER": "0",
+        "GITHUB_OUTPUT": str(run / "output"),
+        "PATH": path_with(Path(sys.executable).parent),
+    }
+    done = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=run, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    score = read_grade(run / "grader-out" / "results.json").score
+    assert (run / "output").read_text() == f"score={score}\n"
