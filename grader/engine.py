@@ -11,14 +11,16 @@ itself), Ctrl-C or SIGTERM, or a crash of the whole grader (`grader clean`).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import select
 import signal
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -287,28 +289,14 @@ class Engine:
         lines: list[str] = []
         state: dict[str, Any] = {}
         start = time.monotonic()
-        # A client of its own: closing it on timeout must not break the engine's client.
-        api = docker.from_env(timeout=int(timeout) + 30).api
-
-        def stream() -> None:
-            try:
-                for chunk in api.build(**kwargs):
-                    _take_build_chunk(chunk, lines, state)
-            except Exception as exc:  # shown as the build's error, in the check's evidence
-                state.setdefault("error", f"{type(exc).__name__}: {exc}")
-
-        worker = threading.Thread(target=stream, daemon=True)
-        worker.start()
-        worker.join(timeout)
+        finished = _stream_build(
+            kwargs, timeout, lambda chunk: _take_build_chunk(chunk, lines, state)
+        )
         seconds = time.monotonic() - start
-        if worker.is_alive():
-            # Closing the connection makes the engine cancel the build.
-            with contextlib.suppress(Exception):
-                api.close()
+        if not finished:
             self._forget_tag(tag)
             log = tail("".join(lines), LOG_LIMIT)
             return BuildResult(False, None, seconds, log, f"timed out after {timeout:g}s", True)
-        api.close()
         log = tail("".join(lines), LOG_LIMIT)
         image_id = state.get("image_id")
         if "error" in state or not image_id:
@@ -531,6 +519,57 @@ def _published_port(container: Container, port: int) -> int:
             return int(bound[0]["HostPort"])
         time.sleep(0.1)
     raise EngineError(f"the engine published no host port for container port {port}")
+
+
+def _stream_build(
+    kwargs: dict[str, Any], timeout: float, take: Callable[[dict[str, Any]], None]
+) -> bool:
+    """Run a build in a forked child, passing its progress to `take`; False on timeout.
+
+    The engine cancels a build (and kills its step's container) only when the client's
+    connection closes: killing the child that holds the connection is the sure way.
+    (os.fork, not multiprocessing: checks already run in daemonic processes.)
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _build_child(kwargs, timeout, write_fd)
+    os.close(write_fd)
+    deadline = time.monotonic() + timeout
+    pending = b""
+    try:
+        with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([pipe], [], [], remaining)[0]:
+                    return False
+                data = pipe.read(1 << 16)
+                if not data:
+                    return True
+                *lines, pending = (pending + data).split(b"\n")
+                for line in filter(None, lines):
+                    take(json.loads(line))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def _build_child(kwargs: dict[str, Any], timeout: float, write_fd: int) -> None:
+    """The forked child: stream the build's JSON progress lines into the pipe, then exit."""
+    try:
+        with os.fdopen(write_fd, "w", encoding="utf-8") as out:
+            try:
+                api = docker.from_env(timeout=int(timeout) + 30).api
+                for chunk in api.build(**kwargs):
+                    out.write(json.dumps(chunk) + "\n")
+                    out.flush()
+            except Exception as exc:  # the build's error, shown in the check's evidence
+                out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
+    finally:
+        os._exit(0)  # never run the parent's cleanup handlers in the child
 
 
 def _take_build_chunk(chunk: dict[str, Any], lines: list[str], state: dict[str, Any]) -> None:

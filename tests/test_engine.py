@@ -1,0 +1,222 @@
+"""The engine layer: limits, time limits, labels and cleanup, and a missing engine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.checks import container
+from grader.checks.base import Context, NoParams, RunSettings
+from grader.engine import (
+    Engine,
+    Limits,
+    cleanup,
+    connect,
+    network_mode_from_env,
+)
+from grader.errors import CheckError, EngineError, UsageError
+from grader.manifest import Manifest
+from tests.helpers import init_repo
+from tests.services import (
+    docker_client,
+    ensure_base_image,
+    free_port,
+    grader_leftovers,
+    manifest_data,
+    network_mode,
+    new_run_id,
+    service_repo,
+    write_manifest,
+)
+
+IMAGE = "python:3.11-slim"
+docker_only = pytest.mark.docker
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    run_id = new_run_id()
+    with Engine(run_id=run_id, check_id="engine-test", network_mode=network_mode()) as eng:
+        yield eng
+    cleanup(run_id=run_id)
+
+
+# without an engine ----------------------------------------------------------------------
+
+
+def test_network_mode_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADER_NETWORK", raising=False)
+    assert network_mode_from_env() == "published"
+    monkeypatch.setenv("GRADER_NETWORK", "HOST")
+    assert network_mode_from_env() == "host"
+    monkeypatch.setenv("GRADER_NETWORK", "bridge")
+    with pytest.raises(UsageError, match="GRADER_NETWORK='bridge': expected one of"):
+        network_mode_from_env()
+
+
+def test_an_unreachable_engine_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(EngineError) as info:
+        connect()
+    assert str(info.value).startswith("no Docker engine answers at unix:///nonexistent/docker.sock")
+    assert "check that `docker info` answers" in str(info.value)
+
+
+def test_a_check_without_an_engine_is_an_error_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    ctx = Context(
+        tmp_path,
+        None,
+        Manifest.model_validate(manifest_data(8000)),
+        settings=RunSettings(run_id="x"),
+        provided={"image": "sha256:0"},
+    )
+    with pytest.raises(CheckError, match="no Docker engine answers"):
+        container.non_root(ctx, NoParams())
+
+
+# run limits -----------------------------------------------------------------------------
+
+
+@docker_only
+def test_run_drops_privileges_and_passes_no_host_environment(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRADER_TEST_SECRET", "hunter2")
+    script = "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; env; cat /sys/class/net/*/address"
+    result = engine.run(IMAGE, ["sh", "-c", script], env={"MODE": "test"}, timeout=30)
+    assert result.exit_code == 0, result.output
+    assert "CapEff:\t0000000000000000" in result.output
+    assert "NoNewPrivs:\t1" in result.output
+    assert "MODE=test" in result.output
+    assert "hunter2" not in result.output
+    # network "none": only the loopback interface exists
+    assert result.output.strip().endswith("00:00:00:00:00:00")
+
+
+@docker_only
+def test_run_stops_at_the_memory_limit(engine: Engine) -> None:
+    hog = "x = bytearray(400 * 1024 * 1024); print('survived')"
+    result = engine.run(IMAGE, ["python", "-c", hog], limits=Limits(memory="128m"), timeout=60)
+    assert result.exit_code == 137
+    assert result.oom_killed
+    assert "survived" not in result.output
+
+
+@docker_only
+def test_run_stops_a_fork_bomb_at_the_pids_limit(engine: Engine) -> None:
+    script = "for i in $(seq 1 100); do sleep 5 & done 2>&1 | head -1; echo done"
+    result = engine.run(IMAGE, ["sh", "-c", script], limits=Limits(pids=20), timeout=60)
+    assert "cannot fork" in result.output.lower()
+
+
+@docker_only
+def test_run_kills_at_the_time_limit_and_truncates_output(engine: Engine) -> None:
+    begin = time.monotonic()
+    script = "python -c \"print('x' * 100000)\"; sleep 60"
+    result = engine.run(IMAGE, ["sh", "-c", script], timeout=2)
+    assert result.timed_out
+    assert result.exit_code is None
+    assert time.monotonic() - begin < 20
+    assert len(result.output) < 9000
+    assert result.output.startswith("[... ")
+
+
+@docker_only
+def test_build_stops_at_its_time_limit_and_leaves_nothing(engine: Engine, tmp_path: Path) -> None:
+    marker = new_run_id()
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN sleep 120 && echo {marker}\n")
+    result = engine.build(tmp_path, timeout=3)
+    assert (result.ok, result.timed_out, result.error) == (False, True, "timed out after 3s")
+    client = docker_client()
+    for _ in range(50):
+        steps = [c for c in client.containers.list(all=True) if marker in str(c.attrs["Config"])]
+        if not steps:
+            break
+        time.sleep(0.2)
+    client.close()
+    assert not steps, "the build step's container was left behind"
+
+
+@docker_only
+def test_cleanup_removes_what_a_killed_check_left(tmp_path: Path) -> None:
+    run_id = new_run_id()
+    eng = Engine(run_id=run_id, check_id="service.starts", network_mode=network_mode())
+    box = eng.create(IMAGE, ["sleep", "300"])
+    box.start()
+    eng.keep(box.id)
+    eng.close()  # a kept container survives its engine, as a started service does
+    assert docker_client().containers.get(box.id).status == "running"
+    assert cleanup(run_id=run_id, check_id="other.check").containers == 0
+    assert cleanup(run_id=run_id, check_id="service.starts").containers == 1
+    assert cleanup(run_id=run_id).containers == 0
+
+
+# a whole run interrupted ----------------------------------------------------------------
+
+RUBRIC = {
+    "milestone": "m3",
+    "title": "Container and service",
+    "checks": [
+        {"id": "build", "check": "container.build", "points": 10},
+        {"id": "starts", "check": "service.starts", "points": 10, "needs": ["build"]},
+        {
+            "id": "latency",
+            "check": "service.latency",
+            "points": 10,
+            "needs": ["starts"],
+            "params": {"requests": 100000, "concurrency": 1},
+        },
+    ],
+}
+
+
+@docker_only
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_run_leaves_no_container_or_image(
+    tmp_path: Path, signum: int, code: int
+) -> None:
+    ensure_base_image()
+    repo = service_repo(tmp_path / "team")
+    write_manifest(repo, manifest_data(free_port(), fault="slow"))
+    init_repo(repo, {})
+    rubric = tmp_path / "m3.yaml"
+    rubric.write_text(yaml.safe_dump(RUBRIC), encoding="utf-8")
+    env = {**os.environ, "GRADER_NETWORK": network_mode()}
+    cmd = [sys.executable, "-m", "grader", "check", str(repo), "--rubric", str(rubric)]
+    cmd += ["--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_running_service(proc, timeout=120)
+        proc.send_signal(signum)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, output.decode()
+    assert grader_leftovers() == []
+
+
+def _wait_for_running_service(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    client = docker_client()
+    flt = {"label": "org.mlops-capstone-kit.check=starts", "status": "running"}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if client.containers.list(filters=flt):
+            time.sleep(1.0)  # into the latency check
+            client.close()
+            return
+        time.sleep(0.3)
+    client.close()
+    pytest.fail("the grader never started the service")
