@@ -392,7 +392,7 @@ class DocParams(Params):
     path: str = Field(description="The document; `manifest:docs.proposal` reads the manifest.")
     min_words: int = Field(150, ge=1, description="Words of prose required (headings excluded).")
     placeholders: list[str] = Field(
-        default_factory=lambda: ["TODO", "TBD", "FILL IN", "_Replace this", "<!-- fill"],
+        default_factory=lambda: ["TODO", "TBD", "FILL IN", "Replace every _italic_", "<!-- fill"],
         description="Markers of unfilled template text; any left counts against it.",
     )
 
@@ -400,21 +400,33 @@ class DocParams(Params):
 COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
+def _italic_prompts(text: str) -> list[str]:
+    """Paragraphs written wholly in italics: the template's prompts, still unanswered."""
+    paragraphs = (p.strip() for p in re.split(r"\n\s*\n", text))
+    return [p for p in paragraphs if len(p) > 2 and p[0] == p[-1] and p[0] in "_*"]
+
+
 def doc_filled(ctx: Context, params: DocParams) -> Outcome:
     """A document is filled in, not left as the template's skeleton.
 
-    The document must exist, hold at least `min_words` words of prose (headings and HTML
-    comments do not count) and contain none of the template's placeholder markers
-    (such as TODO). Partial credit by words written. Fix: write the document, removing
-    every placeholder.
+    The document must exist, hold at least `min_words` words of prose (headings, HTML
+    comments and the template's italic prompts do not count) and contain none of the
+    placeholder markers (such as TODO) or unanswered italic prompts. Partial credit by
+    words written. Fix: answer every prompt in your own words and delete the prompt.
     """
     rel = _resolve(ctx, params.path)
     text = fs.read_text(ctx.repo, rel) if rel else None
     if text is None:
         return failed(f"{rel or params.path} not found")
+    # Headings end a paragraph, so a prompt right under a heading is seen as one.
+    body = "\n".join("" if HEADING.match(ln) else ln for ln in COMMENT.sub("", text).splitlines())
+    prompts = _italic_prompts(body)
+    for prompt in prompts:
+        body = body.replace(prompt, "")
     left = [p for p in params.placeholders if p.lower() in text.lower()]
-    prose = [ln for ln in COMMENT.sub("", text).splitlines() if not HEADING.match(ln)]
-    words = sum(len(re.findall(r"[A-Za-z0-9][\w'-]*", ln)) for ln in prose)
+    if prompts:
+        left.append(plural(len(prompts), "italic prompt"))
+    words = len(re.findall(r"[A-Za-z0-9][\w'-]*", body))
     evidence = {"file": rel, "words": words, "placeholders_left": left}
     fraction = min(1.0, words / params.min_words) * (0.5 if left else 1.0)
     problems = []

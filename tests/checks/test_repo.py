@@ -299,6 +299,10 @@ def test_every_check_has_a_docstring_explanation() -> None:
 # --- repo.doc_filled --------------------------------------------------------------------
 
 SKELETON = "# Proposal\n\n## Problem\n<!-- fill in: who has the problem? -->\nTODO\n"
+PROMPTS = (
+    "# Proposal\n\n## Problem\n_Who has the problem, and what decision will the\n"
+    "predictions support?_\n\n## Data\n*Where the data comes from.*\n\n"
+)
 
 
 def test_doc_filled_pass(make_repo: MakeRepo) -> None:
@@ -322,3 +326,11 @@ def test_doc_filled_fails_on_skeleton(make_repo: MakeRepo) -> None:
 def test_doc_filled_missing(make_repo: MakeRepo) -> None:
     out = run(make_repo(team_files()), "repo.doc_filled", path="docs/model_card.md")
     assert out.message == "docs/model_card.md not found"
+
+
+def test_doc_filled_fails_on_unanswered_italic_prompts(make_repo: MakeRepo) -> None:
+    text = PROMPTS + "Wine buyers. " * 30
+    path = make_repo(team_files(**{"docs/proposal.md": text}))
+    out = run(path, "repo.doc_filled", path="docs/proposal.md", min_words=50)
+    assert out.message == "docs/proposal.md is not filled in: placeholders left: 2 italic prompts"
+    assert out.evidence["words"] == 60
