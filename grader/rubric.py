@@ -117,7 +117,7 @@ class Rubric:
 
     @property
     def max_points(self) -> float:
-        return sum(c.points for c in self.checks) + sum(m.points for m in self.manual)
+        return round(sum(c.points for c in self.checks) + sum(m.points for m in self.manual), 2)
 
     def check(self, check_id: str) -> ResolvedCheck:
         return next(c for c in self.checks if c.id == check_id)
@@ -225,15 +225,24 @@ def _inherit(parent: Rubric, ext: Extends, issues: list[Issue]) -> Rubric:
         if not any(c.id == cid for c in parent.checks):
             issues.append(Issue(("extends", "exclude", k), f"{parent.milestone} has no {cid!r}"))
     kept = [c for c in parent.checks if c.id not in ext.exclude]
-    total = sum(c.points for c in kept)
-    factor = ext.points / total if ext.points and total else 1.0
+    points = _rescale([c.points for c in kept], ext.points)
     checks = tuple(
-        ResolvedCheck(
-            **{**c.__dict__, "points": round(c.points * factor, 4), "regression": True},
-        )
-        for c in kept
+        ResolvedCheck(**{**c.__dict__, "points": p, "regression": True})
+        for c, p in zip(kept, points, strict=True)
     )
     return Rubric(parent.path, parent.milestone, parent.title, None, None, checks, (), "")
+
+
+def _rescale(points: list[float], target: float | None) -> list[float]:
+    """Points scaled to sum to `target`, in hundredths, the rounding put on the largest."""
+    total = sum(points)
+    if not target or not total:
+        return points
+    scaled = [round(p * target / total, 2) for p in points]
+    if scaled:
+        biggest = scaled.index(max(scaled))
+        scaled[biggest] = round(scaled[biggest] + target - sum(scaled), 2)
+    return scaled
 
 
 def _build(path: Path, model: RubricFile, parent: Rubric | None, source: YamlSource) -> Rubric:
