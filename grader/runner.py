@@ -71,7 +71,9 @@ def _run(check: ResolvedCheck, ctx: Context, on_timeout: OnTimeout | None) -> Ch
     if kind == "outcome":
         out: Outcome = payload
         ctx.provided.update(out.provides)
-        score = round(check.points * (out.fraction if out.status != "skipped" else 0.0), 2)
+        if out.status == "skipped":  # not applicable: neither earned nor lost
+            return _result(check, "skipped", 0.0, out.message, out.evidence, duration, 0.0)
+        score = round(check.points * out.fraction, 2)
         return _result(check, out.status, score, out.message, out.evidence, duration)
     if kind == "timeout" and on_timeout:
         on_timeout(ctx, check)
@@ -141,6 +143,7 @@ def _result(
     message: str,
     evidence: dict[str, Any],
     duration: float,
+    max_score: float | None = None,
 ) -> CheckResult:
     return CheckResult(
         id=check.id,
@@ -148,7 +151,7 @@ def _result(
         title=check.title,
         status=status,
         score=score,
-        max_score=check.points,
+        max_score=check.points if max_score is None else max_score,
         message=message,
         evidence=evidence,
         duration=round(duration, 3),

@@ -127,3 +127,18 @@ def test_a_check_past_its_limit_is_stopped_within_a_second(tmp_path: Path) -> No
     assert 1.5 <= slow.duration < 2.5
     assert elapsed < 4
     assert results["after"].status == "passed"
+
+
+def not_applicable(ctx: Context, params: NoParams) -> Outcome:
+    """Never applies."""
+    from grader.checks.base import skipped
+
+    return skipped("no deployment configured")
+
+
+def test_skipped_checks_neither_earn_nor_lose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(REGISTRY, "t.na", CheckDef(not_applicable, NoParams, timeout=10))
+    results = _run(tmp_path, "  - {id: na, check: t.na, points: 7}\n")
+    assert (results["na"].status, results["na"].score, results["na"].max_score) == ("skipped", 0, 0)
