@@ -160,3 +160,15 @@ def test_kit_rubrics_are_valid() -> None:
     assert paths
     for path in paths:
         assert load_rubric(path).checks
+
+
+def test_checks_doc_is_current_and_every_rubric_check_is_explained() -> None:
+    from grader.checks.registry import REGISTRY
+    from grader.commands.rubric import checks_markdown
+
+    doc = (KIT_RUBRICS.parent / "docs" / "checks.md").read_text(encoding="utf-8")
+    assert doc == checks_markdown(), "run: grader rubric explain --all > docs/checks.md"
+    for path in KIT_RUBRICS.glob("*.yaml"):
+        for check in load_rubric(path).checks:
+            assert REGISTRY[check.check].explanation, f"{path.name}: {check.check} unexplained"
+            assert f"## `{check.check}`" in doc
