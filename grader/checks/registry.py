@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.checks import ci, container, repo, service, tracking
+from grader.checks import ci, container, repo, service, testsuite, tracking
 from grader.checks.base import CheckDef
 
 REGISTRY: dict[str, CheckDef[Any]] = {
@@ -50,13 +50,20 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "service.latency": CheckDef(service.latency, service.LatencyParams, timeout=600),
     "service.metrics": CheckDef(service.metrics, service.MetricsParams, timeout=60),
     "service.model_info": CheckDef(service.model_info, service.ModelInfoParams, timeout=60),
-    # continuous integration
     # experiment tracking
     "tracking.experiment": CheckDef(tracking.experiment_exists, tracking.NoParams, timeout=120),
     "tracking.runs": CheckDef(tracking.finished_runs, tracking.RunsParams, timeout=120),
     "tracking.logged": CheckDef(tracking.logged, tracking.LoggedParams, timeout=120),
     "tracking.metric": CheckDef(tracking.metric_threshold, tracking.MetricParams, timeout=120),
     "tracking.registered_model": CheckDef(
+        tracking.registered_model, tracking.NoParams, timeout=120
+    ),
     "tracking.signature": CheckDef(tracking.signature, tracking.NoParams, timeout=180),
     "tracking.lineage": CheckDef(tracking.lineage, tracking.LineageParams, timeout=120),
+    # test suite
+    "tests.run": CheckDef(testsuite.run_suite, testsuite.RunParams, timeout=1800),
+    "tests.pass": CheckDef(testsuite.all_pass, testsuite.PassParams, timeout=30),
+    "tests.count": CheckDef(testsuite.count_tests, testsuite.CountParams, timeout=30),
+    "tests.coverage": CheckDef(testsuite.coverage, testsuite.CoverageParams, timeout=30),
+    "tests.kinds": CheckDef(testsuite.kinds_present, testsuite.KindsParams, timeout=30),
 }

@@ -1,0 +1,291 @@
+"""Test-suite checks: the team's suite runs in a sandbox container; its reports are scored.
+
+The Docker tests run real suites (passing, failing, low coverage, hanging, reaching for the
+network); the rest score hand-written reports without an engine.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.checks import testsuite
+from grader.checks.base import Context, Outcome
+from grader.checks.registry import REGISTRY
+from grader.errors import CheckError
+from grader.grade import Options, context_for
+from grader.sandbox import SandboxResult
+from grader.target import prepare
+from tests.fixtures.suites import ensure_base_image, suite_files
+
+MakeRepo = Callable[..., Path]
+SCORING = ("tests.pass", "tests.count", "tests.coverage", "tests.kinds")
+
+
+def grade(path: Path, run_id: str, run_params: dict[str, Any], **params: Any) -> dict[str, Outcome]:
+    """Run tests.run on `path`, then the scoring checks on what it provided."""
+    co = prepare(str(path))
+    try:
+        ctx: Context = context_for(co, Options(network_mode="host"), run_id)
+        ctx.check_id = "tests.run"
+        outcomes = {"tests.run": _call(ctx, "tests.run", run_params)}
+        ctx.provided.update(outcomes["tests.run"].provides)
+        if "test_report" in ctx.provided:
+            for name in SCORING:
+                outcomes[name] = _call(ctx, name, params.get(name, {}))
+        return outcomes
+    finally:
+        co.close()
+
+
+def _call(ctx: Context, name: str, params: dict[str, Any]) -> Outcome:
+    definition = REGISTRY[name]
+    return definition.func(ctx, definition.params.model_validate(params))
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    return ensure_base_image()
+
+
+def fast(image: str, **extra: Any) -> dict[str, Any]:
+    """tests.run params for a suite whose dependencies the base image already has."""
+    return {"image": image, "setup": None, "timeout": 120, **extra}
+
+
+def leftover_containers(run_id: str) -> list[str]:
+    import docker
+
+    client = docker.from_env()
+    try:
+        found = client.containers.list(
+            all=True, filters={"label": f"org.mlops-capstone-kit.run={run_id}"}
+        )
+        return [c.name for c in found]
+    finally:
+        client.close()
+
+
+# --- with a real engine -------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_passing_suite_passes_every_check(make_repo: MakeRepo, image: str) -> None:
+    # `auto` setup: pip install -e '.[dev]' with network, then the tests without.
+    out = grade(
+        make_repo(suite_files()),
+        "ts-pass",
+        {"image": image, "timeout": 120},
+        **{"tests.count": {"min_tests": 4}, "tests.coverage": {"threshold": 50}},
+    )
+    assert out["tests.run"].status == "passed", out["tests.run"]
+    assert out["tests.run"].message.startswith("the suite ran: 4 passed, coverage ")
+    assert out["tests.pass"].message == "all 4 tests passed"
+    assert out["tests.count"].message == "4 tests ran"
+    assert out["tests.kinds"].message == "1 data, 2 model, 1 api tests"
+    assert {name: o.status for name, o in out.items()} == dict.fromkeys(out, "passed")
+    assert leftover_containers("ts-pass") == []
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_failing_test_fails_with_its_name(make_repo: MakeRepo, image: str) -> None:
+    broken = "def test_wrong():\n    assert 1 + 1 == 3\n"
+    out = grade(make_repo(suite_files(test_broken=broken)), "ts-fail", fast(image))
+    assert out["tests.run"].status == "passed"
+    result = out["tests.pass"]
+    assert (result.status, result.fraction) == ("failed", 0.8)
+    assert result.message == "1 of 5 tests failed: tests/test_broken.py::test_wrong"
+    assert "assert (1 + 1) == 3" in result.evidence["failing"][0]["message"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_low_coverage_fails_with_partial_credit(make_repo: MakeRepo, image: str) -> None:
+    out = grade(
+        make_repo(suite_files()),
+        "ts-cov",
+        fast(image),
+        **{"tests.coverage": {"threshold": 95}},
+    )
+    result = out["tests.coverage"]
+    assert result.status == "failed"
+    value = result.evidence["coverage"]
+    assert value < 95
+    assert result.message == f"coverage {value:.1f}% (need 95%)"
+    assert result.fraction == pytest.approx(value / 95, abs=0.01)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_hanging_suite_is_stopped_and_removed(make_repo: MakeRepo, image: str) -> None:
+    hang = "import time\n\n\ndef test_forever():\n    time.sleep(3600)\n"
+    out = grade(make_repo(suite_files(test_hang=hang)), "ts-hang", fast(image, timeout=15))
+    result = out["tests.run"]
+    assert (result.status, result.message) == (
+        "failed",
+        "the test suite did not finish within 15s and was stopped",
+    )
+    assert "tests.pass" not in out  # nothing to score: tests.pass is blocked in a rubric
+    assert leftover_containers("ts-hang") == []
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[int, list[str]]]:
+    """A TCP listener on the host's 127.0.0.1 that records every connection it accepts."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, addr = server.accept()
+            except OSError:
+                continue
+            seen.append(str(addr))
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], seen
+    stop.set()
+    thread.join(2)
+    server.close()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_suite_reaching_the_network_fails(
+    make_repo: MakeRepo, image: str, listener: tuple[int, list[str]]
+) -> None:
+    port, seen = listener
+    reach = (
+        "import socket\n\n\n"
+        "def test_calls_home():\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), timeout=3).close()\n"
+    )
+    out = grade(make_repo(suite_files(test_net=reach)), "ts-net", fast(image))
+    result = out["tests.pass"]
+    assert result.status == "failed"
+    assert result.message == (
+        "1 of 5 tests failed: tests/test_net.py::test_calls_home "
+        "(tried to reach the network; tests run offline)"
+    )
+    assert seen == []  # the host's listener never saw the container
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_failed_install_is_named(make_repo: MakeRepo, image: str) -> None:
+    out = grade(make_repo(suite_files()), "ts-setup", fast(image, setup="exit 3"))
+    assert (out["tests.run"].status, out["tests.run"].message) == (
+        "failed",
+        "installing the dependencies failed (exit code 3)",
+    )
+
+
+# --- scoring a report, no engine ---------------------------------------------------------------
+
+JUNIT = b"""<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="4">
+<testcase classname="tests.test_data" name="test_ok" file="tests/test_data.py">
+  <properties><property name="grader_markers" value=""/>
+  <property name="grader_nodeid" value="tests/test_data.py::test_ok"/></properties>
+</testcase>
+<testcase classname="tests.test_api" name="test_get">
+  <properties><property name="grader_markers" value="api,slow"/>
+  <property name="grader_nodeid" value="tests/test_api.py::test_get"/></properties>
+  <failure message="AssertionError: 500 != 200">trace</failure>
+</testcase>
+<testcase classname="tests.test_model" name="test_skip"><skipped message="later"/></testcase>
+<testcase classname="tests.model.test_fit" name="test_fit"/>
+</testsuite></testsuites>
+"""
+COVERAGE = b'<?xml version="1.0" ?><coverage line-rate="0.7342" branch-rate="0"></coverage>'
+
+
+def report_ctx(make_repo: MakeRepo) -> Context:
+    path = make_repo(suite_files())
+    result = SandboxResult(
+        1, "output", False, 3.0, {testsuite.JUNIT: JUNIT, testsuite.COVERAGE: COVERAGE}
+    )
+    outcome = testsuite._judge_run("pytest", result, testsuite.RunParams())
+    assert outcome.message == "the suite ran: 2 passed, 1 failed, 1 skipped, coverage 73.4%"
+    from grader.manifest import load_manifest
+
+    return Context(path, None, load_manifest(path / "capstone.yaml"), provided=outcome.provides)
+
+
+def test_report_parsing(make_repo: MakeRepo) -> None:
+    report = report_ctx(make_repo).provided["test_report"]
+    assert [(c.nodeid, c.outcome, c.markers) for c in report.cases] == [
+        ("tests/test_data.py::test_ok", "passed", ()),
+        ("tests/test_api.py::test_get", "failed", ("api", "slow")),
+        ("tests/test_model.py::test_skip", "skipped", ()),
+        ("tests/model/test_fit.py::test_fit", "passed", ()),
+    ]
+
+
+def test_scoring_checks_on_a_report(make_repo: MakeRepo) -> None:
+    ctx = report_ctx(make_repo)
+    out = _call(ctx, "tests.pass", {})
+    assert (out.message, out.fraction) == (
+        "1 of 3 tests failed: tests/test_api.py::test_get",
+        pytest.approx(2 / 3),
+    )
+    assert _call(ctx, "tests.pass", {"partial": False}).fraction == 0.0
+    out = _call(ctx, "tests.count", {"min_tests": 6})
+    assert (out.message, out.fraction) == ("3 tests ran (need 6)", 0.5)
+    out = _call(ctx, "tests.coverage", {"threshold": 80, "zero_at": 60})
+    assert out.fraction == pytest.approx((73.42 - 60) / 20)
+    out = _call(ctx, "tests.kinds", {})
+    assert out.message == "1 data, 1 model, 1 api tests"
+    out = _call(ctx, "tests.kinds", {"kinds": {"data": ["tests/test_data.py"]}})
+    assert (out.message, out.fraction) == ("no model, api tests ran", pytest.approx(1 / 3))
+
+
+def test_no_report_means_the_suite_did_not_run(make_repo: MakeRepo) -> None:
+    result = SandboxResult(4, "ERROR: file not found: tests", False, 1.0, {})
+    out = testsuite._judge_run("pytest", result, testsuite.RunParams())
+    assert out.message == "no test ran (exit code 4; collection error or no pytest?)"
+
+
+def test_scoring_without_a_report_is_an_error(make_repo: MakeRepo) -> None:
+    ctx = Context(make_repo(suite_files()), None, None)
+    with pytest.raises(CheckError, match="no 'test_report' from an earlier check"):
+        _call(ctx, "tests.pass", {})
+
+
+def test_auto_setup_installs_the_dev_extra(make_repo: MakeRepo) -> None:
+    path = make_repo(suite_files(**{"requirements": None}))
+    (path / "requirements.txt").write_text("numpy\n")
+    command = testsuite._setup_command(path, testsuite.RunParams())
+    assert command.endswith("pip install -q -e '.[dev]' && pip install -q -r requirements.txt")
+    env = testsuite._pytest_env(path, "pytest -q --cov=tiny")
+    assert "--cov-report=xml:/tmp/grader/coverage.xml" in env["PYTEST_ADDOPTS"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_flood_of_output_is_truncated(make_repo: MakeRepo, image: str) -> None:
+    flood = (
+        "import os\n\n\n"
+        "def test_floods():\n"
+        "    for _ in range(200):\n"
+        "        os.write(1, b'x' * 1_000_000 + b'\\n')\n"
+    )
+    out = grade(make_repo(suite_files(test_flood=flood)), "ts-flood", fast(image))
+    result = out["tests.run"]
+    assert result.status == "passed", result
+    assert len(result.evidence["output"]) < 10_000
+    assert "5 passed" in result.evidence["output"]  # the end of the log survives
