@@ -188,7 +188,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 image.id,
                 detach=True,
                 network_mode="host",
-                environment={"PORT": str(port), "PREDICTION_LOG": "off"},
+                environment={"PORT": str(port)},
                 labels={LABEL: "1"},
             )
             healthy = None

@@ -39,7 +39,7 @@ from prometheus_client import (
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from {{ cookiecutter.package_name }} import __version__
-from {{ cookiecutter.package_name }}.bundle import Bundle, BundleError, load_bundle
+from {{ cookiecutter.package_name }}.bundle import Bundle, BundleError, fast_inference, load_bundle
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.monitoring import PredictionLog, drift_scores
 from {{ cookiecutter.package_name }}.schema import FEATURE_NAMES, FEATURES, example_record
@@ -265,7 +265,8 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
         model = loaded().model
         matrix = np.array([[r[name] for name in FEATURE_NAMES] for r in records], dtype="float64")
 {%- if cookiecutter.task == "classification" %}
-        probabilities = model.predict_proba(matrix)
+        with fast_inference():
+            probabilities = model.predict_proba(matrix)
         classes = [str(label) for label in model.classes_]
         results = []
         for row in probabilities:
@@ -280,7 +281,8 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
                 }
             )
 {%- else %}
-        values = model.predict(matrix)
+        with fast_inference():
+            values = model.predict(matrix)
         metrics.predictions.labels("value").inc(len(values))
         results = [{"prediction": float(value)} for value in values]
 {%- endif %}

@@ -95,6 +95,14 @@ def load_bundle(directory: Path) -> Bundle:
     return Bundle(model=model, metadata=metadata, reference=reference)
 
 
+def fast_inference() -> Any:
+    """scikit-learn settings for serving input that is already validated (finite numbers,
+    known columns): skip the finiteness scan and parameter checks on every call."""
+    import sklearn
+
+    return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
+
+
 def train_bundle(settings: Settings, directory: Path) -> Path:
     """Train with the fixed seed and the default parameters, without tracking."""
     from {{ cookiecutter.package_name }}.data import load_dataset
