@@ -54,11 +54,11 @@ def grader(*args: str, env: dict[str, str], cwd: Path) -> float:
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"grader {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    CPU_SECONDS[" ".join(args)] = _cpu() - before
+    CPU_SECONDS.append(_cpu() - before)
     return elapsed
 
 
-CPU_SECONDS: dict[str, float] = {}
+CPU_SECONDS: list[float] = []
 LOAD = [0.0]
 
 
@@ -120,7 +120,7 @@ def main() -> int:
         print(f"cold batch, 1 job : {cold1:6.1f}s  ({cold1 / args.teams:.2f}s per team)")
         print(f"cold batch, 2 jobs: {cold2:6.1f}s  (speed-up {cold1 / cold2:.2f}x; target >= 1.6x)")
         print(f"warm regrade      : {warm:6.1f}s  (target < 5s for {args.teams} teams)")
-        cpu = list(CPU_SECONDS.values())[1:]
+        cpu = CPU_SECONDS[1:]
         print(f"CPU seconds used : 1 job {cpu[0]:.1f}, 2 jobs {cpu[1]:.1f}, warm {cpu[2]:.1f}")
         load = os.getloadavg()
         print(f"cpus: {os.cpu_count()}; load average before/after: {LOAD[0]:.2f}/{load[0]:.2f}")

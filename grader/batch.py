@@ -1,10 +1,11 @@
 """Grade a whole class: parallel, cached, resumable, and one team never stops the others.
 
-Each team is graded by its own `python -m grader check` process (its own session, so a
-timeout or Ctrl-C stops the team's whole process tree and the grader still removes its
-containers). Threads only supervise those processes. A team's reports are written in a
-staging folder and moved to OUT/teams/<team>/ in one rename, with `batch.json` (status,
-commit, cache key) last, so an interrupted batch resumes where it stopped.
+Each team is graded in its own process, forked from a server that imported the grader
+once, in its own session, so a timeout or Ctrl-C stops the team's whole process tree and
+the grader still removes its containers. Threads only supervise those processes. A
+team's reports are written in a staging folder and moved to OUT/teams/<team>/ in one
+rename, with `batch.json` (status, commit, cache key) last, so an interrupted batch
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -24,6 +26,8 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from multiprocessing.context import ForkServerContext
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Literal
 
@@ -320,38 +324,66 @@ def _from_cache(base: TeamOutcome, config: BatchConfig) -> TeamOutcome | None:
     return replace(base, status="graded", result=result, cached=True)
 
 
-def check_command(spec: TeamOutcome, config: BatchConfig, out: Path) -> list[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "grader",
-        "check",
-        spec.source,
-        "--rubric",
-        str(config.rubric.path),
-    ]
-    cmd += ["--out", str(out), "--network", config.network]
-    if spec.commit:
-        cmd += ["--ref", spec.commit]  # exactly the commit the cache key names
-    for check_id in config.checks:
-        cmd += ["--only", check_id]
-    return cmd
+def _grade_in_child(
+    source: str,
+    commit: str | None,
+    rubric_path: str,
+    checks: tuple[str, ...],
+    network: str,
+    staging: str,
+    env: dict[str, str],
+    cwd: str,
+) -> None:
+    """Body of a team's grading process: `grader check`, minus the imports and the table."""
+    os.setsid()  # its own session: a timeout or Ctrl-C stops everything it started
+    os.environ.clear()
+    os.environ.update(env)  # the fork server keeps the environment it started with
+    os.chdir(cwd)
+    log = os.open(Path(staging) / "grader.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for fd in (1, 2):
+        os.dup2(log, fd)
+    from grader.grade import Options, grade
+    from grader.rubric import load_rubric
+
+    code = 0
+    try:
+        rubric = load_rubric(Path(rubric_path))
+        options = Options(ref=commit, only=set(checks), network_mode=network)
+        reports.write_all(grade(source, rubric, options), Path(staging))
+    except GraderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no atexit handlers inherited from the fork server
+
+
+def _context() -> ForkServerContext:
+    """A fork server that imported the grader once: each team starts in milliseconds, from a
+    single-threaded process (forking the batch itself, which runs threads, is unsafe)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["grader.grade", "grader.reports", "grader.rubric"])
+    return ctx
 
 
 def _run_grader(
     base: TeamOutcome, config: BatchConfig, staging: Path, stop: threading.Event
 ) -> TeamOutcome:
-    log_path = staging / "grader.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            check_command(base, config, staging),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches the batch, which stops the team cleanly
-            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-        )
-        timed_out = _supervise(proc, config.timeout, stop)
+    args = (
+        base.source,
+        base.commit,  # exactly the commit the cache key names
+        str(config.rubric.path),
+        config.checks,
+        config.network,
+        str(staging.resolve()),
+        {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        os.getcwd(),
+    )
+    proc = _context().Process(target=_grade_in_child, args=args, name=f"grade-{base.id}")
+    proc.start()
+    timed_out = _supervise(proc, config.timeout, stop)
     if stop.is_set():
         raise Stopped
     if timed_out:
@@ -359,8 +391,8 @@ def _run_grader(
             base, reason=f"grading took longer than the time limit of {config.timeout:g}s"
         )
     results = staging / "results.json"
-    if proc.returncode != 0 or not results.is_file():
-        return replace(base, reason=_failure_reason(log_path, proc.returncode))
+    if proc.exitcode != 0 or not results.is_file():
+        return replace(base, reason=_failure_reason(staging / "grader.log", proc.exitcode))
     try:
         result = read_grade(results)
     except (OSError, ValueError, KeyError) as exc:
@@ -368,25 +400,32 @@ def _run_grader(
     return replace(base, status="graded", commit=result.commit, result=result)
 
 
-def _supervise(proc: subprocess.Popen[bytes], limit: float, stop: threading.Event) -> bool:
+def _supervise(proc: BaseProcess, limit: float, stop: threading.Event) -> bool:
     """Wait for the grader; on timeout or stop, interrupt it, then kill it. True if timed out."""
     deadline = time.monotonic() + limit
-    while proc.poll() is None:
+    while proc.exitcode is None:
         if stop.is_set() or time.monotonic() > deadline:
             _interrupt(proc)
             return not stop.is_set()
-        stop.wait(0.05)
+        proc.join(0.05)
     return False
 
 
-def _interrupt(proc: subprocess.Popen[bytes]) -> None:
+def _signal(pid: int | None, sig: int) -> None:
+    if pid is None:
+        return
+    # Its session's group, and the process itself in case it has not reached setsid yet.
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGINT)  # the grader removes its containers on Ctrl-C
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(GRACE_SECONDS)
+        os.killpg(pid, sig)
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)  # and whatever it left in its session
-    proc.wait()
+        os.kill(pid, sig)
+
+
+def _interrupt(proc: BaseProcess) -> None:
+    _signal(proc.pid, signal.SIGINT)  # the grader removes its containers on Ctrl-C
+    proc.join(GRACE_SECONDS)
+    _signal(proc.pid, signal.SIGKILL)  # and whatever it left in its session
+    proc.join()
 
 
 def _failure_reason(log_path: Path, code: int | None) -> str:
