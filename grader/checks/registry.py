@@ -60,6 +60,9 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     ),
     "tracking.signature": CheckDef(tracking.signature, tracking.NoParams, timeout=180),
     "tracking.lineage": CheckDef(tracking.lineage, tracking.LineageParams, timeout=120),
+    "tracking.consistency": CheckDef(
+        tracking.consistency, tracking.ConsistencyParams, timeout=1500
+    ),
     # test suite
     "tests.run": CheckDef(testsuite.run_suite, testsuite.RunParams, timeout=1800),
     "tests.pass": CheckDef(testsuite.all_pass, testsuite.PassParams, timeout=30),

@@ -4,8 +4,11 @@ broken in exactly that one way. Stores are built once per session (MLflow is slo
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +244,112 @@ def test_artifact_paths_never_leave_the_checkout(team: Team) -> None:
         assert store.local_path("file:///etc/passwd") is None
         assert store.local_path("/home/someone/proj/mlruns") == (path / "mlruns").resolve()
         assert store.local_path("s3://bucket/key") is None
+
+
+# --- consistency: the champion, loaded in a sandbox, against a live service -----------------
+
+
+def serve_predictions(predict: Callable[[list[dict[str, float]]], list[Any]]) -> Iterator[str]:
+    """A stand-in for the team's service on 127.0.0.1: /predict and /predict/batch."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path == "/predict/batch":
+                values = predict(body["instances"])
+                answer: Any = {"predictions": [{"prediction": v} for v in values]}
+            else:
+                answer = {"prediction": predict([body])[0], "model_version": "1"}
+            payload = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def champion_like(records: list[dict[str, float]]) -> list[Any]:
+    import pandas as pd
+
+    return [int(v) for v in mlflow_stores.iris_model().predict(pd.DataFrame(records))]
+
+
+def off_by_one(records: list[dict[str, float]]) -> list[Any]:
+    return [(v + 1) % 3 for v in champion_like(records)]
+
+
+@pytest.fixture(scope="module")
+def mlflow_image() -> str:
+    from tests.fixtures.mlflow_image import ensure_mlflow_image
+
+    return ensure_mlflow_image()
+
+
+def consistency(path: Path, service: str, image: str, run_id: str) -> Outcome:
+    co = prepare(str(path))
+    try:
+        ctx = context_for(co, Options(network_mode="host"), run_id)
+        ctx.provided["service_url"] = service
+        ctx.check_id = "tracking.consistency"
+        definition = REGISTRY["tracking.consistency"]
+        params = definition.params.model_validate({"image": image, "setup": None})
+        return definition.func(ctx, params)
+    finally:
+        co.close()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_service_serving_the_champion_passes(team: Team, mlflow_image: str) -> None:
+    for url in serve_predictions(champion_like):
+        out = consistency(team("sqlite"), url, mlflow_image, "consistent")
+        assert (out.status, out.message) == (
+            "passed",
+            "the service agrees with the champion (v1) on 4 predictions",
+        )
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_service_disagreeing_with_the_champion_fails(team: Team, mlflow_image: str) -> None:
+    for url in serve_predictions(off_by_one):
+        out = consistency(team("sqlite"), url, mlflow_image, "inconsistent")
+        assert out.status == "failed"
+        assert out.message.startswith(
+            "the service and the champion disagree on 4 of 4: flower 0: service 1, champion 0;"
+        )
+
+
+def test_consistency_needs_the_service_url(team: Team) -> None:
+    definition = REGISTRY["tracking.consistency"]
+    co = prepare(str(team("sqlite")))
+    try:
+        ctx = context_for(co, Options(), "no-service")
+        with pytest.raises(CheckError, match="no 'service_url' from an earlier check"):
+            definition.func(ctx, definition.params())
+    finally:
+        co.close()
+
+
+def test_prediction_comparison() -> None:
+    from grader.checks.tracking import _same
+
+    assert _same(0.1 + 0.2, 0.3, 1e-6)
+    assert not _same(1.0, 1.1, 1e-6)
+    assert _same("setosa", "setosa", 0)
+    assert not _same(1, "1.0", 0)
 
 
 # --- the http path: a real tracking server on 127.0.0.1 (last: it starts slowly) ---------

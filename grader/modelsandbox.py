@@ -1,0 +1,112 @@
+"""Load a team's MLflow model and predict, inside a sandbox container only.
+
+Loading a model unpickles it, and unpickling runs whatever code the pickle names: it never
+happens on the grader's host. The host only copies the model's files (plain file copies,
+nothing is deserialized) next to the records to predict and a small script; the container
+installs MLflow and the model's own requirements with network, then predicts without it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox import run_in_sandbox
+from grader.text import tail
+
+OUTPUT = "predictions.json"
+VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,30}$")
+SCRIPT = """\
+import json
+
+import mlflow.pyfunc
+import pandas as pd
+
+records = json.load(open("records.json"))
+model = mlflow.pyfunc.load_model("model")
+out = model.predict(pd.DataFrame(records))
+if hasattr(out, "columns"):  # a DataFrame: one column is the prediction itself
+    out = out.iloc[:, 0] if out.shape[1] == 1 else out.to_dict(orient="records")
+if hasattr(out, "tolist"):
+    out = out.tolist()
+with open("predictions.json", "w") as handle:
+    json.dump({"predictions": list(out)}, handle, default=str)
+"""
+
+
+@dataclass(frozen=True)
+class Sandboxed:
+    image: str = "python:3.11-slim"
+    setup: str | None = "auto"
+    timeout: float = 300
+    setup_timeout: float = 900
+    memory: str = "2g"
+    run_id: str = "local"
+    check_id: str = ""
+    network_mode: str | None = None
+
+
+class PredictionFailed(Exception):
+    """The model could not be loaded or could not predict: the message says why."""
+
+
+def predict(model_dir: Path, records: list[dict[str, Any]], box: Sandboxed) -> list[Any]:
+    """The model's predictions for `records`, computed in a container."""
+    with tempfile.TemporaryDirectory(prefix="grader-predict-") as tmp:
+        work = Path(tmp)
+        shutil.copytree(model_dir, work / "model", symlinks=True)
+        (work / "records.json").write_text(json.dumps(records), encoding="utf-8")
+        (work / "predict.py").write_text(SCRIPT, encoding="utf-8")
+        result = run_in_sandbox(
+            work,
+            ["python", "predict.py"],
+            image=box.image,
+            setup=_setup(model_dir, box.setup),
+            timeout=box.timeout,
+            setup_timeout=box.setup_timeout,
+            memory=box.memory,
+            collect=[OUTPUT],
+            run_id=box.run_id,
+            check_id=box.check_id,
+            network_mode=box.network_mode,
+        )
+    if not result.ok or OUTPUT not in result.files:
+        what = "installing its requirements" if result.setup_failed else "loading or predicting"
+        why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
+        raise PredictionFailed(f"{what} failed ({why}): {tail(result.output, 1500)}")
+    values = json.loads(result.files[OUTPUT]).get("predictions")
+    if not isinstance(values, list):
+        raise PredictionFailed("the model's output is not a list of predictions")
+    return values
+
+
+def _setup(model_dir: Path, setup: str | None) -> str | None:
+    """`auto`: the MLflow version that saved the model, plus the model's requirements."""
+    if setup != "auto":
+        return setup
+    steps = [f"pip install -q mlflow-skinny=={_mlflow_version(model_dir)} pandas"]
+    if (model_dir / "requirements.txt").is_file():
+        steps.append("pip install -q -r model/requirements.txt")
+    return " && ".join(steps)
+
+
+def _mlflow_version(model_dir: Path) -> str:
+    import yaml
+
+    try:
+        data = yaml.safe_load((model_dir / "MLmodel").read_text(encoding="utf-8"))
+        saved = str(data.get("mlflow_version") or "")
+    except (OSError, yaml.YAMLError, AttributeError):
+        saved = ""
+    if VERSION.match(saved):  # the file is the team's: nothing else reaches the shell
+        return saved
+    try:
+        return version("mlflow")
+    except PackageNotFoundError:
+        return "3.17.2"
