@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -46,7 +45,6 @@ def roster(path: Path, teams: int) -> Path:
 
 def grader(*args: str, env: dict[str, str], cwd: Path) -> float:
     """Run the grader CLI; return its wall time (it must succeed)."""
-    before = _cpu()
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "grader", *args], cwd=cwd, env=env, capture_output=True, text=True
@@ -54,18 +52,10 @@ def grader(*args: str, env: dict[str, str], cwd: Path) -> float:
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"grader {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    CPU_SECONDS.append(_cpu() - before)
     return elapsed
 
 
-CPU_SECONDS: list[float] = []
 LOAD = [0.0]
-
-
-def _cpu() -> float:
-    """CPU seconds used by finished child processes (the grader and all it started)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def batch(work: Path, out: str, jobs: int, env: dict[str, str]) -> float:
@@ -120,8 +110,6 @@ def main() -> int:
         print(f"cold batch, 1 job : {cold1:6.1f}s  ({cold1 / args.teams:.2f}s per team)")
         print(f"cold batch, 2 jobs: {cold2:6.1f}s  (speed-up {cold1 / cold2:.2f}x; target >= 1.6x)")
         print(f"warm regrade      : {warm:6.1f}s  (target < 5s for {args.teams} teams)")
-        cpu = CPU_SECONDS[1:]
-        print(f"CPU seconds used : 1 job {cpu[0]:.1f}, 2 jobs {cpu[1]:.1f}, warm {cpu[2]:.1f}")
         load = os.getloadavg()
         print(f"cpus: {os.cpu_count()}; load average before/after: {LOAD[0]:.2f}/{load[0]:.2f}")
         print(f"checks: {', '.join(CHECKS)}")
