@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.checks import ci, container, repo, service, testsuite, tracking
-from grader.checks.base import CheckDef
+from grader.checks import ci, container, deploy, repo, service, testsuite, tracking
+from grader.checks.base import CheckDef, NoParams
 
 REGISTRY: dict[str, CheckDef[Any]] = {
     # repository
     "repo.files": CheckDef(repo.required_files, repo.FilesParams, timeout=30),
     "repo.readme_sections": CheckDef(repo.readme_sections, repo.ReadmeParams, timeout=30),
-    "repo.manifest": CheckDef(repo.manifest_valid, repo.NoParams, timeout=30),
+    "repo.manifest": CheckDef(repo.manifest_valid, NoParams, timeout=30),
     "repo.ignore_files": CheckDef(repo.ignore_files, repo.IgnoreParams, timeout=30),
     "repo.large_files": CheckDef(repo.large_files, repo.LargeFilesParams, timeout=120),
     "repo.secrets": CheckDef(repo.no_secrets, repo.SecretsParams, timeout=300),
@@ -33,7 +33,7 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "container.build": CheckDef(container.build, container.BuildParams, timeout=900),
     "container.size": CheckDef(container.image_size, container.SizeParams, timeout=60),
     "container.lint": CheckDef(container.lint, container.LintParams, timeout=60),
-    "container.non_root": CheckDef(container.non_root, container.NoParams, timeout=60),
+    "container.non_root": CheckDef(container.non_root, NoParams, timeout=60),
     "container.healthcheck": CheckDef(
         container.healthcheck, container.HealthcheckParams, timeout=240
     ),
@@ -42,23 +42,22 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     ),
     # live service (started by service.starts, or at --url)
     "service.starts": CheckDef(service.starts, service.StartsParams, timeout=600),
-    "service.health": CheckDef(service.health, service.NoParams, timeout=60),
-    "service.examples": CheckDef(service.examples, service.NoParams, timeout=120),
-    "service.bad_input": CheckDef(service.bad_input, service.NoParams, timeout=120),
-    "service.openapi": CheckDef(service.openapi, service.NoParams, timeout=120),
+    "service.health": CheckDef(service.health, NoParams, timeout=60),
+    "service.examples": CheckDef(service.examples, NoParams, timeout=120),
+    "service.bad_input": CheckDef(service.bad_input, NoParams, timeout=120),
+    "service.openapi": CheckDef(service.openapi, NoParams, timeout=120),
     "service.fuzz": CheckDef(service.fuzz, service.FuzzParams, timeout=600),
     "service.latency": CheckDef(service.latency, service.LatencyParams, timeout=600),
     "service.metrics": CheckDef(service.metrics, service.MetricsParams, timeout=60),
     "service.model_info": CheckDef(service.model_info, service.ModelInfoParams, timeout=60),
+    "service.deployed": CheckDef(deploy.deployed, NoParams, timeout=180),
     # experiment tracking
-    "tracking.experiment": CheckDef(tracking.experiment_exists, tracking.NoParams, timeout=120),
+    "tracking.experiment": CheckDef(tracking.experiment_exists, NoParams, timeout=120),
     "tracking.runs": CheckDef(tracking.finished_runs, tracking.RunsParams, timeout=120),
     "tracking.logged": CheckDef(tracking.logged, tracking.LoggedParams, timeout=120),
     "tracking.metric": CheckDef(tracking.metric_threshold, tracking.MetricParams, timeout=120),
-    "tracking.registered_model": CheckDef(
-        tracking.registered_model, tracking.NoParams, timeout=120
-    ),
-    "tracking.signature": CheckDef(tracking.signature, tracking.NoParams, timeout=180),
+    "tracking.registered_model": CheckDef(tracking.registered_model, NoParams, timeout=120),
+    "tracking.signature": CheckDef(tracking.signature, NoParams, timeout=180),
     "tracking.lineage": CheckDef(tracking.lineage, tracking.LineageParams, timeout=120),
     "tracking.consistency": CheckDef(
         tracking.consistency, tracking.ConsistencyParams, timeout=1500
