@@ -219,8 +219,8 @@ class Engine:
             raise UsageError(f"network mode {network_mode!r} is not one of {NETWORK_MODES}")
         self.run_id = run_id
         self.check_id = check_id
-        self.network_mode = network_mode
         self.client = client or connect()
+        self.network_mode = _effective_mode(self.client, network_mode)
         self.labels = labels_for(run_id, check_id)
         self._containers: list[str] = []
         self._images: list[str] = []
@@ -488,6 +488,18 @@ class Engine:
 
     def container_running(self, container_id: str) -> bool:
         return self._state(container_id).get("Status") == "running"
+
+
+def _effective_mode(client: docker.DockerClient, mode: str) -> str:
+    """Published ports need the engine's bridge network; an engine without one (started
+    with --bridge=none, as on this kit's CI machines) can only use host networking."""
+    if mode != "published":
+        return mode
+    try:
+        has_bridge = bool(client.networks.list(names=["bridge"]))
+    except DockerException:
+        return mode
+    return mode if has_bridge else "host"
 
 
 def _docker_health(state: dict[str, Any]) -> tuple[bool, str]:

@@ -15,6 +15,8 @@ labelled so the run's cleanup finds it if this process is killed first.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import io
 import tarfile
 import tempfile
@@ -31,6 +33,14 @@ from grader.engine import Engine, Limits, network_mode_from_env
 from grader.errors import EngineError
 
 WORKDIR = "/repo"
+CACHE_LABEL = "org.mlops-capstone-kit.cache"
+HOOKS_DOCKERFILE = """\
+FROM {base}
+RUN command -v git >/dev/null || (apt-get update \\
+    && apt-get install -y --no-install-recommends git \\
+    && rm -rf /var/lib/apt/lists/*)
+RUN pip install --no-cache-dir pre-commit=={version}
+"""
 COLLECT_LIMIT = 20_000_000  # bytes per collected path: evidence, not a data channel
 SANDBOX_ENV = {
     "HOME": "/tmp/home",
@@ -89,7 +99,7 @@ def run_in_sandbox(
         _ensure_image(engine, image)
         base = image
         if setup is not None:
-            setup_net = "host" if mode == "host" else "published"
+            setup_net = "host" if engine.network_mode == "host" else "published"
             box = _boxed(engine, base, ["sh", "-c", setup], limits, setup_net, full_env, repo)
             done = engine.wait(box, setup_timeout)
             if done.exit_code != 0 or done.timed_out:
@@ -111,6 +121,38 @@ def run_in_sandbox(
         return SandboxResult(
             done.exit_code, done.output, done.timed_out, seconds, files, done.oom_killed
         )
+
+
+def hooks_image(base: str = "python:3.11-slim", network_mode: str | None = None) -> str:
+    """An image with git and pre-commit (hooks need both), built once per machine.
+
+    It is a cache shared by runs, so it carries CACHE_LABEL and not the grader's label:
+    a run's cleanup keeps it. `docker rmi` it to rebuild (e.g. for a new base image).
+    """
+    version = importlib.metadata.version("pre-commit")
+    digest = hashlib.sha256(f"{base} {version} {HOOKS_DOCKERFILE}".encode()).hexdigest()[:10]
+    tag = f"mlops-capstone-kit/hooks:{version}-{digest}"
+    with Engine(network_mode=network_mode or network_mode_from_env()) as engine:
+        try:
+            engine.client.images.get(tag)
+            return tag
+        except ImageNotFound:
+            pass
+        _ensure_image(engine, base)
+        text = HOOKS_DOCKERFILE.format(base=base, version=version)
+        try:
+            engine.client.images.build(
+                fileobj=io.BytesIO(text.encode()),
+                tag=tag,
+                labels={CACHE_LABEL: "1"},
+                network_mode="host" if engine.network_mode == "host" else None,
+                rm=True,
+                forcerm=True,
+                pull=False,
+            )
+        except DockerException as exc:
+            raise EngineError(f"could not build the pre-commit image {tag}: {exc}") from None
+    return tag
 
 
 def _ensure_image(engine: Engine, image: str) -> None:

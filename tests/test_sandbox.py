@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from grader.checks import repo as repo_checks
+from grader.checks.base import Context, RunSettings
 from grader.sandbox import run_in_sandbox
 from tests.helpers import build_tree
 from tests.services import grader_leftovers, network_mode, new_run_id
@@ -66,4 +69,32 @@ def test_the_command_stops_at_its_time_limit(repo: Path) -> None:
     assert result.timed_out
     assert not result.ok
     assert result.seconds < 20
+    assert grader_leftovers() == []
+
+
+HOOK_ON_HOST_FAILS = """\
+repos:
+  - repo: local
+    hooks:
+      - id: not-on-the-host
+        name: runs in a container, offline, without the grader's environment
+        entry: sh -c 'test -z "$GRADER_TEST_SECRET" && test ! -e "$HOST_ONLY_PATH"'
+        language: system
+        pass_filenames: false
+        always_run: true
+"""
+
+
+@pytest.mark.slow
+def test_precommit_hooks_run_in_the_sandbox(
+    make_repo: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host_only = tmp_path / "host-only"
+    host_only.write_text("x")
+    config = HOOK_ON_HOST_FAILS.replace("$HOST_ONLY_PATH", str(host_only))
+    repo_dir = make_repo({".pre-commit-config.yaml": config, "a.py": "x = 1\n"})
+    monkeypatch.setenv("GRADER_TEST_SECRET", "hunter2")
+    ctx = Context(repo_dir, "HEAD", None, settings=RunSettings(network_mode=network_mode()))
+    outcome = repo_checks.precommit_run(ctx, repo_checks.PrecommitRunParams())
+    assert (outcome.status, outcome.message) == ("passed", "pre-commit passed on all files")
     assert grader_leftovers() == []

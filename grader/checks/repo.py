@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import Field
 
-from grader import fs, gitrepo
+from grader import fs, gitrepo, sandbox
 from grader.checks.base import (
     Context,
     NoParams,
@@ -25,7 +19,7 @@ from grader.checks.base import (
     passed,
     skipped,
 )
-from grader.errors import CheckError
+from grader.errors import CheckError, EngineError
 from grader.manifest import MANIFEST_NAME, Member
 from grader.text import plural, tail
 
@@ -342,49 +336,61 @@ def precommit_config(ctx: Context, params: PrecommitConfigParams) -> Outcome:
 
 class PrecommitRunParams(Params):
     timeout: float = Field(600, gt=0, description="Seconds before the run is stopped.")
+    setup_timeout: float = Field(600, gt=0, description="Seconds to install the hooks.")
+    setup: str | None = Field(
+        None, description="Extra shell commands before the hooks install (tools system hooks use)."
+    )
+    image: str = Field("python:3.11-slim", description="Base image (git and pre-commit are added).")
 
 
-def _precommit_env(home: Path) -> dict[str, str]:
-    """Only what pre-commit needs: no tokens or keys from the grader's environment."""
-    keep = ("PATH", "LANG", "LC_ALL", "PRE_COMMIT_HOME", "XDG_CACHE_HOME")
-    env = {k: v for k, v in os.environ.items() if k in keep or k.lower().endswith("_proxy")}
-    env["HOME"] = str(home)
-    env.setdefault("PRE_COMMIT_HOME", str(Path.home() / ".cache" / "pre-commit"))
-    env["SKIP"] = ""
-    return env
+PRECOMMIT_RUN = ["pre-commit", "run", "--all-files", "--color", "never"]
 
 
 def precommit_run(ctx: Context, params: PrecommitRunParams) -> Outcome:
     """pre-commit passes on every file.
 
-    Runs `pre-commit run --all-files` on a copy of the graded commit. A hook that changes
-    files fails the run. Fix: run the same command locally, commit what the hooks fixed.
+    Runs `pre-commit run --all-files` on a copy of the graded commit, in a container
+    (hooks are commands you control): the hooks are installed first, with network access,
+    then run without it. A hook that changes files fails the run. Fix: run the same
+    command locally, commit what the hooks fixed.
     """
     if fs.read_text(ctx.repo, ".pre-commit-config.yaml") is None:
         return skipped("no .pre-commit-config.yaml")
-    with tempfile.TemporaryDirectory(prefix="grader-precommit-") as tmp:
-        copy = Path(tmp) / "repo"
-        shutil.copytree(ctx.repo, copy, symlinks=True)
-        cmd = [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"]
-        try:
-            done = subprocess.run(
-                cmd,
-                cwd=copy,
-                capture_output=True,
-                text=True,
-                timeout=params.timeout,
-                env=_precommit_env(Path(tmp)),
-                errors="replace",
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return failed(f"pre-commit did not finish within {params.timeout:.0f}s")
-    output = done.stdout + done.stderr
+    setup = "git config --global --add safe.directory '*' && pre-commit install-hooks"
+    if params.setup:
+        setup = f"{params.setup} && {setup}"
+    try:
+        result = sandbox.run_in_sandbox(
+            ctx.repo,
+            PRECOMMIT_RUN,
+            image=sandbox.hooks_image(params.image, ctx.settings.network_mode),
+            setup=setup,
+            timeout=params.timeout,
+            setup_timeout=params.setup_timeout,
+            run_id=ctx.settings.run_id,
+            check_id=ctx.check_id,
+            network_mode=ctx.settings.network_mode,
+        )
+    except EngineError as exc:
+        raise CheckError(str(exc)) from None
+    return _judge_precommit(result, params)
+
+
+def _judge_precommit(result: sandbox.SandboxResult, params: PrecommitRunParams) -> Outcome:
+    output = result.output
+    evidence = {
+        "command": " ".join(PRECOMMIT_RUN),
+        "exit_code": result.exit_code,
+        "log": tail(output),
+    }
+    if result.setup_failed:
+        return failed(f"pre-commit could not install the hooks: {tail(output, 300)}", evidence)
+    if result.timed_out:
+        return failed(f"pre-commit did not finish within {params.timeout:.0f}s", evidence)
     failing = [ln.split("...")[0].strip() for ln in output.splitlines() if ln.endswith("Failed")]
-    evidence = {"command": " ".join(cmd[1:]), "exit_code": done.returncode, "log": tail(output)}
-    if done.returncode == 0:
+    if result.exit_code == 0:
         return passed("pre-commit passed on all files", evidence)
-    what = ", ".join(failing) if failing else f"exit code {done.returncode}"
+    what = ", ".join(failing) if failing else f"exit code {result.exit_code}"
     return failed(f"pre-commit failed: {what}", evidence)
 
 

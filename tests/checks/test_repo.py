@@ -260,12 +260,16 @@ def test_precommit_config_absent(make_repo: MakeRepo) -> None:
     assert out.message == ".pre-commit-config.yaml not found"
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_precommit_run_pass(make_repo: MakeRepo) -> None:
     path = make_repo(team_files(**{".pre-commit-config.yaml": PRECOMMIT_OK}))
     out = run(path, "precommit.run")
     assert (out.status, out.message) == ("passed", "pre-commit passed on all files")
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_precommit_run_fail_names_the_hook(make_repo: MakeRepo) -> None:
     files = team_files(**{".pre-commit-config.yaml": PRECOMMIT_OK})
     files["src/alpha/bad.py"] = "x = 1  # TODO-FORBIDDEN\n"
