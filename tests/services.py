@@ -133,13 +133,13 @@ def new_run_id() -> str:
     return "test" + uuid.uuid4().hex[:8]
 
 
-def grader_leftovers() -> list[str]:
-    """Names of containers and images that carry the grader's label."""
-    from grader.engine import LABEL
+def grader_leftovers(run_id: str | None = None) -> list[str]:
+    """Names of containers and images that carry the grader's label (and the run's)."""
+    from grader.engine import LABEL, RUN_LABEL
 
     client = docker_client()
     try:
-        flt = {"label": f"{LABEL}=1"}
+        flt = {"label": [f"{LABEL}=1", *([f"{RUN_LABEL}={run_id}"] if run_id else [])]}
         containers = [c.name for c in client.containers.list(all=True, filters=flt)]
         images = [str(i.tags or i.id) for i in client.images.list(filters=flt)]
         return containers + images

@@ -44,7 +44,7 @@ def test_runs_a_copy_of_the_repo_offline_and_collects_files(repo: Path) -> None:
     assert "offline" in result.output
     assert result.files == {"out.txt": b"report\n"}
     assert not (repo / "src/app.py.changed").exists()  # a copy: the checkout is untouched
-    assert grader_leftovers() == []
+    assert grader_leftovers(run_id) == []
 
 
 def test_setup_runs_before_the_command_and_its_result_is_kept(repo: Path) -> None:
@@ -65,11 +65,12 @@ def test_a_failed_setup_is_reported_as_such(repo: Path) -> None:
 
 
 def test_the_command_stops_at_its_time_limit(repo: Path) -> None:
-    result = run_in_sandbox(repo, "sleep 60", timeout=2, network_mode=network_mode())
+    run_id = new_run_id()
+    result = run_in_sandbox(repo, "sleep 60", timeout=2, network_mode=network_mode(), run_id=run_id)
     assert result.timed_out
     assert not result.ok
     assert result.seconds < 20
-    assert grader_leftovers() == []
+    assert grader_leftovers(run_id) == []
 
 
 HOOK_ON_HOST_FAILS = """\
@@ -94,7 +95,8 @@ def test_precommit_hooks_run_in_the_sandbox(
     config = HOOK_ON_HOST_FAILS.replace("$HOST_ONLY_PATH", str(host_only))
     repo_dir = make_repo({".pre-commit-config.yaml": config, "a.py": "x = 1\n"})
     monkeypatch.setenv("GRADER_TEST_SECRET", "hunter2")
-    ctx = Context(repo_dir, "HEAD", None, settings=RunSettings(network_mode=network_mode()))
+    settings = RunSettings(network_mode=network_mode(), run_id=new_run_id())
+    ctx = Context(repo_dir, "HEAD", None, settings=settings)
     outcome = repo_checks.precommit_run(ctx, repo_checks.PrecommitRunParams())
     assert (outcome.status, outcome.message) == ("passed", "pre-commit passed on all files")
-    assert grader_leftovers() == []
+    assert grader_leftovers(settings.run_id) == []
