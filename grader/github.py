@@ -62,8 +62,11 @@ def token() -> str | None:
 
 def parse_remote(url: str) -> tuple[str, str] | None:
     """(owner, repo) of a remote URL in any of git's forms, or None."""
-    match = REMOTE.search(url.strip())
-    if match is None or ("://" not in url and "@" not in url):
+    url = url.strip()
+    if url.startswith("file:") or ("://" not in url and "@" not in url):
+        return None  # a local path or file URL: a clone, not the GitHub repository
+    match = REMOTE.search(url)
+    if match is None:
         return None
     return match.group("owner"), match.group("name")
 

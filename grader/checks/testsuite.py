@@ -172,13 +172,14 @@ def _summary(report: SuiteReport) -> str:
 
 def _setup_command(repo: Path, params: RunParams) -> str:
     """Write the grader's pytest plugin, then install (the network is on for this step)."""
+    # Into site-packages, not PYTHONPATH: a command that sets PYTHONPATH still finds it.
     encoded = base64.b64encode(PLUGIN_CODE.encode()).decode()
-    steps = [
-        f"mkdir -p {OUT_DIR}",
-        f"echo {encoded} | python -c 'import base64,sys;"
-        f"sys.stdout.write(base64.b64decode(sys.stdin.read()).decode())' "
-        f"> {OUT_DIR}/{PLUGIN}.py",
-    ]
+    write = (
+        "import base64, sysconfig; "
+        f"path = sysconfig.get_paths()['purelib'] + '/{PLUGIN}.py'; "
+        f"open(path, 'w').write(base64.b64decode('{encoded}').decode())"
+    )
+    steps = [f"mkdir -p {OUT_DIR}", f'python -c "{write}"']
     install = _auto_install(repo) if params.setup == "auto" else params.setup
     if install:
         steps.append(install)
@@ -212,7 +213,7 @@ def _pytest_env(repo: Path, command: str) -> dict[str, str]:
     options = [f"-p {PLUGIN}", f"--junitxml={JUNIT}", "-o junit_family=xunit1"]
     if _measures_coverage(repo, command):
         options.append(f"--cov-report=xml:{COVERAGE}")
-    return {"PYTEST_ADDOPTS": " ".join(options), "PYTHONPATH": OUT_DIR}
+    return {"PYTEST_ADDOPTS": " ".join(options)}
 
 
 def _measures_coverage(repo: Path, command: str) -> bool:

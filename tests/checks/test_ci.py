@@ -334,6 +334,7 @@ def test_unreachable_api_is_an_error(gh_repo: Path, monkeypatch: pytest.MonkeyPa
         ("git@github.com:org/repo.git", ("org", "repo")),
         ("ssh://git@github.example.edu/org/repo", ("org", "repo")),
         ("/tmp/some/local/path", None),
+        ("file:///tmp/mirror/team.git", None),
     ],
 )
 def test_parse_remote(url: str, expected: tuple[str, str] | None) -> None:
