@@ -277,7 +277,9 @@ class Engine:
             "dockerfile": dockerfile,
             "tag": tag,
             "buildargs": dict(buildargs or {}),
-            "labels": self.labels,
+            # Each label is one more step of the classic builder: images carry the two
+            # that cleanup needs (a timed-out build leaves no image to find by check).
+            "labels": {LABEL: "1", RUN_LABEL: self.run_id},
             "network_mode": net,
             "rm": True,
             "forcerm": True,
