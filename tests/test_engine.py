@@ -9,10 +9,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
 
+from grader import engine as engine_module
 from grader.checks import container
 from grader.checks.base import Context, NoParams, RunSettings
 from grader.engine import (
@@ -220,3 +223,37 @@ def _wait_for_running_service(proc: subprocess.Popen[bytes], timeout: float) -> 
         time.sleep(0.3)
     client.close()
     pytest.fail("the grader never started the service")
+
+
+# published ports (the users' default; this kit's CI engine has no bridge) --------------
+
+
+class _FakeContainer:
+    def __init__(self, ports: list[dict[str, Any] | None]) -> None:
+        self._ports = iter(ports)
+        self.attrs: dict[str, Any] = {}
+
+    def reload(self) -> None:
+        self.attrs = {"NetworkSettings": {"Ports": next(self._ports)}}
+
+
+class _FakeNetworks:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def list(self, names: list[str]) -> list[str]:
+        return [n for n in self.names if n in names]
+
+
+def test_the_published_host_port_is_read_once_the_engine_binds_it() -> None:
+    bound = {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "49153"}]}
+    container = _FakeContainer([None, {"8000/tcp": None}, bound])
+    assert engine_module._published_port(container, 8000) == 49153  # type: ignore[arg-type]
+
+
+def test_published_falls_back_to_host_only_without_a_bridge() -> None:
+    with_bridge = SimpleNamespace(networks=_FakeNetworks(["bridge", "host", "none"]))
+    without = SimpleNamespace(networks=_FakeNetworks(["host", "none"]))
+    assert engine_module._effective_mode(with_bridge, "published") == "published"  # type: ignore[arg-type]
+    assert engine_module._effective_mode(without, "published") == "host"  # type: ignore[arg-type]
+    assert engine_module._effective_mode(with_bridge, "host") == "host"  # type: ignore[arg-type]
