@@ -106,7 +106,8 @@ class Finding:
     what: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.what}"
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.what}"
 
 
 class AntiPatternsParams(Params):

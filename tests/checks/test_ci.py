@@ -176,7 +176,7 @@ F = ".github/workflows/ci.yml"
         (
             "          pytest --cov=src --junitxml=report.xml\n",
             "          echo no tests\n",
-            ".github/workflows:0: no CI step runs the tests",
+            ".github/workflows: no CI step runs the tests",
         ),
     ],
     ids=[
