@@ -27,6 +27,7 @@ from grader.text import plural, tail
 OUT_DIR = "/tmp/grader"
 JUNIT = f"{OUT_DIR}/junit.xml"
 COVERAGE = f"{OUT_DIR}/coverage.xml"
+TEAM_COVERAGE = "coverage.xml"  # the suite's own report, if it writes one (coverage xml)
 PLUGIN = "grader_pytest_plugin"
 # Added to the team's pytest run: records each test's markers and node id in the report,
 # so kinds of tests can be told apart by marker as well as by path.
@@ -117,7 +118,7 @@ def run_suite(ctx: Context, params: RunParams) -> Outcome:
         cpus=params.cpus,
         pids=params.pids,
         env=_pytest_env(ctx.repo, command),
-        collect=[JUNIT, COVERAGE],
+        collect=[JUNIT, COVERAGE, TEAM_COVERAGE],
         run_id=ctx.settings.run_id,
         check_id=ctx.check_id,
         network_mode=_network_mode(ctx),
@@ -230,7 +231,7 @@ def _report(result: SandboxResult) -> SuiteReport:
     cases = tuple(_cases(junit)) if junit else ()
     return SuiteReport(
         cases=cases,
-        coverage=_coverage(result.files.get(COVERAGE, b"")),
+        coverage=_coverage(result.files.get(COVERAGE) or result.files.get(TEAM_COVERAGE, b"")),
         exit_code=result.exit_code,
         seconds=result.seconds,
         output=tail(result.output, 4000),

@@ -254,6 +254,13 @@ def test_scoring_checks_on_a_report(make_repo: MakeRepo) -> None:
     assert (out.message, out.fraction) == ("no model, api tests ran", pytest.approx(1 / 3))
 
 
+def test_the_suites_own_coverage_report_is_read() -> None:
+    files = {testsuite.JUNIT: JUNIT, testsuite.TEAM_COVERAGE: COVERAGE}
+    result = SandboxResult(0, "", False, 1.0, files)
+    report = testsuite._judge_run("make test", result, testsuite.RunParams()).provides
+    assert report["test_report"].coverage == 73.42
+
+
 def test_no_report_means_the_suite_did_not_run(make_repo: MakeRepo) -> None:
     result = SandboxResult(4, "ERROR: file not found: tests", False, 1.0, {})
     out = testsuite._judge_run("pytest", result, testsuite.RunParams())
