@@ -192,7 +192,8 @@ def test_an_interrupted_run_leaves_no_container_or_image(
 ) -> None:
     ensure_base_image()
     repo = service_repo(tmp_path / "team")
-    write_manifest(repo, manifest_data(free_port(), fault="slow"))
+    port = free_port()
+    write_manifest(repo, manifest_data(port, fault="slow"))
     init_repo(repo, {})
     rubric = tmp_path / "m3.yaml"
     rubric.write_text(yaml.safe_dump(RUBRIC), encoding="utf-8")
@@ -201,27 +202,30 @@ def test_an_interrupted_run_leaves_no_container_or_image(
     cmd += ["--out", str(tmp_path / "out")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        _wait_for_running_service(proc, timeout=120)
+        run_id = _wait_for_running_service(proc, port, timeout=120)
         proc.send_signal(signum)
         output, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == code, output.decode()
-    assert grader_leftovers() == []
+    assert grader_leftovers(run_id) == []
 
 
-def _wait_for_running_service(proc: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_for_running_service(proc: subprocess.Popen[bytes], port: int, timeout: float) -> str:
+    """The run id of the grader run whose service (on `port`) is up; fails if it never is."""
     client = docker_client()
     flt = {"label": "org.mlops-capstone-kit.check=starts", "status": "running"}
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        if client.containers.list(filters=flt):
-            time.sleep(1.0)  # into the latency check
-            client.close()
-            return
-        time.sleep(0.3)
-    client.close()
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            for box in client.containers.list(filters=flt):
+                if f"PORT={port}" in box.attrs["Config"]["Env"]:
+                    time.sleep(1.0)  # into the latency check
+                    return str(box.labels["org.mlops-capstone-kit.run"])
+            time.sleep(0.3)
+    finally:
+        client.close()
     pytest.fail("the grader never started the service")
 
 
