@@ -26,6 +26,7 @@ from grader.engine import (
     network_mode_from_env,
 )
 from grader.errors import CheckError, EngineError, UsageError
+from grader.main import main
 from grader.manifest import Manifest
 from tests.helpers import init_repo
 from tests.services import (
@@ -163,6 +164,17 @@ def test_cleanup_removes_what_a_killed_check_left(tmp_path: Path) -> None:
     assert cleanup(run_id=run_id, check_id="other.check").containers == 0
     assert cleanup(run_id=run_id, check_id="service.starts").containers == 1
     assert cleanup(run_id=run_id).containers == 0
+
+
+@docker_only
+def test_grader_clean_removes_a_crashed_runs_leftovers(capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = new_run_id()
+    eng = Engine(run_id=run_id, check_id="build", network_mode=network_mode())
+    eng.keep(eng.create(IMAGE, ["true"]).id)
+    eng.close()
+    assert main(["clean", "--run", run_id]) == 0
+    assert capsys.readouterr().out == "removed 1 containers, 0 images, 0 networks\n"
+    assert grader_leftovers(run_id) == []
 
 
 # a whole run interrupted ----------------------------------------------------------------
