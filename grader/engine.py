@@ -457,7 +457,7 @@ class Engine:
         via = "Docker HEALTHCHECK" if docker_health else f"GET {health_path}"
         start = time.monotonic()
         delay, attempts, last = 0.1, 0, "no answer yet"
-        with httpx.Client(timeout=2.0) as http:
+        with httpx.Client(timeout=2.0, trust_env=False) as http:  # local: never via a proxy
             while True:
                 attempts += 1
                 state = self._state(service.container_id)

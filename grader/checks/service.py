@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -40,7 +41,21 @@ def base_url(ctx: Context) -> str:
 
 
 def _client(ctx: Context, timeout: float = 10.0) -> httpx.Client:
-    return httpx.Client(base_url=base_url(ctx), timeout=timeout, follow_redirects=True)
+    # A TA's HTTP(S)_PROXY must not capture requests to the local container.
+    return httpx.Client(
+        base_url=base_url(ctx),
+        timeout=timeout,
+        follow_redirects=True,
+        trust_env=bool(ctx.settings.url),
+    )
+
+
+def _local_env(ctx: Context) -> dict[str, str]:
+    """The environment for tools that call the service (no proxy for a local container)."""
+    env = dict(os.environ)
+    if not ctx.settings.url:
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    return env
 
 
 def _call(
@@ -118,7 +133,7 @@ def _health_evidence(health: Health, service: Service) -> dict[str, Any]:
 def _url_health(ctx: Context, service: Service, limit: float) -> Outcome:
     url = base_url(ctx) + service.health_path
     start, delay, last = time.monotonic(), 0.2, ""
-    with httpx.Client(timeout=5.0) as http:
+    with httpx.Client(timeout=5.0, follow_redirects=True) as http:
         while time.monotonic() - start < limit:
             try:
                 response = http.get(url)
@@ -434,7 +449,13 @@ def fuzz(ctx: Context, params: FuzzParams) -> Outcome:
         ]  # fmt: skip
         try:
             done = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=params.seconds, check=False, cwd=tmp
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=params.seconds,
+                check=False,
+                cwd=tmp,
+                env=_local_env(ctx),
             )
         except subprocess.TimeoutExpired:
             # Generated cases are few and bounded: only a very slow service gets here.
