@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,22 +94,13 @@ def test_not_ready_without_a_model(settings: Settings, tmp_path: Path) -> None:
     assert client.get("/model").status_code == 503
 
 
-def test_background_loading_becomes_ready(settings: Settings, bundle_dir: Path) -> None:
-    client = TestClient(create_app(settings, background=True))
-    assert client.get("/health").status_code == 200
-    deadline = time.monotonic() + 30
-    while client.get("/ready").status_code != 200:
-        assert time.monotonic() < deadline, "model did not load within 30 s"
-        time.sleep(0.05)
-    assert client.post("/predict", json=example_record()).status_code == 200
-
-
 def test_create_service_reads_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("MODEL_DIR", str(tmp_path / "missing"))
     client = TestClient(create_service())
     assert client.get("/health").status_code == 200
+    assert "model not loaded" in client.get("/ready").json()["detail"]
 
 
 def test_unexpected_errors_are_json_500(settings: Settings, bundle_dir: Path) -> None:

@@ -1,16 +1,16 @@
 """The prediction service (FastAPI).
 
-    GET  /health         liveness: the process answers (also while the model loads)
-    GET  /ready          readiness: the model bundle is loaded (503 until it is)
+    GET  /health         liveness: the process answers
+    GET  /ready          readiness: the model bundle is loaded (503 if it could not be)
     POST /predict        one record -> one prediction
     POST /predict/batch  {"instances": [...]} -> one prediction per record
     GET  /model          which model answers: registered name, version, run id, metrics
     GET  /metrics        Prometheus metrics: requests, latency, predictions, drift
 
-Run it with `make serve` (or `python -m {{ cookiecutter.package_name }}.serve`). The server starts
-answering /health at once and loads the model in the background (importing scikit-learn takes
-seconds): /ready and /predict answer 503 until it is loaded. Tests call `create_app()`, which
-loads the model before it returns.
+Run it with `make serve` (or `python -m {{ cookiecutter.package_name }}.serve`). The model is loaded
+before the server accepts connections, so once /health answers the model is there; if it
+cannot be loaded the service still starts, and /ready, /predict and /model answer 503 with
+the reason (the image's HEALTHCHECK probes /ready, so such a container reports unhealthy).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
 import time
 import uuid
 from collections import deque
@@ -214,12 +213,8 @@ class ModelState:
         self.error = ""
 
 
-def create_app(settings: Settings | None = None, background: bool = False) -> FastAPI:
-    """Build the service for one model bundle (default: `Settings.from_env()`).
-
-    With `background=True` the model loads in a thread, so the server can answer /health
-    at once; `/ready` tells when the model is there.
-    """
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service for one model bundle (default: `Settings.from_env()`)."""
     settings = settings or Settings.from_env()
     metrics = Metrics()
     logger = json_logger("{{ cookiecutter.package_name }}.requests")
@@ -227,23 +222,14 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
     recent: deque[list[float]] = deque(maxlen=settings.drift_window)
     state = ModelState()
 
-    def load() -> None:
-        try:
-            bundle = load_bundle(settings.model_dir)
-        except BundleError as exc:
-            state.error = str(exc)
-            logger.error("model not loaded", extra={"fields": {"error": state.error}})
-            return
-        meta = bundle.metadata
+    try:
+        state.bundle = load_bundle(settings.model_dir)
+        meta = state.bundle.metadata
         metrics.model.labels(str(meta.get("name")), str(meta.get("version"))).set(1)
-        state.bundle = bundle
         logger.info("model loaded", extra={"fields": {"version": meta.get("version")}})
-
-    if background:
-        state.error = "still loading"
-        threading.Thread(target=load, name="load-model", daemon=True).start()
-    else:
-        load()
+    except BundleError as exc:
+        state.error = str(exc)
+        logger.error("model not loaded", extra={"fields": {"error": state.error}})
 
     app = FastAPI(
         title="{{ cookiecutter.project_name | replace('"', "'") }}",
@@ -351,6 +337,5 @@ def create_app(settings: Settings | None = None, background: bool = False) -> Fa
 
 
 def create_service() -> FastAPI:
-    """The app uvicorn serves (`serve.py`): settings from the environment, model loaded in
-    the background."""
-    return create_app(background=True)
+    """The app uvicorn serves (`serve.py`): settings from the environment."""
+    return create_app()
