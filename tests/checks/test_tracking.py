@@ -28,7 +28,7 @@ VARIANTS = {
     "sqlite": Variant(),
     "file": Variant(kind="file"),
     "no-runs": Variant(runs=0),
-    "two-runs": Variant(runs=2),
+    "two-runs": Variant(runs=2, failed_runs=2),
     "no-f1": Variant(runs=1, metrics=("accuracy",)),
     "low": Variant(runs=1, accuracy=0.6),
     "no-alias": Variant(runs=1, alias=False),
@@ -128,8 +128,10 @@ def test_no_runs_fails(team: Team) -> None:
 
 
 def test_too_few_runs_earns_partial_credit(team: Team) -> None:
+    # Two more runs FAILED: they neither count nor become the best run.
     out = run(team("two-runs"), "tracking.runs", min_runs=4)
     assert (out.status, out.fraction) == ("failed", 0.5)
+    assert out.message == "2 finished runs in 'iris-exp' (need 4)"
 
 
 def test_missing_metric_fails(team: Team) -> None:
@@ -208,6 +210,38 @@ def test_unreachable_server_is_an_error(make_repo: Callable[..., Path]) -> None:
     path = make_repo({"capstone.yaml": mlflow_stores.manifest(uri)})
     with pytest.raises(CheckError, match="cannot read the tracking server"):
         run(path, "tracking.experiment")
+
+
+def test_server_token_comes_from_the_environment(
+    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str | None] = []
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_GET
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "course-token")
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        path = make_repo({"capstone.yaml": mlflow_stores.manifest(uri)})
+        with pytest.raises(CheckError, match="cannot read the tracking server"):
+            run(path, "tracking.experiment")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen
+    assert seen[0] == "Bearer course-token"
 
 
 # --- the store in the checkout is never modified ----------------------------------------------
