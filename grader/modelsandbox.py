@@ -17,10 +17,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from grader.sandbox import run_in_sandbox
 from grader.text import tail
 
 OUTPUT = "predictions.json"
+DEFAULT_IMAGE = "python:3.11-slim"
+PYTHON = re.compile(r"^(3\.\d+)")
 VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,30}$")
 SCRIPT = """\
 import json
@@ -42,7 +46,7 @@ with open("predictions.json", "w") as handle:
 
 @dataclass(frozen=True)
 class Sandboxed:
-    image: str = "python:3.11-slim"
+    image: str = "auto"
     setup: str | None = "auto"
     timeout: float = 300
     setup_timeout: float = 900
@@ -66,7 +70,7 @@ def predict(model_dir: Path, records: list[dict[str, Any]], box: Sandboxed) -> l
         result = run_in_sandbox(
             work,
             ["python", "predict.py"],
-            image=box.image,
+            image=_image(model_dir, box.image),
             setup=_setup(model_dir, box.setup),
             timeout=box.timeout,
             setup_timeout=box.setup_timeout,
@@ -86,6 +90,18 @@ def predict(model_dir: Path, records: list[dict[str, Any]], box: Sandboxed) -> l
     return values
 
 
+def _image(model_dir: Path, image: str) -> str:
+    """`auto`: python:X.Y-slim with the Python version that saved the model."""
+    if image != "auto":
+        return image
+    try:
+        env = yaml.safe_load((model_dir / "python_env.yaml").read_text(encoding="utf-8"))
+        found = PYTHON.match(str(env.get("python", "")))
+    except (OSError, yaml.YAMLError, AttributeError):
+        found = None
+    return f"python:{found.group(1)}-slim" if found else DEFAULT_IMAGE
+
+
 def _setup(model_dir: Path, setup: str | None) -> str | None:
     """`auto`: the MLflow version that saved the model, plus the model's requirements."""
     if setup != "auto":
@@ -97,8 +113,6 @@ def _setup(model_dir: Path, setup: str | None) -> str | None:
 
 
 def _mlflow_version(model_dir: Path) -> str:
-    import yaml
-
     try:
         data = yaml.safe_load((model_dir / "MLmodel").read_text(encoding="utf-8"))
         saved = str(data.get("mlflow_version") or "")

@@ -79,7 +79,13 @@ class SuiteReport:
 
 
 class RunParams(Params):
-    image: str = Field("python:3.11-slim", description="Base image the suite runs in.")
+    image: str = Field(
+        "auto",
+        description=(
+            "Base image the suite runs in. `auto`: python:X.Y-slim with the Python version "
+            "of the service's Dockerfile (`FROM python:X.Y...`), else python:3.11-slim."
+        ),
+    )
     setup: str | None = Field(
         "auto",
         description=(
@@ -110,7 +116,7 @@ def run_suite(ctx: Context, params: RunParams) -> Outcome:
     result = run_in_sandbox(
         ctx.repo,
         command,
-        image=params.image,
+        image=_image(ctx, params.image),
         setup=_setup_command(ctx.repo, params),
         timeout=params.timeout,
         setup_timeout=params.setup_timeout,
@@ -124,6 +130,24 @@ def run_suite(ctx: Context, params: RunParams) -> Outcome:
         network_mode=_network_mode(ctx),
     )
     return _judge_run(command, result, params)
+
+
+DEFAULT_IMAGE = "python:3.11-slim"
+FROM_PYTHON = re.compile(
+    r"^\s*FROM\s+(?:--\S+\s+)*(?:docker\.io/(?:library/)?)?python:(\d+\.\d+)", re.I | re.M
+)
+
+
+def _image(ctx: Context, image: str) -> str:
+    """The base image: the rubric's, or the Python version the team's Dockerfile uses."""
+    if image != "auto":
+        return image
+    service = ctx.manifest.service if ctx.manifest else None
+    dockerfile = service.dockerfile if service else "Dockerfile"
+    context = service.context if service else "."
+    text = fs.read_text(ctx.repo, dockerfile) or fs.read_text(ctx.repo, f"{context}/{dockerfile}")
+    match = FROM_PYTHON.search(text or "")
+    return f"python:{match.group(1)}-slim" if match else DEFAULT_IMAGE
 
 
 def _network_mode(ctx: Context) -> str | None:

@@ -347,7 +347,13 @@ def lineage(ctx: Context, params: LineageParams, store: Store, tracking: Trackin
 class ConsistencyParams(Params):
     tolerance: float = Field(1e-6, ge=0, description="Allowed difference (absolute or relative).")
     partial: bool = Field(False, description="Credit in proportion of agreeing predictions.")
-    image: str = Field("python:3.11-slim", description="Base image the champion is loaded in.")
+    image: str = Field(
+        "auto",
+        description=(
+            "Base image the champion is loaded in. `auto`: python:X.Y-slim with the "
+            "Python version that saved the model (its python_env.yaml)."
+        ),
+    )
     setup: str | None = Field(
         "auto",
         description="Install command (auto: mlflow-skinny and the model's requirements.txt).",

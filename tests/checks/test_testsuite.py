@@ -296,3 +296,31 @@ def test_flood_of_output_is_truncated(make_repo: MakeRepo, image: str) -> None:
     assert result.status == "passed", result
     assert len(result.evidence["output"]) < 10_000
     assert "5 passed" in result.evidence["output"]  # the end of the log survives
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "expected"),
+    [
+        ("FROM python:3.13-slim AS deps\nFROM deps\n", "python:3.13-slim"),
+        ("FROM --platform=linux/amd64 docker.io/library/python:3.12\n", "python:3.12-slim"),
+        ("FROM ubuntu:24.04\n", "python:3.11-slim"),
+        (None, "python:3.11-slim"),
+    ],
+)
+def test_auto_image_follows_the_dockerfile(
+    make_repo: MakeRepo, dockerfile: str | None, expected: str
+) -> None:
+    files = suite_files()
+    if dockerfile is not None:
+        files["Dockerfile"] = dockerfile
+    ctx = Context(make_repo(files), None, None)
+    assert testsuite._image(ctx, "auto") == expected
+    assert testsuite._image(ctx, "my/image:1") == "my/image:1"
+
+
+def test_auto_model_image_follows_the_python_that_saved_it(tmp_path: Path) -> None:
+    from grader import modelsandbox
+
+    (tmp_path / "python_env.yaml").write_text("python: 3.13.1\nbuild_dependencies: [pip]\n")
+    assert modelsandbox._image(tmp_path, "auto") == "python:3.13-slim"
+    assert modelsandbox._image(tmp_path / "missing", "auto") == "python:3.11-slim"
