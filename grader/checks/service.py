@@ -80,6 +80,19 @@ def _call(
     return response, entry
 
 
+def _with_logs(ctx: Context, evidence: dict[str, Any]) -> dict[str, Any]:
+    """Add the service container's log tail (its tracebacks explain a 5xx), if there is one."""
+    container = ctx.provided.get("service_container")
+    if ctx.settings.url or container is None:
+        return evidence
+    try:
+        with engine_for(ctx) as engine:
+            time.sleep(0.3)  # servers log a 5xx's traceback just after answering
+            return {**evidence, "service_logs": engine.logs(str(container), 3000)}
+    except CheckError:
+        return evidence  # the answer itself is the evidence; logs are a bonus
+
+
 # starts -------------------------------------------------------------------------------
 
 
@@ -284,9 +297,8 @@ def examples(ctx: Context, params: NoParams) -> Outcome:
     evidence = {"transcript": transcript, "problems": problems}
     if not problems:
         return passed(f"all {total} examples answered as expected", evidence)
-    return failed(
-        f"{right}/{total} examples right; {'; '.join(problems[:3])}", evidence, right / total
-    )
+    message = f"{right}/{total} examples right; {'; '.join(problems[:3])}"
+    return failed(message, _with_logs(ctx, evidence), right / total)
 
 
 # bad input ----------------------------------------------------------------------------
@@ -331,7 +343,7 @@ def bad_input(ctx: Context, params: NoParams) -> Outcome:
         )
     evidence = {"transcript": transcript}
     if problems:
-        return failed("; ".join(problems[:4]), evidence)
+        return failed("; ".join(problems[:4]), _with_logs(ctx, evidence))
     return passed(
         f"{len(transcript) - 1} invalid requests refused with 4xx; still healthy", evidence
     )
@@ -469,7 +481,8 @@ def fuzz(ctx: Context, params: FuzzParams) -> Outcome:
     if done.returncode == 0:
         return passed("no server error in the fuzz run", evidence)
     if "Server error" in output or "not_a_server_error" in output:
-        return failed("the fuzz run found server errors (5xx): see the log", evidence)
+        message = "the fuzz run found server errors (5xx): see the log"
+        return failed(message, _with_logs(ctx, evidence))
     raise CheckError(f"schemathesis failed to run (exit {done.returncode}): {tail(output, 300)}")
 
 

@@ -166,6 +166,7 @@ def test_examples_fail_when_predict_answers_500(start: Starter) -> None:
     outcome = service.examples(ctx, NoParams())
     assert outcome.status == "failed"
     assert outcome.message == "0/1 examples right; a setosa: HTTP 500, expected 200"
+    assert "RuntimeError: model exploded" in outcome.evidence["service_logs"]
 
 
 @pytest.mark.docker
