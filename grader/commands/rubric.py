@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -10,8 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.checks.registry import REGISTRY
-from grader.errors import EXIT_OK, ConfigError, UsageError
-from grader.rubric import json_schema, load_rubric, rubric_path
+from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, ConfigError, UsageError
+from grader.grade import Options
+from grader.rubric import Rubric, json_schema, load_rubric, rubric_path
+from grader.selftest import MUTANTS, MutantOutcome, run_selftest
 
 app = typer.Typer(help="Validate, show and explain rubrics.", no_args_is_help=True)
 
@@ -25,11 +28,26 @@ def _path(spec: str) -> Path:
 @app.command("validate", no_args_is_help=True)
 def validate(
     rubrics: list[str] = typer.Argument(..., help="Rubric files or milestone ids."),
+    against: Path | None = typer.Option(
+        None, help="Self-test: grade this reference repo and mutants of it."
+    ),
+    mutant: list[str] = typer.Option([], help="Only these mutants (repeatable)."),
+    network: str = typer.Option(
+        os.environ.get("GRADER_NETWORK", "published"), help="Container network (published|host)."
+    ),
 ) -> int:
     """Validate rubrics; all errors are printed as file:line: field: message.
 
+    With --against REPO, also self-test the rubric: every check must pass on the
+    reference repo and fail on a mutant of it broken in one known way.
+
     Example: grader rubric validate rubrics/*.yaml
+    Example: grader rubric validate m3 --against ../reference-team
     """
+    if against is not None:
+        if len(rubrics) != 1:
+            raise UsageError("--against takes exactly one rubric")
+        return _self_test(load_rubric(_path(rubrics[0])), against, set(mutant), network)
     problems: list[str] = []
     for spec in rubrics:
         try:
@@ -43,6 +61,50 @@ def validate(
     if problems:
         raise ConfigError("rubric", ", ".join(rubrics), problems)
     return EXIT_OK
+
+
+def _self_test(rubric: Rubric, reference: Path, mutants: set[str], network: str) -> int:
+    console = Console()
+    unknown = mutants - {m.name for m in MUTANTS}
+    if unknown:
+        raise UsageError(
+            f"no mutant {', '.join(sorted(unknown))}; mutants: {', '.join(m.name for m in MUTANTS)}"
+        )
+
+    def progress(o: MutantOutcome) -> None:
+        verdict = "ok" if not (o.problem or o.missed or o.collateral) else "PROBLEM"
+        console.print(f"  mutant {o.mutant.name}: {verdict}", highlight=False)
+
+    console.print(f"Self-test of {rubric.milestone} against {reference}")
+    report = run_selftest(
+        rubric, reference, Options(network_mode=network), mutants or None, progress
+    )
+    caught_by: dict[str, list[str]] = {}
+    for o in report.mutants:
+        for cid in o.caught:
+            caught_by.setdefault(cid, []).append(o.mutant.name)
+    ref = {r.id: r for r in report.reference.checks}
+    table = Table(title=f"self-test: {rubric.milestone}")
+    for col in ("check", "on reference", "fails on mutant"):
+        table.add_column(col)
+    for c in rubric.checks:
+        r = ref.get(c.id)
+        on_ref = "passed" if r and r.status == "passed" else f"[red]{r.status if r else '?'}[/]"
+        table.add_row(c.id, on_ref, ", ".join(caught_by.get(c.id, [])) or "[yellow]no mutant[/]")
+    console.print(table)
+    for r in report.failing_on_reference():
+        console.print(f"[red]fails on the reference:[/] {r.id}: {r.message}", highlight=False)
+    for o in report.mutants:
+        if o.problem:
+            console.print(f"[red]mutant {o.mutant.name} could not be graded:[/] {o.problem}")
+        for name in o.missed:
+            console.print(f"[red]mutant {o.mutant.name} did not make {name} fail[/]")
+        for line in o.collateral:
+            console.print(f"[red]mutant {o.mutant.name} also changed[/] {line}", highlight=False)
+    never = report.never_failed(rubric)
+    if never:
+        console.print(f"[yellow]no mutant shows these can fail:[/] {', '.join(never)}")
+    return EXIT_OK if report.ok else EXIT_FAIL_UNDER
 
 
 @app.command("show", no_args_is_help=True)
