@@ -18,14 +18,17 @@ from grader.checks import container, service
 from grader.checks.base import Context, NoParams, Outcome
 from grader.engine import Engine, cleanup
 from grader.main import main
+from tests.helpers import init_repo
 from tests.services import (
     FIXTURES,
     context,
     ensure_base_image,
     free_port,
     manifest_data,
+    network_mode,
     new_run_id,
     service_repo,
+    write_manifest,
 )
 
 Starter = Callable[..., tuple[Context, Outcome]]
@@ -400,3 +403,74 @@ def test_url_mode_grades_a_deployed_service(
         "build": "skipped",
         **{c["id"]: "passed" for c in URL_RUBRIC["checks"][1:]},
     }
+
+
+# the whole chain through `grader check` -----------------------------------------------
+
+FULL_RUBRIC = {
+    "milestone": "m3",
+    "title": "Every container and service check",
+    "checks": [
+        {"id": "build", "check": "container.build", "points": 10},
+        {"id": "size", "check": "container.size", "points": 5, "needs": ["build"],
+         "params": {"max_mb": 2000}},
+        {"id": "lint", "check": "container.lint", "points": 5},
+        {"id": "non-root", "check": "container.non_root", "points": 5, "needs": ["build"]},
+        {"id": "layer-secrets", "check": "container.layer_secrets", "points": 5,
+         "needs": ["build"]},
+        {"id": "starts", "check": "service.starts", "points": 10, "needs": ["build"]},
+        {"id": "healthcheck", "check": "container.healthcheck", "points": 5,
+         "needs": ["starts"]},
+        {"id": "health", "check": "service.health", "points": 5, "needs": ["starts"]},
+        {"id": "examples", "check": "service.examples", "points": 10, "needs": ["starts"]},
+        {"id": "bad-input", "check": "service.bad_input", "points": 5, "needs": ["starts"]},
+        {"id": "openapi", "check": "service.openapi", "points": 5, "needs": ["starts"]},
+        {"id": "fuzz", "check": "service.fuzz", "points": 5, "needs": ["starts"],
+         "params": {"max_examples": 5}},
+        {"id": "latency", "check": "service.latency", "points": 10, "needs": ["starts"],
+         "params": {"requests": 50, "p95_ms": 500}},
+        {"id": "metrics", "check": "service.metrics", "points": 5, "needs": ["starts"],
+         "params": {"required": ["predictions_total"]}},
+        {"id": "model", "check": "service.model_info", "points": 5, "needs": ["starts"]},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_good_service_passes_every_check_through_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ensure_base_image()
+    repo = write_manifest(service_repo(tmp_path / "team"), manifest_data(free_port()))
+    init_repo(repo, {})
+    rubric = tmp_path / "m3.yaml"
+    rubric.write_text(yaml.safe_dump(FULL_RUBRIC), encoding="utf-8")
+    monkeypatch.setenv("GRADER_NETWORK", network_mode())
+    out = tmp_path / "out"
+    code = main(["check", str(repo), "--rubric", str(rubric), "--out", str(out)])
+    assert code == 0, capsys.readouterr().out
+    tests = json.loads((out / "results.json").read_text())["tests"]
+    statuses = {t["extra_data"]["id"]: t["extra_data"]["status"] for t in tests}
+    assert statuses == {c["id"]: "passed" for c in FULL_RUBRIC["checks"]}
+
+
+def test_a_missing_engine_gives_error_results_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_repo: Callable[..., Path]
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    repo = make_repo(
+        {"capstone.yaml": yaml.safe_dump(manifest_data(8000)), "Dockerfile": "FROM x\n"}
+    )
+    rubric = tmp_path / "m3.yaml"
+    rubric.write_text(yaml.safe_dump({**FULL_RUBRIC, "checks": FULL_RUBRIC["checks"][:2]}))
+    out = tmp_path / "out"
+    assert main(["check", str(repo), "--rubric", str(rubric), "--out", str(out)]) == 0
+    tests = json.loads((out / "results.json").read_text())["tests"]
+    build, size = tests
+    assert build["extra_data"]["status"] == "error"
+    assert build["output"].startswith(
+        "GRADER ERROR (a TA will review): no Docker engine answers at unix:///nonexistent/"
+    )
+    assert "traceback" not in build["extra_data"]["evidence"]
+    assert size["extra_data"]["status"] == "blocked"
