@@ -8,6 +8,7 @@ the run goes on. State passes between checks only through `Outcome.provides`.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import time
@@ -28,6 +29,18 @@ OnResult = Callable[[CheckResult], None]
 OnTimeout = Callable[[Context, ResolvedCheck], None]
 
 
+# Heavy imports a family's checks make in their child process; imported once in the
+# parent instead, every forked child starts with them (MLflow takes seconds to import).
+PRELOAD = {"tracking": ("mlflow", "mlflow.tracking"), "repo": ("detect_secrets.core.scan",)}
+
+
+def _preload(checks: list[ResolvedCheck]) -> None:
+    for family in {c.check.split(".")[0] for c in checks}:
+        for module in PRELOAD.get(family, ()):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
+
+
 def run_rubric(
     rubric: Rubric,
     ctx: Context,
@@ -39,9 +52,13 @@ def run_rubric(
 ) -> list[CheckResult]:
     """Grade every selected check; a check never stops the others."""
     results: dict[str, CheckResult] = {}
-    for check in order(rubric.checks):
-        if (only and check.id not in only) or (skip and check.id in skip):
-            continue
+    selected = [
+        c
+        for c in order(rubric.checks)
+        if not (only and c.id not in only) and not (skip and c.id in skip)
+    ]
+    _preload(selected)
+    for check in selected:
         result = _blocked(check, results) or _run(check, ctx, on_timeout)
         results[check.id] = result
         if on_result:
