@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from grader import github, gitrepo, workflows
-from grader.checks.base import Context, Outcome, Params, failed, passed
+from grader.checks.base import Context, Outcome, Params, failed, passed, skipped
 from grader.errors import CheckError
 from grader.text import plural
 from grader.workflows import Step, Workflow
@@ -225,7 +225,13 @@ def run_status(ctx: Context, params: RunStatusParams) -> Outcome:
     """
     if not ctx.commit:
         raise CheckError("the target is not a git repository: no commit to look up")
-    owner, name = _repository(ctx, params)
+    found = _repository(ctx, params)
+    if found is None:
+        return skipped(
+            "no GitHub remote: the repository is not on GitHub, so it has no CI runs to look"
+            " up (grade the GitHub URL, or set the check's `repository` param)"
+        )
+    owner, name = found
     try:
         runs = github.runs_for_commit(owner, name, ctx.commit, base=params.api_url)
     except github.NotFound as exc:
@@ -235,16 +241,13 @@ def run_status(ctx: Context, params: RunStatusParams) -> Outcome:
     return _judge_runs(f"{owner}/{name}", ctx.commit, _latest(runs), params)
 
 
-def _repository(ctx: Context, params: RunStatusParams) -> tuple[str, str]:
+def _repository(ctx: Context, params: RunStatusParams) -> tuple[str, str] | None:
     if params.repository:
         owner, _, name = params.repository.partition("/")
         if owner and name:
             return owner, name
         raise CheckError(f"repository {params.repository!r} is not owner/name")
-    found = _origin(ctx.repo)
-    if found is None:
-        raise CheckError("no GitHub remote: set the check's `repository` param (owner/name)")
-    return found
+    return _origin(ctx.repo)
 
 
 def _origin(repo: Path, hops: int = 3) -> tuple[str, str] | None:

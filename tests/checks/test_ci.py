@@ -316,9 +316,10 @@ def test_repository_param_and_api_url_param(make_repo: MakeRepo, api: FakeGitHub
     assert out.status == "passed"
 
 
-def test_no_remote_and_no_param_is_an_error(make_repo: MakeRepo) -> None:
-    with pytest.raises(CheckError, match="no GitHub remote"):
-        run(make_repo(workflow()), "ci.run_status")
+def test_no_github_remote_is_not_applicable(make_repo: MakeRepo) -> None:
+    out = run(make_repo(workflow()), "ci.run_status")
+    assert out.status == "skipped"
+    assert out.message.startswith("no GitHub remote: the repository is not on GitHub")
 
 
 def test_unreachable_api_is_an_error(gh_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
