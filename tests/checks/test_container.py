@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from tests.services import (
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
+Variant = Callable[[str], tuple[Context, Outcome]]
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,23 @@ def build_variant(
 @pytest.fixture(scope="module")
 def good(tmp_path_factory: pytest.TempPathFactory, run_id: str) -> tuple[Context, Outcome]:
     return build_variant(tmp_path_factory.mktemp("good"), run_id)
+
+
+@pytest.fixture(scope="module")
+def variant(
+    tmp_path_factory: pytest.TempPathFactory, run_id: str
+) -> Callable[[str], tuple[Context, Outcome]]:
+    """variant(name) -> its build (built once per module, whichever test asks first)."""
+    built: dict[str, tuple[Context, Outcome]] = {}
+    extra = {"secret": {".env": "API_KEY=abc123\n"}}
+
+    def get(name: str) -> tuple[Context, Outcome]:
+        if name not in built:
+            root = tmp_path_factory.mktemp(name)
+            built[name] = build_variant(root, run_id, name, **extra.get(name, {}))
+        return built[name]
+
+    return get
 
 
 @pytest.fixture
@@ -120,8 +138,8 @@ def test_non_root_passes_with_a_user(good_ctx: Context) -> None:
     assert (outcome.status, outcome.message) == ("passed", "the image runs as user '10001'")
 
 
-def test_non_root_fails_for_an_image_running_as_root(tmp_path: Path, run_id: str) -> None:
-    ctx, _ = build_variant(tmp_path, run_id, "root")
+def test_non_root_fails_for_an_image_running_as_root(variant: Variant) -> None:
+    ctx, _ = variant("root")
     outcome = container.non_root(ctx, NoParams())
     assert (outcome.status, outcome.message) == (
         "failed",
@@ -135,8 +153,8 @@ def test_healthcheck_turns_healthy(good_ctx: Context) -> None:
     assert outcome.message.startswith("HEALTHCHECK healthy after")
 
 
-def test_healthcheck_fails_when_not_declared(tmp_path: Path, run_id: str) -> None:
-    ctx, _ = build_variant(tmp_path, run_id, "nohealthcheck")
+def test_healthcheck_fails_when_not_declared(variant: Variant) -> None:
+    ctx, _ = variant("nohealthcheck")
     outcome = container.healthcheck(ctx, container.HealthcheckParams())
     assert (outcome.status, outcome.message) == ("failed", "the image declares no HEALTHCHECK")
 
@@ -154,11 +172,33 @@ def test_layer_secrets_passes_on_a_clean_image(good_ctx: Context) -> None:
     assert (outcome.status, outcome.message) == ("passed", "no secret or .env files in any layer")
 
 
-def test_layer_secrets_finds_a_deleted_env_file(tmp_path: Path, run_id: str) -> None:
-    ctx, built = build_variant(tmp_path, run_id, "secret", **{".env": "API_KEY=abc123\n"})
+def test_layer_secrets_finds_a_deleted_env_file(variant: Variant) -> None:
+    ctx, built = variant("secret")
     assert built.status == "passed", built.message
     outcome = container.layer_secrets(ctx, container.LayerSecretsParams())
     assert (outcome.status, outcome.message) == (
         "failed",
         "secret files in image layers: app/.env",
     )
+
+
+CONTAINER_CHECKS = {
+    "size": lambda ctx: container.image_size(ctx, container.SizeParams(max_mb=2000)),
+    "lint": lambda ctx: container.lint(ctx, container.LintParams()),
+    "non_root": lambda ctx: container.non_root(ctx, NoParams()),
+    "healthcheck": lambda ctx: container.healthcheck(ctx, container.HealthcheckParams(seconds=20)),
+    "layer_secrets": lambda ctx: container.layer_secrets(ctx, container.LayerSecretsParams()),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "failing"),
+    [("root", {"non_root"}), ("nohealthcheck", {"healthcheck"}), ("secret", {"layer_secrets"})],
+)
+def test_a_broken_variant_fails_only_its_own_check(
+    variant: Variant, name: str, failing: set[str]
+) -> None:
+    ctx, built = variant(name)
+    assert built.status == "passed", built.message
+    outcomes = {check: run(ctx) for check, run in CONTAINER_CHECKS.items()}
+    assert {c for c, o in outcomes.items() if o.status != "passed"} == failing, outcomes

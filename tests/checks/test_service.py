@@ -334,6 +334,43 @@ def test_model_info_fails_on_another_model(good: Context) -> None:
     )
 
 
+# each broken variant fails its own checks only ----------------------------------------
+
+SERVICE_CHECKS = {
+    "health": lambda ctx: service.health(ctx, NoParams()),
+    "examples": lambda ctx: service.examples(ctx, NoParams()),
+    "bad_input": lambda ctx: service.bad_input(ctx, NoParams()),
+    "openapi": lambda ctx: service.openapi(ctx, NoParams()),
+    "latency": lambda ctx: service.latency(
+        ctx, service.LatencyParams(requests=24, concurrency=4, p95_ms=200, warmup=1)
+    ),
+    "metrics": lambda ctx: service.metrics(ctx, service.MetricsParams()),
+    "model_info": lambda ctx: service.model_info(ctx, service.ModelInfoParams()),
+}
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fault", "failing"),
+    [
+        ("", set()),
+        # a 500 on /predict also fails the latency loop and the answer's schema
+        ("predict500", {"examples", "openapi", "latency"}),
+        ("badinput500", {"bad_input"}),
+        ("slow", {"latency"}),
+        ("nometrics", {"metrics"}),
+    ],
+)
+def test_a_broken_service_fails_only_its_own_checks(
+    start: Starter, fault: str, failing: set[str]
+) -> None:
+    ctx, started = start(fault)
+    assert started.status == "passed", started.message
+    outcomes = {check: run(ctx) for check, run in SERVICE_CHECKS.items()}
+    assert {c for c, o in outcomes.items() if o.status != "passed"} == failing, outcomes
+
+
 # URL mode (no engine needed) ----------------------------------------------------------
 
 URL_RUBRIC = {
