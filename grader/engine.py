@@ -48,12 +48,33 @@ HINT = (
 )
 
 
-def network_mode_from_env(default: str = "published") -> str:
-    """How containers reach the network: GRADER_NETWORK=host|published, else `default`."""
+def network_mode_from_env(default: str = "auto") -> str:
+    """How containers reach the network: GRADER_NETWORK=host|published|auto, else `default`."""
     value = os.environ.get("GRADER_NETWORK", "").strip().lower() or default
-    if value not in NETWORK_MODES:
-        raise UsageError(f"GRADER_NETWORK={value!r}: expected one of {', '.join(NETWORK_MODES)}")
-    return value
+    if value not in (*NETWORK_MODES, "auto"):
+        raise UsageError(f"GRADER_NETWORK={value!r}: expected auto, published or host")
+    return resolve_network(value)
+
+
+def resolve_network(mode: str) -> str:
+    """`auto`: publish ports where the engine has a bridge network, else host networking.
+
+    Docker Desktop and default engines have a bridge; engines started with
+    `--bridge=none` (locked-down lab and CI machines) do not, and there only host
+    networking reaches a container. An unreachable engine keeps the default.
+    """
+    if mode not in (*NETWORK_MODES, "auto"):
+        raise UsageError(f"network mode {mode!r}: expected auto, published or host")
+    if mode != "auto":
+        return mode
+    try:
+        client = docker.from_env(timeout=10)
+        try:
+            return "published" if client.networks.list(names=["bridge"]) else "host"
+        finally:
+            client.close()
+    except (DockerException, RequestsConnectionError, OSError):
+        return "published"
 
 
 def connect(timeout: float = 60) -> docker.DockerClient:

@@ -33,7 +33,8 @@ from grader.batch import (
     save,
     select,
 )
-from grader.commands.check import NETWORK_MODES, parse_deadline, resolve_rubric_path
+from grader.commands.check import parse_deadline, resolve_rubric_path
+from grader.engine import resolve_network
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
 from grader.reports.dashboard import write_dashboard
 from grader.reports.gradebook import write_gradebooks
@@ -56,8 +57,8 @@ def batch(
     ),
     timeout: float = typer.Option(1800, min=1, help="Time limit per team, in seconds."),
     network: str = typer.Option(
-        os.environ.get("GRADER_NETWORK", "published"),
-        help="How containers reach the network: published or host (env GRADER_NETWORK).",
+        os.environ.get("GRADER_NETWORK", "auto"),
+        help="Container network: auto, published or host (env GRADER_NETWORK).",
     ),
     out: Path = typer.Option(..., help="Folder for the class outputs and teams/<team>/ reports."),
     from_results: Path | None = typer.Option(
@@ -68,8 +69,6 @@ def batch(
 
     Example: grader batch roster.csv --milestone m1 --jobs 4 --out grades/m1
     """
-    if network not in NETWORK_MODES:
-        raise UsageError(f"--network must be one of {', '.join(NETWORK_MODES)}")
     loaded = load_rubric(resolve_rubric_path(milestone, rubric))
     unknown = [c for c in check_ids if c not in {c.id for c in loaded.checks}]
     if unknown:
@@ -89,7 +88,7 @@ def batch(
             deadline=parse_deadline(deadline),
             checks=tuple(check_ids),
             timeout=timeout,
-            network=network,
+            network=resolve_network(network),
             force={s.id for s in chosen} if only else set(),
         )
         _grade(chosen, config, console)

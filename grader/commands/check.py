@@ -14,13 +14,12 @@ import typer
 from rich.console import Console
 
 from grader import reports
+from grader.engine import resolve_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, UsageError
 from grader.grade import Options, grade
 from grader.reports.terminal import print_result, status_text
 from grader.results import CheckResult
 from grader.rubric import load_rubric, rubric_path
-
-NETWORK_MODES = ("published", "host")
 
 
 def parse_deadline(text: str | None) -> datetime | None:
@@ -60,8 +59,9 @@ def check(
     out: Path | None = typer.Option(None, help="Folder for results.json, feedback.md, junit.xml."),
     fail_under: float | None = typer.Option(None, help="Exit 1 if the score is below this."),
     network: str = typer.Option(
-        os.environ.get("GRADER_NETWORK", "published"),
-        help="How containers reach the network: published ports, or host (env GRADER_NETWORK).",
+        os.environ.get("GRADER_NETWORK", "auto"),
+        help="How containers are reached: published ports, host networking, or auto"
+        " (host where the engine has no bridge network). Env GRADER_NETWORK.",
     ),
     url: str | None = typer.Option(None, help="Grade service checks against this deployed URL."),
 ) -> int:
@@ -69,8 +69,6 @@ def check(
 
     Example: grader check ../team-07 --milestone m1 --deadline 2026-10-01T23:59-04:00
     """
-    if network not in NETWORK_MODES:
-        raise UsageError(f"--network must be one of {', '.join(NETWORK_MODES)}")
     loaded = load_rubric(resolve_rubric_path(milestone, rubric))
     known = {c.id for c in loaded.checks}
     unknown = [c for c in (*only, *skip) if c not in known]
@@ -82,7 +80,7 @@ def check(
         only=set(only),
         skip=set(skip),
         manual_file=manual,
-        network_mode=network,
+        network_mode=resolve_network(network),
         url=url,
     )
     console = Console()

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.checks.registry import REGISTRY
+from grader.engine import resolve_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, ConfigError, UsageError
 from grader.grade import Options
 from grader.rubric import Rubric, json_schema, load_rubric, rubric_path
@@ -33,7 +34,7 @@ def validate(
     ),
     mutant: list[str] = typer.Option([], help="Only these mutants (repeatable)."),
     network: str = typer.Option(
-        os.environ.get("GRADER_NETWORK", "published"), help="Container network (published|host)."
+        os.environ.get("GRADER_NETWORK", "auto"), help="Container network: auto, published, host."
     ),
 ) -> int:
     """Validate rubrics; all errors are printed as file:line: field: message.
@@ -77,7 +78,7 @@ def _self_test(rubric: Rubric, reference: Path, mutants: set[str], network: str)
 
     console.print(f"Self-test of {rubric.milestone} against {reference}")
     report = run_selftest(
-        rubric, reference, Options(network_mode=network), mutants or None, progress
+        rubric, reference, Options(network_mode=resolve_network(network)), mutants or None, progress
     )
     caught_by: dict[str, list[str]] = {}
     for o in report.mutants:
