@@ -7,6 +7,7 @@ service check targets that URL instead, and nothing is built or run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -116,7 +117,7 @@ def starts(ctx: Context, params: StartsParams) -> Outcome:
     service = need_service(ctx)
     limit = params.seconds or service.startup_seconds
     if ctx.settings.url:
-        return _url_health(ctx, service, limit)
+        return _ready(_url_health(ctx, service, limit), service, limit)
     image = str(ctx.need("image"))
     with engine_for(ctx) as engine:
         limits = Limits(memory=params.memory, cpus=params.cpus)
@@ -128,9 +129,39 @@ def starts(ctx: Context, params: StartsParams) -> Outcome:
             return failed(f"the service did not become healthy: {health.reason}", evidence)
         engine.keep(handle.container_id)
     message = f"healthy after {health.seconds:.1f}s"
-    return passed(
+    outcome = passed(
         message, evidence, service_url=handle.base_url, service_container=handle.container_id
     )
+    return _ready(outcome, service, limit - health.seconds)
+
+
+def _ready(outcome: Outcome, service: Service, seconds: float) -> Outcome:
+    """Healthy is not enough: wait for `ready_path` (the model loaded) within the limit.
+
+    A service may answer its liveness probe while the model still loads; grading its
+    endpoints before it is ready would fail them for the wrong reason.
+    """
+    url = outcome.provides.get("service_url")
+    if outcome.status != "passed" or not service.ready_path or not url:
+        return outcome
+    start, delay, last = time.monotonic(), 0.2, ""
+    with httpx.Client(timeout=5.0) as http:
+        while True:
+            try:
+                response = http.get(str(url).rstrip("/") + service.ready_path)
+                last = f"HTTP {response.status_code}"
+                if response.is_success:
+                    waited = time.monotonic() - start
+                    message = f"{outcome.message}, ready {waited:.1f}s later"
+                    return dataclasses.replace(outcome, message=message)
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            if time.monotonic() - start > max(seconds, 1.0):
+                break
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+    reason = f"healthy, but {service.ready_path} did not answer 2xx in time (last: {last})"
+    return failed(reason, outcome.evidence)
 
 
 def _health_evidence(health: Health, service: Service) -> dict[str, Any]:
