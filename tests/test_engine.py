@@ -57,13 +57,29 @@ def engine() -> Iterator[Engine]:
 
 
 def test_network_mode_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GRADER_NETWORK", raising=False)
-    assert network_mode_from_env() == "published"
     monkeypatch.setenv("GRADER_NETWORK", "HOST")
     assert network_mode_from_env() == "host"
+    monkeypatch.setenv("GRADER_NETWORK", "published")
+    assert network_mode_from_env() == "published"
     monkeypatch.setenv("GRADER_NETWORK", "bridge")
-    with pytest.raises(UsageError, match="GRADER_NETWORK='bridge': expected one of"):
+    with pytest.raises(
+        UsageError, match="GRADER_NETWORK='bridge': expected auto, published or host"
+    ):
         network_mode_from_env()
+
+
+def test_auto_network_mode_without_an_engine_keeps_published_ports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GRADER_NETWORK", raising=False)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    assert network_mode_from_env() == "published"
+
+
+@docker_only
+def test_auto_network_mode_follows_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADER_NETWORK", raising=False)
+    assert network_mode_from_env() == network_mode()  # host here: the engine has no bridge
 
 
 def test_an_unreachable_engine_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch) -> None:
