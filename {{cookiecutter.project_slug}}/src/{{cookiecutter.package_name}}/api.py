@@ -15,8 +15,11 @@ the reason (the image's HEALTHCHECK probes /ready, so such a container reports u
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 import uuid
@@ -154,11 +157,17 @@ class JsonFormatter(logging.Formatter):
 
 
 def json_logger(name: str) -> logging.Logger:
+    """A logger that writes JSON lines to stdout from a background thread: a slow reader of
+    stdout (a busy log driver) must not stall requests."""
     logger = logging.getLogger(name)
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
+        lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        stdout = logging.StreamHandler(sys.stdout)
+        stdout.setFormatter(JsonFormatter())
+        listener = logging.handlers.QueueListener(lines, stdout)
+        listener.start()
+        atexit.register(listener.stop)
+        logger.addHandler(logging.handlers.QueueHandler(lines))
         logger.setLevel(logging.INFO)
         logger.propagate = False
     return logger

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -117,6 +117,7 @@ class PredictionLog:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._handle: TextIO | None = None
 
     def write(
         self, records: Iterable[dict[str, Any]], predictions: Iterable[Any], version: Any
@@ -129,9 +130,10 @@ class PredictionLog:
             for r, p in zip(records, predictions, strict=True)
         ]
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write("\n".join(lines) + "\n")
+            if self._handle is None:  # opened once, kept open: one write per request
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = self.path.open("a", encoding="utf-8", buffering=1)
+            self._handle.write("\n".join(lines) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
