@@ -70,7 +70,9 @@ def _blocked(check: ResolvedCheck, results: dict[str, CheckResult]) -> CheckResu
     """A `blocked` result naming the root cause, if a prerequisite did not pass."""
     for need in check.needs:
         prior = results.get(need)
-        if prior is None or prior.status == "passed":
+        # A skipped prerequisite is not applicable (no image to build in URL mode): it
+        # does not block what needs it.
+        if prior is None or prior.status in ("passed", "skipped"):
             continue
         root = prior
         while root.status == "blocked" and root.evidence.get("root_cause") in results:

@@ -142,3 +142,15 @@ def test_skipped_checks_neither_earn_nor_lose(
     monkeypatch.setitem(REGISTRY, "t.na", CheckDef(not_applicable, NoParams, timeout=10))
     results = _run(tmp_path, "  - {id: na, check: t.na, points: 7}\n")
     assert (results["na"].status, results["na"].score, results["na"].max_score) == ("skipped", 0, 0)
+
+
+def test_a_skipped_prerequisite_does_not_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(REGISTRY, "t.na", CheckDef(not_applicable, NoParams, timeout=10))
+    results = _run(
+        tmp_path,
+        "  - {id: build, check: t.na, points: 1}\n"
+        "  - {id: call, check: t.ok, points: 1, needs: [build]}\n",
+    )
+    assert results["call"].status == "passed"
