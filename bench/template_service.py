@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import queue
 import socket
 import statistics
@@ -124,6 +125,7 @@ def worker(port: int, body: bytes, rate: float, seconds: float, concurrency: int
         "errors": errors,
         "achieved_rps": total / open_elapsed,
         "throughput_rps": sum(counts) / closed_elapsed,
+        "requests_total": 100 + total + sum(counts),
     }
 
 
@@ -205,6 +207,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 raise SystemExit(container.logs().decode()[-3000:])
 
             body = json.dumps(example_body(repo)).encode()
+            cpu_before = container_cpu_ns(container)
+            load_before = os.getloadavg()[0]
             print(f"load: {args.rate} req/s for {args.seconds} s from a separate process ...")
             load = subprocess.run(
                 [sys.executable, __file__, "--worker", str(port), "--rate", str(args.rate),
@@ -212,6 +216,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 input=body, capture_output=True, check=True,
             )  # fmt: skip
             stats = json.loads(load.stdout)
+            cpu_ms = (container_cpu_ns(container) - cpu_before) / 1e6
             latencies = stats["latencies_ms"]
             results.update(
                 {
@@ -226,6 +231,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     "max_ms": round(max(latencies), 2),
                     "throughput_rps": round(stats["throughput_rps"], 1),
                     "concurrency": args.concurrency,
+                    # Service CPU per request: what the latency costs on an idle machine,
+                    # independent of other load on this one (load average shown with it).
+                    "server_cpu_ms_per_request": round(cpu_ms / stats["requests_total"], 3),
+                    "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                 }
             )
         finally:
@@ -235,6 +244,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 remove_images(client, [image.id, *created])
             client.close()
     return results
+
+
+def container_cpu_ns(container: Any) -> int:
+    stats = container.stats(stream=False)
+    return int(stats["cpu_stats"]["cpu_usage"]["total_usage"])
 
 
 def example_body(repo: Path) -> Any:
@@ -263,6 +277,9 @@ def report(results: dict[str, Any]) -> str:
             f"    mean {results['mean_ms']} ms  max {results['max_ms']} ms",
             f"  throughput          {results['throughput_rps']} req/s "
             f"(closed loop, {results['concurrency']} clients)",
+            f"  service CPU         {results['server_cpu_ms_per_request']} ms per request",
+            f"  machine load        {results['load_average'][0]} -> "
+            f"{results['load_average'][1]} (1-min load average, 2 cores)",
         ]
     )
 
