@@ -130,6 +130,14 @@ def test_starts_stops_a_service_that_never_gets_healthy(start: Starter, run_id: 
     assert all("FAULT=never-healthy" not in c.attrs["Config"]["Env"] for c in running)
 
 
+@pytest.mark.docker
+@pytest.mark.slow
+def test_starts_fails_when_healthy_but_never_ready(start: Starter) -> None:
+    _, outcome = start("never-ready", seconds=3)
+    assert outcome.status == "failed"
+    assert outcome.message == "healthy, but /ready did not answer 2xx in time (last: HTTP 503)"
+
+
 # health -------------------------------------------------------------------------------
 
 
