@@ -10,14 +10,25 @@ labelled so the run's cleanup finds it if this process is killed first.
 
     result = run_in_sandbox(repo, ["pytest", "-q"], setup="pip install -e '.[dev]'",
                             collect=["coverage.xml"], run_id=ctx.settings.run_id,
-                            check_id=ctx.check_id)
+                            check_id=ctx.check_id,
+                            cache=EnvCache(("pyproject.toml",), "pip install --no-deps -e ."))
+
+With `cache`, what `setup` installs is kept as an image (`mlops-capstone-kit/env:<key>`,
+labelled CACHE_LABEL, kept by a run's cleanup, removed by `grader clean --cache`) and
+reused by every later run with the same key: the base image, the setup command and the
+content of the files that declare the dependencies. The cached image never holds the
+repo: each run copies the current repo in and runs `refresh` (e.g. reinstall the project
+itself, without its dependencies), so the code that runs is always the current code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import io
+import os
+import shlex
 import tarfile
 import tempfile
 import time
@@ -29,11 +40,23 @@ from typing import IO
 from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
-from grader.engine import Engine, Limits, network_mode_from_env
+from grader.engine import (
+    LABEL,
+    RUN_LABEL,
+    Engine,
+    Limits,
+    RunResult,
+    connect,
+    network_mode_from_env,
+)
 from grader.errors import EngineError
 
 WORKDIR = "/repo"
 CACHE_LABEL = "org.mlops-capstone-kit.cache"
+KEY_LABEL = "org.mlops-capstone-kit.env-key"
+ENV_REPOSITORY = "mlops-capstone-kit/env"
+CACHE_FORMAT = "env-cache-1"  # part of every key: change it when a cache image's layout changes
+CACHE_SWITCH = "GRADER_ENV_CACHE"  # "off": install every time, as before the cache existed
 HOOKS_DOCKERFILE = """\
 FROM {base}
 RUN command -v git >/dev/null || (apt-get update \\
@@ -59,10 +82,45 @@ class SandboxResult:
     files: dict[str, bytes] = field(default_factory=dict)
     oom_killed: bool = False
     setup_failed: bool = False
+    environment: str = ""  # where the dependencies came from, for the check's evidence
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and not self.setup_failed
+
+
+@dataclass(frozen=True)
+class EnvCache:
+    """How to reuse what `setup` installs across runs (see the module's docstring).
+
+    `key_files`: paths relative to the repo (a folder counts with all it holds) that
+    declare the dependencies; with the base image and the setup command they are the key.
+    `refresh`: a shell command run (with network, like setup) after the current repo is
+    copied in, e.g. `pip install --no-deps -e .`; None when the repo needs no install.
+    """
+
+    key_files: tuple[str, ...]
+    refresh: str | None = None
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """What the command starts from: an image, and the repo to copy in (None: it holds it)."""
+
+    image: str
+    repo: Path | None
+    environment: str = ""
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """The setup steps of one sandbox run, sharing its engine, limits and environment."""
+
+    engine: Engine
+    limits: Limits
+    env: dict[str, str]
+    timeout: float
+    start: float
 
 
 def run_in_sandbox(
@@ -82,6 +140,7 @@ def run_in_sandbox(
     run_id: str = "local",
     check_id: str = "",
     network_mode: str | None = None,
+    cache: EnvCache | None = None,
 ) -> SandboxResult:
     """Run `command` (argv list, or a shell string) in a copy of `repo` at /repo.
 
@@ -89,7 +148,9 @@ def run_in_sandbox(
     grader runs in host mode (GRADER_NETWORK=host), else the engine's default network.
     `network` is the command's own: "none" (default) or "host". `collect` paths are
     relative to /repo (or absolute); `files` maps each file found to its bytes. A
-    failed setup returns its own exit code and output with `setup_failed` set.
+    failed setup returns its own exit code and output with `setup_failed` set. With
+    `cache`, the setup's result is reused while the key files stay the same (and
+    GRADER_ENV_CACHE is not `off`); `environment` says whether it was.
     """
     mode = network_mode or network_mode_from_env()
     limits = Limits(memory=memory, cpus=cpus, pids=pids)
@@ -97,30 +158,168 @@ def run_in_sandbox(
     start = time.monotonic()
     with Engine(run_id=run_id, check_id=check_id, network_mode=mode) as engine:
         _ensure_image(engine, image)
-        base = image
-        if setup is not None:
-            setup_net = "host" if engine.network_mode == "host" else "published"
-            box = _boxed(engine, base, ["sh", "-c", setup], limits, setup_net, full_env, repo)
-            done = engine.wait(box, setup_timeout)
-            if done.exit_code != 0 or done.timed_out:
-                what = "timed out" if done.timed_out else f"exit {done.exit_code}"
-                output = f"setup failed ({what}): {setup}\n{done.output}"
-                seconds = time.monotonic() - start
-                return SandboxResult(
-                    done.exit_code, output, done.timed_out, seconds, {}, done.oom_killed, True
-                )
-            base = _snapshot(engine, box)
-            repo_copy: Path | None = None  # the snapshot already holds the repo
-        else:
-            repo_copy = repo
+        steps = _Steps(engine, limits, full_env, setup_timeout, start)
+        if os.environ.get(CACHE_SWITCH, "").strip().lower() == "off":
+            cache = None
+        ready = _prepare(steps, repo, image, setup, cache)
+        if isinstance(ready, SandboxResult):
+            return ready
         argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
-        box = _boxed(engine, base, argv, limits, network, full_env, repo_copy)
+        box = _boxed(engine, ready.image, argv, limits, network, full_env, ready.repo)
         done = engine.wait(box, timeout)
         files = _collect(box, collect)
         seconds = time.monotonic() - start
         return SandboxResult(
-            done.exit_code, done.output, done.timed_out, seconds, files, done.oom_killed
+            done.exit_code,
+            done.output,
+            done.timed_out,
+            seconds,
+            files,
+            done.oom_killed,
+            environment=ready.environment,
         )
+
+
+def _prepare(
+    steps: _Steps, repo: Path, image: str, setup: str | None, cache: EnvCache | None
+) -> _Ready | SandboxResult:
+    """Run the setup (or take its result from the cache); a failure is the run's result."""
+    if setup is None:
+        return _Ready(image, repo)
+    if cache is None:
+        box, done = _step(steps, image, setup, repo)
+        if _failed(done):
+            return _setup_failure(steps, setup, done)
+        return _Ready(_snapshot(steps.engine, box), None, "installed (not cached)")
+    key = cache_key(repo, _image_id(steps.engine, image), setup, cache.key_files)
+    cached = _cached_image(steps.engine, key)
+    if cached is not None:
+        environment = f"cached (key {key[:12]})"
+    else:
+        # The repo is removed before the snapshot: a cached image must never hold code
+        # that a later run could take for the current one.
+        box, done = _step(steps, image, _then_drop_repo(setup), repo)
+        if _failed(done):
+            return _setup_failure(steps, setup, done)  # a failed setup is never cached
+        cached = _publish(steps.engine, box, key)
+        environment = f"installed, now cached (key {key[:12]})"
+    if cache.refresh is None:
+        return _Ready(cached, repo, environment)
+    box, done = _step(steps, cached, cache.refresh, repo)
+    if _failed(done):
+        return _setup_failure(steps, cache.refresh, done)
+    return _Ready(_snapshot(steps.engine, box), None, environment)
+
+
+def _step(steps: _Steps, image: str, script: str, repo: Path) -> tuple[Container, RunResult]:
+    """One setup step, with network, on a fresh copy of the repo."""
+    engine = steps.engine
+    net = "host" if engine.network_mode == "host" else "published"
+    argv = ["sh", "-c", script]
+    box = _boxed(engine, image, argv, steps.limits, net, steps.env, repo)
+    return box, engine.wait(box, steps.timeout)
+
+
+def _failed(done: RunResult) -> bool:
+    return done.exit_code != 0 or done.timed_out
+
+
+def _setup_failure(steps: _Steps, script: str, done: RunResult) -> SandboxResult:
+    what = "timed out" if done.timed_out else f"exit {done.exit_code}"
+    output = f"setup failed ({what}): {script}\n{done.output}"
+    seconds = time.monotonic() - steps.start
+    return SandboxResult(
+        done.exit_code, output, done.timed_out, seconds, {}, done.oom_killed, setup_failed=True
+    )
+
+
+def _then_drop_repo(setup: str) -> str:
+    """`setup`, then (only if it succeeded) remove the repo copy; its exit code is kept."""
+    return f"sh -c {shlex.quote(setup)} && cd / && rm -rf {WORKDIR}"
+
+
+# --- the dependency-environment cache ---------------------------------------------------------
+
+
+def cache_key(repo: Path, image_id: str, setup: str, key_files: Sequence[str]) -> str:
+    """sha256 of the base image, the setup command and the key files' names and content."""
+    digest = hashlib.sha256()
+    for part in (CACHE_FORMAT, image_id, setup):
+        digest.update(part.encode() + b"\0")
+    for rel in sorted(set(key_files)):
+        digest.update(rel.encode() + b"\0")
+        _hash_path(digest, repo / rel, rel)
+    return digest.hexdigest()
+
+
+def _hash_path(digest: hashlib._Hash, path: Path, rel: str) -> None:
+    """A file's bytes, a link's target (never followed: it may point anywhere on the
+    host), or every entry of a folder in order; a missing path counts as missing."""
+    if path.is_symlink():
+        digest.update(b"link:" + os.readlink(path).encode() + b"\0")
+    elif path.is_file():
+        digest.update(b"file:%d\0" % path.stat().st_size)
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    elif path.is_dir():
+        digest.update(b"dir\0")
+        for child in sorted(path.iterdir()):
+            name = f"{rel}/{child.name}"
+            digest.update(name.encode() + b"\0")
+            _hash_path(digest, child, name)
+    else:
+        digest.update(b"missing\0")
+
+
+def _image_id(engine: Engine, image: str) -> str:
+    return str(engine.client.images.get(image).id)
+
+
+def _tag(key: str) -> str:
+    return f"{ENV_REPOSITORY}:{key[:32]}"
+
+
+def _cached_image(engine: Engine, key: str) -> str | None:
+    """The id of the cache image for `key`, if there is one (the id, not the tag: a
+    concurrent build may move the tag while this run uses the image)."""
+    try:
+        image = engine.client.images.get(_tag(key))
+    except ImageNotFound:
+        return None
+    return str(image.id) if image.labels.get(KEY_LABEL) == key else None
+
+
+def _publish(engine: Engine, box: Container, key: str) -> str:
+    """The set-up container as the cache image of `key`; returns the image's id.
+
+    Not the grader's run label (the run's cleanup would remove it) but CACHE_LABEL, the
+    key and, for `grader clean --run ID --cache`, the run that built it. Two runs may
+    build the same key at once: each uses its own image, the tag ends on one of them,
+    and the other is removed with its run.
+    """
+    labels = {**engine.labels, LABEL: "cache", CACHE_LABEL: "1", KEY_LABEL: key}
+    image = box.commit(conf={"Labels": labels})
+    image_id = str(image.id)
+    repository, tag = _tag(key).split(":")
+    image.tag(repository, tag)
+    if _cached_image(engine, key) != image_id:
+        engine.adopt_image(image_id)  # another run's image won the tag
+    return image_id
+
+
+def remove_cache_images(run_id: str | None = None) -> int:
+    """Remove the cache images (those built by one run, or all); returns how many."""
+    filters = [f"{CACHE_LABEL}=1", *([f"{RUN_LABEL}={run_id}"] if run_id else [])]
+    client = connect()
+    try:
+        images = client.images.list(filters={"label": filters})
+        for image in images:
+            with contextlib.suppress(DockerException):
+                client.images.remove(image.id, force=True)
+        return len(images)
+    finally:
+        client.close()
 
 
 def hooks_image(base: str = "python:3.11-slim", network_mode: str | None = None) -> str:

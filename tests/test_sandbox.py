@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from grader.checks import repo as repo_checks
 from grader.checks.base import Context, RunSettings
-from grader.sandbox import run_in_sandbox
+from grader.main import main
+from grader.sandbox import (
+    CACHE_LABEL,
+    ENV_REPOSITORY,
+    EnvCache,
+    SandboxResult,
+    cache_key,
+    remove_cache_images,
+    run_in_sandbox,
+)
 from tests.helpers import build_tree
-from tests.services import grader_leftovers, network_mode, new_run_id
+from tests.services import docker_client, grader_leftovers, network_mode, new_run_id
 
 pytestmark = pytest.mark.docker
 
@@ -100,3 +110,158 @@ def test_precommit_hooks_run_in_the_sandbox(
     outcome = repo_checks.precommit_run(ctx, repo_checks.PrecommitRunParams())
     assert (outcome.status, outcome.message) == ("passed", "pre-commit passed on all files")
     assert grader_leftovers(settings.run_id) == []
+
+
+# --- the dependency-environment cache ---------------------------------------------------------
+
+# `deps.txt` stands for the files that declare dependencies, /opt/deps for site-packages,
+# /opt/project for the project's own install. Each setup counts its runs in /opt/setups.
+CACHED = EnvCache(("deps.txt",), refresh="cp src/app.txt /opt/project")
+SHOW = "cat /opt/deps /opt/project src/app.txt; wc -l < /opt/setups; ls src"
+
+
+@pytest.fixture
+def cache_run(tmp_path: Path) -> Iterator[str]:
+    """A run id, also in the setup command so that keys are this test's own; the cache
+    images the test built are removed after it."""
+    run_id = new_run_id()
+    yield run_id
+    remove_cache_images(run_id)
+    assert grader_leftovers(run_id) == []
+
+
+def cached_run(repo: Path, run_id: str, cache: EnvCache = CACHED, **options: str) -> SandboxResult:
+    setup = options.get(
+        "setup", f"echo {run_id} >/dev/null; cp deps.txt /opt/deps; echo x >>/opt/setups"
+    )
+    return run_in_sandbox(
+        repo, SHOW, setup=setup, cache=cache, run_id=run_id, network_mode=network_mode()
+    )
+
+
+def project(tmp_path: Path, **files: str) -> Path:
+    tree = {"deps.txt": "numpy\n", "src/app.txt": "v1\n", "src/old.txt": "gone soon\n", **files}
+    return build_tree(tmp_path / "team", tree)
+
+
+def test_a_second_run_with_the_same_dependencies_runs_the_current_code(
+    tmp_path: Path, cache_run: str
+) -> None:
+    repo = project(tmp_path)
+    first = cached_run(repo, cache_run)
+    assert first.ok, first.output
+    assert first.environment.startswith("installed, now cached (key ")
+    assert first.output.split() == ["numpy", "v1", "v1", "1", "app.txt", "old.txt"]
+    (repo / "src/app.txt").write_text("v2\n")
+    (repo / "src/old.txt").unlink()
+    second = cached_run(repo, cache_run)
+    assert second.ok, second.output
+    assert second.environment == "cached (key " + first.environment.split("key ")[1]
+    # Setup ran once; the refresh and the command saw the new code and not the old file.
+    assert second.output.split() == ["numpy", "v2", "v2", "1", "app.txt"]
+    # The cache image is no leftover of the run: the run's cleanup keeps it.
+    assert (len(cache_images(cache_run)), grader_leftovers(cache_run)) == (1, [])
+
+
+def test_changed_dependencies_miss_the_cache(tmp_path: Path, cache_run: str) -> None:
+    repo = project(tmp_path)
+    assert cached_run(repo, cache_run).environment.startswith("installed, now cached")
+    (repo / "deps.txt").write_text("numpy\npandas\n")
+    second = cached_run(repo, cache_run)
+    assert second.environment.startswith("installed, now cached")
+    assert second.output.split()[:2] == ["numpy", "pandas"]
+
+
+def test_without_a_refresh_the_current_repo_is_copied_in(tmp_path: Path, cache_run: str) -> None:
+    repo = project(tmp_path)
+    bare = EnvCache(("deps.txt",))
+    show = "cat /opt/deps src/app.txt; ls src"
+    first = run_in_sandbox(
+        repo,
+        show,
+        setup=f"echo {cache_run}; cp deps.txt /opt/deps",
+        cache=bare,
+        run_id=cache_run,
+        network_mode=network_mode(),
+    )
+    (repo / "src/app.txt").write_text("v2\n")
+    (repo / "src/old.txt").unlink()
+    second = run_in_sandbox(
+        repo,
+        show,
+        setup=f"echo {cache_run}; cp deps.txt /opt/deps",
+        cache=bare,
+        run_id=cache_run,
+        network_mode=network_mode(),
+    )
+    assert first.output.split() == ["numpy", "v1", "app.txt", "old.txt"]
+    assert second.environment.startswith("cached (key ")
+    assert second.output.split() == ["numpy", "v2", "app.txt"]
+
+
+def test_a_failed_setup_is_not_cached(tmp_path: Path, cache_run: str) -> None:
+    repo = project(tmp_path)
+    setup = f"echo {cache_run}; exit 3"
+    for _ in range(2):  # the second run installs again: nothing was cached
+        result = cached_run(repo, cache_run, setup=setup)
+        assert (result.setup_failed, result.exit_code, result.environment) == (True, 3, "")
+    assert cache_images(cache_run) == []
+
+
+def test_a_failed_refresh_is_a_failed_setup(tmp_path: Path, cache_run: str) -> None:
+    repo = project(tmp_path)
+    result = cached_run(repo, cache_run, EnvCache(("deps.txt",), refresh="exit 4"))
+    assert (result.setup_failed, result.exit_code) == (True, 4)
+    assert result.output.startswith("setup failed (exit 4): exit 4")
+
+
+def test_concurrent_builds_of_one_key_leave_one_cache_image(tmp_path: Path, cache_run: str) -> None:
+    repo = project(tmp_path)
+    results: list[SandboxResult] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cached_run(repo, cache_run)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.ok for r in results] == [True, True], [r.output for r in results]
+    assert len(cache_images(cache_run)) == 1
+    assert cached_run(repo, cache_run).environment.startswith("cached (key ")
+
+
+def test_the_key_never_follows_links(tmp_path: Path) -> None:
+    repo = project(tmp_path)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("a")
+    (repo / "deps.txt").unlink()
+    os.symlink(outside, repo / "deps.txt")
+    before = cache_key(repo, "sha256:x", "setup", ["deps.txt", "missing.txt"])
+    outside.write_text("b")
+    assert cache_key(repo, "sha256:x", "setup", ["deps.txt", "missing.txt"]) == before
+    assert cache_key(repo, "sha256:x", "other setup", ["deps.txt"]) != before
+
+
+def test_grader_clean_cache_removes_the_runs_cache_images(
+    tmp_path: Path, cache_run: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cached_run(project(tmp_path), cache_run).ok
+    assert len(cache_images(cache_run)) == 1
+    capsys.readouterr()
+    assert main(["clean", "--run", cache_run, "--cache"]) == 0
+    assert capsys.readouterr().out == (
+        "removed 0 containers, 0 images, 0 networks, 1 cache images\n"
+    )
+    assert cache_images(cache_run) == []
+
+
+def cache_images(run_id: str) -> list[str]:
+    client = docker_client()
+    try:
+        flt = {"label": [f"{CACHE_LABEL}=1", f"org.mlops-capstone-kit.run={run_id}"]}
+        found = client.images.list(filters=flt)
+        assert all(t.startswith(ENV_REPOSITORY + ":") for i in found for t in i.tags)
+        return [str(i.id) for i in found]
+    finally:
+        client.close()

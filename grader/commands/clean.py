@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import typer
 
-from grader import engine
+from grader import engine, sandbox
 from grader.errors import EXIT_OK
 
 
 def clean(
     run: str | None = typer.Option(None, help="Only the leftovers of this run id."),
+    cache: bool = typer.Option(
+        False,
+        "--cache",
+        help="Also remove the cache images (installed dependencies, pre-commit hooks); "
+        "with --run, only those that run built.",
+    ),
 ) -> int:
     """Remove every container, network and image the grader created and did not remove.
 
-    Only resources carrying the grader's label are touched; nothing of yours is.
+    Only resources carrying the grader's label are touched; nothing of yours is. The
+    cache images are kept unless `--cache` is given: the next run installs again.
 
-    Example: grader clean
+    Example: grader clean --cache
     """
     done = engine.cleanup(run_id=run)
-    typer.echo(
-        f"removed {done.containers} containers, {done.images} images, {done.networks} networks"
-    )
+    line = f"removed {done.containers} containers, {done.images} images, {done.networks} networks"
+    if cache:
+        line += f", {sandbox.remove_cache_images(run_id=run)} cache images"
+    typer.echo(line)
     return EXIT_OK
