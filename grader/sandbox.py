@@ -246,9 +246,14 @@ def cache_key(repo: Path, image_id: str, setup: str, key_files: Sequence[str]) -
     digest = hashlib.sha256()
     for part in (CACHE_FORMAT, image_id, setup):
         digest.update(part.encode() + b"\0")
+    root = repo.resolve()
     for rel in sorted(set(key_files)):
         digest.update(rel.encode() + b"\0")
-        _hash_path(digest, repo / rel, rel)
+        path = repo / rel
+        if path.parent.resolve() != root and root not in path.parent.resolve().parents:
+            digest.update(b"outside\0")  # a team's path: never read the host's files
+            continue
+        _hash_path(digest, path, rel)
     return digest.hexdigest()
 
 

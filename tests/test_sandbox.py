@@ -241,6 +241,11 @@ def test_the_key_never_follows_links(tmp_path: Path) -> None:
     outside.write_text("b")
     assert cache_key(repo, "sha256:x", "setup", ["deps.txt", "missing.txt"]) == before
     assert cache_key(repo, "sha256:x", "other setup", ["deps.txt"]) != before
+    os.symlink(tmp_path, repo / "up")
+    escaping = ["../outside.txt", "up/outside.txt"]
+    before = cache_key(repo, "sha256:x", "setup", escaping)
+    outside.write_text("c")
+    assert cache_key(repo, "sha256:x", "setup", escaping) == before
 
 
 def test_grader_clean_cache_removes_the_runs_cache_images(

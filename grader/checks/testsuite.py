@@ -4,6 +4,10 @@
 command with no network and with time, memory and process limits, and collects a JUnit
 report and a coverage report. It provides them as `test_report` to the other checks
 (`tests.pass`, `tests.count`, `tests.coverage`, `tests.kinds`), which list it in `needs`.
+
+With the `auto` setup the installed dependencies are cached (grader/sandbox.py): keyed by
+the files that declare them, so a regrade, or a repo that changed only its code, skips the
+install; the project itself is reinstalled (editable, without dependencies) every time.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pydantic import Field
 from grader import fs
 from grader.checks.base import Context, Outcome, Params, failed, graded, passed
 from grader.errors import CheckError
-from grader.sandbox import SandboxResult, run_in_sandbox
+from grader.sandbox import EnvCache, SandboxResult, run_in_sandbox
 from grader.text import plural, tail
 
 OUT_DIR = "/tmp/grader"
@@ -90,7 +94,9 @@ class RunParams(Params):
         "auto",
         description=(
             "Shell command that installs dependencies (with network). `auto`: pip install "
-            "the project (with its `dev` extra if declared) and requirements*.txt files."
+            "the project (with its `dev` extra if declared) and requirements*.txt files, "
+            "cached while the files that declare dependencies stay the same. Another "
+            "command runs every time (the grader cannot tell which files it reads)."
         ),
     )
     extra_packages: list[str] = Field(
@@ -118,6 +124,7 @@ def run_suite(ctx: Context, params: RunParams) -> Outcome:
         command,
         image=_image(ctx, params.image),
         setup=_setup_command(ctx.repo, params),
+        cache=_env_cache(ctx.repo, params),
         timeout=params.timeout,
         setup_timeout=params.setup_timeout,
         memory=params.memory,
@@ -160,6 +167,7 @@ def _judge_run(command: str, result: SandboxResult, params: RunParams) -> Outcom
         "command": command,
         "exit_code": result.exit_code,
         "seconds": round(result.seconds, 1),
+        "environment": result.environment,
         "output": tail(result.output, 6000),
     }
     problem = _run_problem(result, report, params)
@@ -222,6 +230,60 @@ def _auto_install(repo: Path) -> str | None:
         if fs.read_text(repo, name) is not None:
             commands.append(f"pip install -q -r {name}")
     return " && ".join(commands) or None
+
+
+# The files `_auto_install` reads its dependencies from (pip reads them, and setup.py or
+# setup.cfg may read more: a `requirements/` folder is the usual place).
+DEPENDENCY_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "requirements")
+REQUIREMENTS = ("requirements*.txt", "requirements*.in", "constraints*.txt")
+NESTED = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)", re.M)
+# A requirement line that installs code from the repo: the project itself is reinstalled
+# by the refresh; any other local path would be a stale copy, so it disables the cache.
+LOCAL = re.compile(r"^\s*(?:-e\s+|--editable[\s=]+)?(?:\.|/|file:)(\S*)", re.M)
+
+
+def _env_cache(repo: Path, params: RunParams) -> EnvCache | None:
+    """How the `auto` install is cached; None (install every time) for any other setup."""
+    if params.setup != "auto":
+        return None
+    files = [*DEPENDENCY_FILES, *_requirement_files(repo), *_dynamic_files(repo)]
+    texts = [fs.read_text(repo, name) or "" for name in files if name.endswith((".txt", ".in"))]
+    nested = sorted({m for t in texts for m in NESTED.findall(t)})
+    files += nested
+    texts += [fs.read_text(repo, name) or "" for name in nested]
+    if any(m.strip("/") not in ("", "[dev]") for t in texts for m in LOCAL.findall(t)):
+        return None
+    refresh = None
+    if fs.read_text(repo, "pyproject.toml") is not None or fs.read_text(repo, "setup.py"):
+        # Editable, as the setup installed it: the tests import the copied repo's code.
+        refresh = "pip install -q --no-deps --force-reinstall -e ."
+    return EnvCache(tuple(files), refresh)
+
+
+def _requirement_files(repo: Path) -> list[str]:
+    return sorted({p.name for pattern in REQUIREMENTS for p in repo.glob(pattern)})
+
+
+def _dynamic_files(repo: Path) -> list[str]:
+    """Files pyproject.toml takes its dependencies from (setuptools' `dynamic`)."""
+    try:
+        data = tomllib.loads(fs.read_text(repo, "pyproject.toml") or "")
+    except tomllib.TOMLDecodeError:
+        return []
+    dynamic = data.get("tool", {}).get("setuptools", {}).get("dynamic", {})
+    if not isinstance(dynamic, dict):
+        return []
+    optional = dynamic.get("optional-dependencies")
+    entries = [
+        dynamic.get("dependencies"),
+        *(optional.values() if isinstance(optional, dict) else []),
+    ]
+    found: list[str] = []
+    for entry in entries:
+        spec = entry.get("file") if isinstance(entry, dict) else None
+        names = [spec] if isinstance(spec, str) else spec if isinstance(spec, list) else []
+        found += [name for name in names if isinstance(name, str)]
+    return found
 
 
 def _extras(repo: Path) -> set[str]:

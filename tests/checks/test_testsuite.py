@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ from grader.checks.base import Context, Outcome
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError
 from grader.grade import Options, context_for
-from grader.sandbox import SandboxResult
+from grader.sandbox import SandboxResult, remove_cache_images
 from grader.target import prepare
-from tests.fixtures.suites import ensure_base_image, suite_files
+from tests.fixtures.suites import PYPROJECT, ensure_base_image, suite_files
+from tests.helpers import commit_all
 
 MakeRepo = Callable[..., Path]
 SCORING = ("tests.pass", "tests.count", "tests.coverage", "tests.kinds")
@@ -192,6 +194,64 @@ def test_failed_install_is_named(make_repo: MakeRepo, image: str) -> None:
         "failed",
         "installing the dependencies failed (exit code 3)",
     )
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_regrade_reuses_the_dependencies_and_runs_the_current_code(
+    make_repo: MakeRepo, image: str
+) -> None:
+    run_id = "ts-cache-" + uuid.uuid4().hex[:8]
+    files = suite_files()
+    files["pyproject.toml"] = PYPROJECT + f"# {run_id}: this test's own cache key\n"
+    path = make_repo(files)
+    try:
+        first = grade(path, run_id, {"image": image, "timeout": 120})["tests.run"]
+        assert first.status == "passed", first
+        assert first.evidence["environment"].startswith("installed, now cached (key ")
+        code = (path / "tiny/__init__.py").read_text()
+        (path / "tiny/__init__.py").write_text(code.replace("2 * x", "3 * x"))
+        commit_all(path, "triple")
+        second = grade(path, run_id, {"image": image, "timeout": 120})["tests.run"]
+        assert second.evidence["environment"].startswith("cached (key ")
+        # The suite ran the new code, not the copy the cache was built from.
+        assert second.message.startswith("the suite ran: 3 passed, 1 failed"), second
+    finally:
+        remove_cache_images(run_id)
+
+
+def test_only_the_auto_setup_is_cached_keyed_by_the_dependency_files(
+    make_repo: MakeRepo,
+) -> None:
+    path = make_repo(suite_files())
+    (path / "requirements-dev.txt").write_text("-r requirements/base.txt\n-e .\n")
+    cache = testsuite._env_cache(path, testsuite.RunParams())
+    assert cache is not None
+    assert cache.key_files == (
+        "pyproject.toml",
+        "setup.py",
+        "setup.cfg",
+        "requirements",
+        "requirements-dev.txt",
+        "requirements/base.txt",
+    )
+    assert cache.refresh == "pip install -q --no-deps --force-reinstall -e ."
+    assert testsuite._env_cache(path, testsuite.RunParams(setup="make deps")) is None
+    # A local package other than the project would be a stale copy in the cache.
+    (path / "requirements.txt").write_text("numpy\n./libs/helpers\n")
+    assert testsuite._env_cache(path, testsuite.RunParams()) is None
+
+
+def test_dependencies_read_from_files_by_setuptools_are_in_the_key(make_repo: MakeRepo) -> None:
+    dynamic = (
+        '\n[tool.setuptools.dynamic]\ndependencies = {file = ["deps.in"]}\n'
+        'optional-dependencies.dev = {file = ["dev.in", "lint.in"]}\n'
+    )
+    path = make_repo(suite_files())
+    (path / "pyproject.toml").write_text(PYPROJECT + dynamic)
+    cache = testsuite._env_cache(path, testsuite.RunParams())
+    assert cache is not None
+    assert cache.key_files[-3:] == ("deps.in", "dev.in", "lint.in")
 
 
 # --- scoring a report, no engine ---------------------------------------------------------------
