@@ -359,12 +359,16 @@ def precommit_run(ctx: Context, params: PrecommitRunParams) -> Outcome:
     setup = "git config --global --add safe.directory '*' && pre-commit install-hooks"
     if params.setup:
         setup = f"{params.setup} && {setup}"
+    # The hook environments (under $HOME, kept in the cache image) depend only on the
+    # config; an extra setup may read anything in the repo, so it installs every time.
+    cache = None if params.setup else sandbox.EnvCache((".pre-commit-config.yaml",))
     try:
         result = sandbox.run_in_sandbox(
             ctx.repo,
             PRECOMMIT_RUN,
             image=sandbox.hooks_image(params.image, ctx.settings.network_mode),
             setup=setup,
+            cache=cache,
             timeout=params.timeout,
             setup_timeout=params.setup_timeout,
             run_id=ctx.settings.run_id,
@@ -381,6 +385,7 @@ def _judge_precommit(result: sandbox.SandboxResult, params: PrecommitRunParams) 
     evidence = {
         "command": " ".join(PRECOMMIT_RUN),
         "exit_code": result.exit_code,
+        "environment": result.environment,
         "log": tail(output),
     }
     if result.setup_failed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from grader.checks import repo
 from grader.checks.base import Context, Outcome
 from grader.checks.registry import REGISTRY
 from grader.grade import Options, context_for
+from grader.sandbox import remove_cache_images
 from grader.target import prepare
 from tests.helpers import ANN, BO, commit_all, git, team_files
 
@@ -266,6 +268,35 @@ def test_precommit_run_pass(make_repo: MakeRepo) -> None:
     path = make_repo(team_files(**{".pre-commit-config.yaml": PRECOMMIT_OK}))
     out = run(path, "precommit.run")
     assert (out.status, out.message) == ("passed", "pre-commit passed on all files")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_precommit_hooks_are_cached_and_run_on_the_current_code(make_repo: MakeRepo) -> None:
+    run_id = "pc-cache-" + uuid.uuid4().hex[:8]
+    config = PRECOMMIT_OK + f"# {run_id}: this test's own cache key\n"
+    path = make_repo(team_files(**{".pre-commit-config.yaml": config}))
+    try:
+        first = run_as(run_id, path, "precommit.run")
+        assert first.status == "passed", first
+        assert first.evidence["environment"].startswith("installed, now cached (key ")
+        (path / "src/alpha/bad.py").write_text("x = 1  # TODO-FORBIDDEN\n")
+        commit_all(path, "a marker")
+        second = run_as(run_id, path, "precommit.run")
+        assert second.evidence["environment"].startswith("cached (key ")
+        assert second.message == "pre-commit failed: no TODO markers"
+    finally:
+        remove_cache_images(run_id)
+
+
+def run_as(run_id: str, repo_dir: Path, name: str) -> Outcome:
+    co = prepare(str(repo_dir))
+    try:
+        ctx: Context = context_for(co, Options(), run_id)
+        definition = REGISTRY[name]
+        return definition.func(ctx, definition.params.model_validate({}))
+    finally:
+        co.close()
 
 
 @pytest.mark.docker
