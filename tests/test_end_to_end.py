@@ -28,7 +28,8 @@ from tests.fixtures import fake_github
 from tests.fixtures.fake_github import FakeGitHub
 from tests.services import free_port
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+# The module fixtures build, train and grade a whole team: far past the default limit.
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 GITHUB_REPO = "course/team-reference"
 # Mutants graded in CI: every cheap one, and the container and service ones the issue names.
