@@ -4,6 +4,8 @@ Loading a model unpickles it, and unpickling runs whatever code the pickle names
 happens on the grader's host. The host only copies the model's files (plain file copies,
 nothing is deserialized) next to the records to predict and a small script; the container
 installs MLflow and the model's own requirements with network, then predicts without it.
+That install is cached (grader/sandbox.py), keyed by the MLflow version and the model's
+requirement files: the model's own files are copied in fresh on every run.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from typing import Any
 
 import yaml
 
-from grader.sandbox import run_in_sandbox
+from grader.sandbox import EnvCache, run_in_sandbox
 from grader.text import tail
 
 OUTPUT = "predictions.json"
 DEFAULT_IMAGE = "python:3.11-slim"
 PYTHON = re.compile(r"^(3\.\d+)")
 VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,30}$")
+# What the auto setup installs from, relative to the work folder (the model is in model/).
+REQUIREMENT_FILES = ("model/requirements.txt", "model/conda.yaml", "model/python_env.yaml")
+# A requirement that is a file or a path: its content is not in the key, so no cache.
+LOCAL_REQUIREMENT = re.compile(r"^\s*(?:-|\.|/|\S*file:)", re.M)
 SCRIPT = """\
 import json
 
@@ -56,11 +62,17 @@ class Sandboxed:
     network_mode: str | None = None
 
 
+@dataclass(frozen=True)
+class Predictions:
+    values: list[Any]
+    environment: str  # where MLflow and the requirements came from (cached or installed)
+
+
 class PredictionFailed(Exception):
     """The model could not be loaded or could not predict: the message says why."""
 
 
-def predict(model_dir: Path, records: list[dict[str, Any]], box: Sandboxed) -> list[Any]:
+def predict(model_dir: Path, records: list[dict[str, Any]], box: Sandboxed) -> Predictions:
     """The model's predictions for `records`, computed in a container."""
     with tempfile.TemporaryDirectory(prefix="grader-predict-") as tmp:
         work = Path(tmp)
@@ -72,6 +84,7 @@ def predict(model_dir: Path, records: list[dict[str, Any]], box: Sandboxed) -> l
             ["python", "predict.py"],
             image=_image(model_dir, box.image),
             setup=_setup(model_dir, box.setup),
+            cache=_cache(model_dir, box.setup),
             timeout=box.timeout,
             setup_timeout=box.setup_timeout,
             memory=box.memory,
@@ -87,7 +100,7 @@ def predict(model_dir: Path, records: list[dict[str, Any]], box: Sandboxed) -> l
     values = json.loads(result.files[OUTPUT]).get("predictions")
     if not isinstance(values, list):
         raise PredictionFailed("the model's output is not a list of predictions")
-    return values
+    return Predictions(values, result.environment)
 
 
 def _image(model_dir: Path, image: str) -> str:
@@ -110,6 +123,17 @@ def _setup(model_dir: Path, setup: str | None) -> str | None:
     if (model_dir / "requirements.txt").is_file():
         steps.append("pip install -q -r model/requirements.txt")
     return " && ".join(steps)
+
+
+def _cache(model_dir: Path, setup: str | None) -> EnvCache | None:
+    """`auto` setup: cached by the model's requirement files; any other: installed each time."""
+    if setup != "auto":
+        return None
+    path = model_dir / "requirements.txt"
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    if path.is_symlink() or LOCAL_REQUIREMENT.search(text):
+        return None
+    return EnvCache(REQUIREMENT_FILES)
 
 
 def _mlflow_version(model_dir: Path) -> str:

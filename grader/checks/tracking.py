@@ -461,7 +461,9 @@ def consistency(
         champion = modelsandbox.predict(folder, records, _box(ctx, params))
     except modelsandbox.PredictionFailed as exc:
         return failed(f"the champion could not predict in the sandbox: {exc}"[:600])
-    return _compare(examples, served, champion, params, version.version)
+    outcome = _compare(examples, served, champion.values, params, version.version)
+    outcome.evidence["environment"] = champion.environment  # cached or installed, for TAs
+    return outcome
 
 
 def _box(ctx: Context, params: ConsistencyParams) -> modelsandbox.Sandboxed:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +21,7 @@ from grader.errors import CheckError
 from grader.grade import Options, context_for
 from grader.manifest import PrimaryMetric, Tracking
 from grader.mlflowstore import open_store
+from grader.sandbox import remove_cache_images
 from grader.target import prepare
 from tests.fixtures import mlflow_stores
 from tests.fixtures.mlflow_stores import MlflowServer, Variant
@@ -331,14 +333,16 @@ def mlflow_image() -> str:
     return ensure_mlflow_image()
 
 
-def consistency(path: Path, service: str, image: str, run_id: str) -> Outcome:
+def consistency(
+    path: Path, service: str, image: str, run_id: str, setup: str | None = None
+) -> Outcome:
     co = prepare(str(path))
     try:
         ctx = context_for(co, Options(network_mode="host"), run_id)
         ctx.provided["service_url"] = service
         ctx.check_id = "tracking.consistency"
         definition = REGISTRY["tracking.consistency"]
-        params = definition.params.model_validate({"image": image, "setup": None})
+        params = definition.params.model_validate({"image": image, "setup": setup})
         return definition.func(ctx, params)
     finally:
         co.close()
@@ -353,6 +357,21 @@ def test_service_serving_the_champion_passes(team: Team, mlflow_image: str) -> N
             "passed",
             "the service agrees with the champion (v1) on 4 predictions",
         )
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_champions_environment_is_cached_between_runs(team: Team, mlflow_image: str) -> None:
+    # `auto` setup: MLflow and the model's requirements (the image has them: pip is quick).
+    run_id = "cached-" + uuid.uuid4().hex[:8]
+    try:
+        for url in serve_predictions(champion_like):
+            outs = [consistency(team("sqlite"), url, mlflow_image, run_id, "auto") for _ in "ab"]
+        assert [o.status for o in outs] == ["passed", "passed"], outs
+        assert outs[0].evidence["environment"].startswith(("installed, now cached", "cached"))
+        assert outs[1].evidence["environment"].startswith("cached (key ")
+    finally:
+        remove_cache_images(run_id)
 
 
 @pytest.mark.docker
