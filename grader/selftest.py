@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,9 @@ from grader.rubric import ResolvedCheck, Rubric
 # Families whose checks take seconds: every mutant is graded on all of them, so a
 # mutant that breaks more than it should is caught there too.
 CHEAP_FAMILIES = ("repo", "ci", "tracking")
-EXPENSIVE = ("tracking.consistency",)  # loads the model in a sandbox: minutes
+# Not graded on every mutant: consistency loads the model in a sandbox (minutes), and a
+# mutant is a new commit that was never pushed, so it has no CI run on GitHub.
+EXPENSIVE = ("tracking.consistency", "ci.run_status")
 FAKE_AWS_KEY = 'AWS_ACCESS_KEY_ID = "AKIAZ3MSJV4WDQ7EXMPL"\n'
 MUTANT_AUTHOR = "Self Test"
 
@@ -56,11 +59,9 @@ def _break_dockerfile(repo: Path, manifest: Manifest) -> None:
     dockerfile.write_text("FRUM python:3.11-slim\n" + dockerfile.read_text(encoding="utf-8"))
 
 
-PREDICT_500 = """
-
-# Self-test mutant: every prediction fails with a server error.
+PREDICT_500 = """\
 @app.middleware("http")
-async def _self_test_mutant(request, call_next):  # type: ignore[no-untyped-def]
+async def _self_test_mutant(request, call_next):
     from fastapi.responses import JSONResponse
 
     if request.url.path.startswith("{path}"):
@@ -70,13 +71,24 @@ async def _self_test_mutant(request, call_next):  # type: ignore[no-untyped-def]
 
 
 def _predict_500(repo: Path, manifest: Manifest) -> None:
+    """Register a middleware answering 500 on the predict path, wherever the app is made."""
     path = manifest.service.predict_path if manifest.service else "/predict"
+    block = PREDICT_500.format(path=path)
     for module in sorted(repo.glob("src/**/*.py")) + sorted(repo.glob("*.py")):
         text = module.read_text(encoding="utf-8")
-        if re.search(r"^app\s*=\s*FastAPI\(", text, re.MULTILINE):
-            module.write_text(text + PREDICT_500.format(path=path), encoding="utf-8")
-            return
-    raise ValueError("no module with `app = FastAPI(...)` found")
+        if "FastAPI(" not in text:
+            continue
+        factory = re.search(r"(?m)^(\s+)return app\s*$", text)
+        if factory:  # the app is built in a function: register before it is returned
+            indented = textwrap.indent(block, factory.group(1))
+            text = text[: factory.start()] + indented + text[factory.start() :]
+        elif re.search(r"(?m)^app\s*=\s*FastAPI\(", text):
+            text += "\n\n" + block
+        else:
+            continue
+        module.write_text(text, encoding="utf-8")
+        return
+    raise ValueError("no module that builds a FastAPI `app` was found")
 
 
 def _store_paths(repo: Path, manifest: Manifest) -> list[Path]:
@@ -217,7 +229,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "the champion alias is removed",
         frozenset({"tracking.registered_model"}),
         _remove_alias,
-        frozenset({"service.model_info", "tracking.consistency"}),
+        frozenset({"tracking.*", "service.model_info"}),
     ),
     Mutant(
         "ci-or-true",
