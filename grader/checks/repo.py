@@ -87,7 +87,7 @@ def readme_sections(ctx: Context, params: ReadmeParams) -> Outcome:
     fraction = 1 - len(missing) / len(params.sections)
     if missing:
         return failed(f"{params.file} lacks sections: {', '.join(missing)}", evidence, fraction)
-    return passed(f"{params.file} has all {len(params.sections)} sections", evidence)
+    return passed(f"{params.file} has {plural(len(params.sections), 'required section')}", evidence)
 
 
 def manifest_valid(ctx: Context, params: NoParams) -> Outcome:
