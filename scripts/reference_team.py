@@ -38,9 +38,9 @@ PROMPT = re.compile(r"(?ms)^[_*][^\n].*?[_*]\s*$")
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(
-        cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
-    )
+    # The team's store is its own mlflow.db: no MLflow setting of the caller applies.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    done = subprocess.run(cmd, cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{done.stdout}\n{done.stderr}")
     return done.stdout

@@ -60,6 +60,10 @@ def _isolated_home(
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.edu")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.edu")
+    # MLflow's set_tracking_uri writes os.environ: undo whatever a test leaves behind.
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     # pre-commit environments are expensive: share them across tests in one session.
     shared = tmp_path_factory.getbasetemp() / "pre-commit-home"
     monkeypatch.setenv("PRE_COMMIT_HOME", str(shared))
