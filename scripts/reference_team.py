@@ -70,7 +70,10 @@ def write_documents(repo: Path) -> None:
     """Answer every italic prompt of the documents and drop the template's instructions."""
     for doc in sorted((repo / "docs").glob("*.md")):
         text = PROMPT.sub(ANSWER, doc.read_text(encoding="utf-8"))
-        text = "\n".join(ln for ln in text.splitlines() if "Replace" not in ln) + "\n"
+        # The template's instructions to the team ("Replace ...", "Fill in ...") go, as a
+        # team that did the work would delete them.
+        kept = (ln for ln in text.splitlines() if not re.search(r"Replace|Fill in", ln))
+        text = "\n".join(kept) + "\n"
         doc.write_text(text, encoding="utf-8")
 
 
