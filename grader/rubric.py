@@ -68,7 +68,12 @@ class RubricCheck(Strict):
 class Extends(Strict):
     milestone: str = Field(description="Rubric file (without .yaml) in the same folder.")
     points: float | None = Field(
-        None, gt=0, description="Scale the inherited checks to sum to this many points."
+        None,
+        gt=0,
+        description=(
+            "Scale the inherited checks to sum to this many points, each in proportion to "
+            "the points it has in the rubric that declares it."
+        ),
     )
     exclude: tuple[str, ...] = ()
 
@@ -100,6 +105,7 @@ class ResolvedCheck:
     required: bool
     timeout: float
     regression: bool
+    weight: float = 0.0  # points in the rubric that declared it: what regression scaling uses
 
 
 @dataclass(frozen=True)
@@ -220,12 +226,24 @@ def _check_name_and_params(i: int, entry: dict[str, Any]) -> list[Issue]:
 
 
 def _inherit(parent: Rubric, ext: Extends, issues: list[Issue]) -> Rubric:
-    """The parent's checks, minus exclusions, scaled to `ext.points`, marked as regression."""
+    """The parent's checks, minus exclusions, scaled to `ext.points`, marked as regression.
+
+    Scaling is by the points each check had in the rubric that declared it, so in a chain
+    (expo extends m4 extends ... m0) every earlier milestone keeps its share instead of
+    shrinking geometrically to nothing.
+    """
     for k, cid in enumerate(ext.exclude):
         if not any(c.id == cid for c in parent.checks):
             issues.append(Issue(("extends", "exclude", k), f"{parent.milestone} has no {cid!r}"))
     kept = [c for c in parent.checks if c.id not in ext.exclude]
-    points = _rescale([c.points for c in kept], ext.points)
+    if ext.points:
+        points = _rescale([c.weight for c in kept], ext.points)
+    else:
+        points = [c.points for c in kept]
+    worthless = [c.id for c, p in zip(kept, points, strict=True) if p <= 0]
+    if worthless:
+        msg = f"scaled to {ext.points:g} points, {', '.join(worthless)} would be worth 0"
+        issues.append(Issue(("extends", "points"), f"{msg}: raise points or exclude them"))
     checks = tuple(
         ResolvedCheck(**{**c.__dict__, "points": p, "regression": True})
         for c, p in zip(kept, points, strict=True)
@@ -296,6 +314,7 @@ def _resolve_check(c: RubricCheck) -> ResolvedCheck:
         required=c.required,
         timeout=c.timeout or definition.timeout,
         regression=False,
+        weight=c.points,
     )
 
 

@@ -130,6 +130,40 @@ def test_extends_override_replaces_inherited_check(tmp_path: Path) -> None:
     ]
 
 
+def test_extends_chain_scales_by_declared_points(tmp_path: Path) -> None:
+    """Every earlier milestone keeps its share: m0's checks do not shrink once per link."""
+    _extends_pair(
+        tmp_path,
+        "milestone: m1\ntitle: Next\nextends: {milestone: m0, points: 5}\nchecks:\n"
+        "  - {id: tag, check: repo.tag, points: 10, params: {pattern: m1}}\n",
+    )
+    m2 = write_rubric(
+        tmp_path / "m2.yaml",
+        "milestone: m2\ntitle: Last\nextends: {milestone: m1, points: 4}\nchecks:\n"
+        "  - {id: commits, check: repo.commits, points: 10}\n",
+    )
+    rubric = load_rubric(m2)
+    assert [(c.id, c.points) for c in rubric.checks] == [
+        ("manifest", 1.2),
+        ("secrets", 0.8),
+        ("tag", 2.0),
+        ("commits", 10),
+    ]
+
+
+def test_extends_that_makes_a_check_worth_nothing_is_an_error(tmp_path: Path) -> None:
+    path = _extends_pair(
+        tmp_path,
+        "milestone: m1\ntitle: Next\nextends: {milestone: m0, points: 0.01}\nchecks:\n"
+        "  - {id: tag, check: repo.tag, points: 10, params: {pattern: m1}}\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_rubric(path)
+    [problem] = info.value.problems
+    assert problem.startswith(f"{path}:3: extends.points: ")
+    assert "secrets would be worth 0" in problem
+
+
 def test_extends_cycle_is_an_error(tmp_path: Path) -> None:
     write_rubric(tmp_path / "a.yaml", "milestone: a\ntitle: A\nextends: b\n")
     b = write_rubric(tmp_path / "b.yaml", "milestone: b\ntitle: B\nextends: a\n")
