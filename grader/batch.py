@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,7 +40,7 @@ from grader.reports.gradescope import read_grade
 from grader.results import GradeResult
 from grader.roster import Member, load_roster
 from grader.rubric import Rubric
-from grader.target import _mirror, cache_dir, is_url
+from grader.target import cache_dir, git, is_url, mirror
 
 TeamStatus = Literal["graded", "error"]
 RECORD = "batch.json"
@@ -130,35 +129,22 @@ def select(specs: list[TeamSpec], only: list[str]) -> list[TeamSpec]:
 # ---- commit and cache key -----------------------------------------------------------------
 
 
-def _git(*args: str, cwd: str | None = None, timeout: float = 120) -> str:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        raise TargetError(f"git {args[0]} took longer than {timeout:.0f}s") from None
-    if done.returncode != 0:
-        raise TargetError(f"git {args[0]} failed: {done.stderr.strip()[:300]}")
-    return done.stdout.strip()
-
-
 def resolve_commit(source: str, deadline: datetime | None) -> str | None:
     """The commit `grader check` would grade, found cheaply (None: a folder, not a repo)."""
     if is_url(source):
         if deadline is None:
-            line = _git("ls-remote", source, "HEAD")
+            line = git("ls-remote", source, "HEAD")
             if not line:
                 raise TargetError(f"{source} has no HEAD (an empty repository?)")
             return line.split()[0]
-        source = _mirror(source)  # the history is needed to find the last commit in time
+        source = mirror(source)  # the history is needed to find the last commit in time
     elif not Path(source).is_dir():
         raise TargetError(f"{source} is not a folder or a git URL")
     elif not (Path(source) / ".git").exists():
         return None
     if deadline is None:
-        return _git("rev-parse", "--verify", "HEAD^{commit}", cwd=source)
-    found = _git("rev-list", "-1", f"--before={deadline.isoformat()}", "HEAD", cwd=source)
+        return git("rev-parse", "--verify", "HEAD^{commit}", cwd=source)
+    found = git("rev-list", "-1", f"--before={deadline.isoformat()}", "HEAD", cwd=source)
     if not found:
         raise TargetError(f"no commit on the default branch before {deadline.isoformat()}")
     return found
@@ -245,7 +231,7 @@ def manifest_members(source: str, commit: str | None) -> tuple[Member, ...]:
     if commit is None or not Path(repo).exists():
         return ()
     try:
-        data = yaml.safe_load(_git("show", f"{commit}:{MANIFEST_NAME}", cwd=repo, timeout=30))
+        data = yaml.safe_load(git("show", f"{commit}:{MANIFEST_NAME}", cwd=repo, timeout=30))
         entries = data["team"]["members"]
         return tuple(
             Member(str(m.get("name", "")), str(m.get("email") or ""), str(m.get("github", "")))

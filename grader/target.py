@@ -45,7 +45,8 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def _git(*args: str, cwd: Path | None = None, timeout: float = 300) -> str:
+def git(*args: str, cwd: str | Path | None = None, timeout: float = 300) -> str:
+    """Run git without prompting; its output, or a TargetError that quotes git's stderr."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     try:
         done = subprocess.run(
@@ -75,7 +76,7 @@ def prepare(target: str, ref: str | None = None, deadline: datetime | None = Non
     if ref and deadline:
         raise TargetError("give --ref or --deadline, not both")
     if is_url(target):
-        return _checkout(_mirror(target), target, ref, deadline, dirty=False)
+        return _checkout(mirror(target), target, ref, deadline, dirty=False)
     path = Path(target).expanduser()
     if not path.is_dir():
         raise TargetError(f"{target} is not a folder or a git URL")
@@ -83,19 +84,20 @@ def prepare(target: str, ref: str | None = None, deadline: datetime | None = Non
         if ref or deadline:
             raise TargetError(f"{target} is not a git repository: --ref/--deadline need one")
         return Checkout(path.resolve(), str(path), None, None)
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=path))
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no", cwd=path))
     return _checkout(str(path.resolve()), str(path), ref, deadline, dirty=dirty)
 
 
-def _mirror(url: str) -> str:
+def mirror(url: str) -> str:
+    """A bare mirror of `url` in the grader's cache, fetched anew: its local path."""
     mirror = cache_dir() / "repos" / (hashlib.sha256(url.encode()).hexdigest()[:20] + ".git")
     if (mirror / "HEAD").exists():
-        _git("remote", "update", "--prune", cwd=mirror)
+        git("remote", "update", "--prune", cwd=mirror)
     else:
         mirror.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=mirror.parent, prefix=".clone-"))
         try:
-            _git("clone", "--quiet", "--mirror", url, str(tmp / "m.git"))
+            git("clone", "--quiet", "--mirror", url, str(tmp / "m.git"))
             (tmp / "m.git").rename(mirror)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -108,10 +110,10 @@ def _checkout(
     scratch = Path(tempfile.mkdtemp(prefix="grader-target-"))
     path = scratch / "repo"
     try:
-        _git("clone", "--quiet", "--no-checkout", source, str(path))
+        git("clone", "--quiet", "--no-checkout", source, str(path))
         commit = _resolve_commit(path, ref, deadline)
-        _git("checkout", "--quiet", "--detach", commit, cwd=path)
-        when = datetime.fromisoformat(_git("show", "-s", "--format=%cI", commit, cwd=path))
+        git("checkout", "--quiet", "--detach", commit, cwd=path)
+        when = datetime.fromisoformat(git("show", "-s", "--format=%cI", commit, cwd=path))
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
@@ -121,13 +123,13 @@ def _checkout(
 def _resolve_commit(repo: Path, ref: str | None, deadline: datetime | None) -> str:
     if deadline is not None:
         head = "origin/HEAD"
-        found = _git("rev-list", "-1", f"--before={deadline.isoformat()}", head, cwd=repo)
+        found = git("rev-list", "-1", f"--before={deadline.isoformat()}", head, cwd=repo)
         if not found:
             raise TargetError(f"no commit on the default branch before {deadline.isoformat()}")
         return found
     for candidate in [ref, f"origin/{ref}"] if ref else ["HEAD"]:
         try:
-            return _git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", cwd=repo)
+            return git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", cwd=repo)
         except TargetError:
             continue
     raise TargetError(f"unknown ref {ref!r}: not a tag, branch or commit of the repository")
