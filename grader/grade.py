@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, scoring
+from grader import __version__, hostport, scoring
 from grader.checks.base import Context, RunSettings
 from grader.errors import ConfigError
 from grader.manifest import MANIFEST_NAME, load_manifest
@@ -95,17 +95,24 @@ def grade(
             if options.manual_file
             else None
         )
-        try:
-            results = run_rubric(
-                rubric,
-                ctx,
-                only=options.only or None,
-                skip=options.skip or None,
-                on_result=on_result,
-                on_timeout=_after_timeout,
-            )
-        finally:
-            _release_engine_resources(run_id)
+        with contextlib.ExitStack() as port_lock:  # released once the containers are gone
+
+            def claim_port() -> float:
+                port = _host_port(ctx, options)
+                return port_lock.enter_context(hostport.hold(port)) if port else 0.0
+
+            try:
+                results = run_rubric(
+                    rubric,
+                    ctx,
+                    only=options.only or None,
+                    skip=options.skip or None,
+                    on_result=on_result,
+                    on_timeout=_after_timeout,
+                    claim_port=claim_port,
+                )
+            finally:
+                _release_engine_resources(run_id)
     manual_results = scoring.manual_results(rubric, manual)
     totals = scoring.total(rubric, results, manual_results, co.commit_time)
     selected = sum(r.max_score for r in results) + sum(m.max_score for m in manual_results)
@@ -130,6 +137,13 @@ def grade(
         execution_time=round(time.monotonic() - start, 3),
         needs_review=totals.needs_review,
     )
+
+
+def _host_port(ctx: Context, options: Options) -> int | None:
+    """The machine port the team's service will take, when it takes one (host networking)."""
+    if options.network_mode != "host" or options.url or ctx.manifest is None:
+        return None
+    return ctx.manifest.service.port if ctx.manifest.service else None
 
 
 def _team(ctx: Context) -> str | None:

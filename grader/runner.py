@@ -27,6 +27,7 @@ from grader.text import tail
 
 OnResult = Callable[[CheckResult], None]
 OnTimeout = Callable[[Context, ResolvedCheck], None]
+ClaimPort = Callable[[], float]
 
 
 # Heavy imports a family's checks make in their child process; imported once in the
@@ -49,8 +50,13 @@ def run_rubric(
     skip: set[str] | None = None,
     on_result: OnResult | None = None,
     on_timeout: OnTimeout | None = None,
+    claim_port: ClaimPort | None = None,
 ) -> list[CheckResult]:
-    """Grade every selected check; a check never stops the others."""
+    """Grade every selected check; a check never stops the others.
+
+    `claim_port` is called once, before the first check that starts the team's service;
+    it may wait (for another run's service to stop) and returns the seconds it waited.
+    """
     results: dict[str, CheckResult] = {}
     selected = [
         c
@@ -59,7 +65,15 @@ def run_rubric(
     ]
     _preload(selected)
     for check in selected:
-        result = _blocked(check, results) or _run(check, ctx, on_timeout)
+        result = _blocked(check, results)
+        if result is None:
+            waited = 0.0
+            if claim_port and REGISTRY[check.check].listens:
+                waited, claim_port = claim_port(), None
+            result = _run(check, ctx, on_timeout)
+            if waited >= 0.1:
+                evidence = {**result.evidence, "waited_for_port_seconds": round(waited, 1)}
+                result = result.model_copy(update={"evidence": evidence})
         results[check.id] = result
         if on_result:
             on_result(result)

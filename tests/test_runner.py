@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from grader import hostport
 from grader.checks.base import CheckDef, Context, NoParams, Outcome, Params, failed, passed
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError
@@ -154,3 +158,56 @@ def test_a_skipped_prerequisite_does_not_block(
         "  - {id: call, check: t.ok, points: 1, needs: [build]}\n",
     )
     assert results["call"].status == "passed"
+
+
+def listen(ctx: Context, params: NoParams) -> Outcome:
+    """Stands for a check that starts the team's service on its port."""
+    return passed("listening")
+
+
+HOLDER = """
+import sys, time
+from grader import hostport
+with hostport.hold(int(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_the_port_is_claimed_once_before_the_first_listening_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run holds the port: this run waits for it, between checks, and says so."""
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(REGISTRY, "t.listen", CheckDef(listen, NoParams, timeout=5, listens=True))
+    other = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, "8123", "2.5"], stdout=subprocess.PIPE, text=True
+    )
+    assert other.stdout is not None
+    assert other.stdout.readline() == "held\n"
+    rubric = load_rubric(
+        write_rubric(
+            tmp_path / "r.yaml",
+            "milestone: r\ntitle: R\nchecks:\n"
+            "  - {id: build, check: t.ok, points: 1}\n"
+            "  - {id: starts, check: t.listen, points: 1, needs: [build], timeout: 1}\n"
+            "  - {id: again, check: t.listen, points: 1, needs: [starts]}\n",
+        )
+    )
+    claims: list[float] = []
+    with contextlib.ExitStack() as stack:
+
+        def claim() -> float:
+            claims.append(stack.enter_context(hostport.hold(8123)))
+            return claims[-1]
+
+        ctx = Context(repo=tmp_path, commit=None, manifest=None)
+        results = {r.id: r for r in run_rubric(rubric, ctx, claim_port=claim)}
+    assert other.wait(timeout=10) == 0
+    assert len(claims) == 1
+    assert claims[0] >= 1.0
+    assert "waited_for_port_seconds" not in results["build"].evidence
+    # The wait is not the check's time: a 1 s limit survives a longer wait.
+    assert results["starts"].status == "passed"
+    assert results["starts"].evidence["waited_for_port_seconds"] >= 1.0
+    assert "waited_for_port_seconds" not in results["again"].evidence

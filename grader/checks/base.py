@@ -94,11 +94,15 @@ P = TypeVar("P", bound=Params)
 
 @dataclass(frozen=True)
 class CheckDef(Generic[P]):
-    """One registry entry: the function, its params model and its time limit."""
+    """One registry entry: the function, its params model and its time limit.
+
+    `listens`: the check starts the team's service on its port (see `grader.hostport`).
+    """
 
     func: Callable[[Context, P], Outcome]
     params: type[P]
     timeout: float = 60.0
+    listens: bool = False
 
     @property
     def title(self) -> str:

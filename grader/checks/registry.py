@@ -35,13 +35,13 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "container.lint": CheckDef(container.lint, container.LintParams, timeout=60),
     "container.non_root": CheckDef(container.non_root, NoParams, timeout=60),
     "container.healthcheck": CheckDef(
-        container.healthcheck, container.HealthcheckParams, timeout=240
+        container.healthcheck, container.HealthcheckParams, timeout=240, listens=True
     ),
     "container.layer_secrets": CheckDef(
         container.layer_secrets, container.LayerSecretsParams, timeout=300
     ),
     # live service (started by service.starts, or at --url)
-    "service.starts": CheckDef(service.starts, service.StartsParams, timeout=600),
+    "service.starts": CheckDef(service.starts, service.StartsParams, timeout=600, listens=True),
     "service.health": CheckDef(service.health, NoParams, timeout=60),
     "service.examples": CheckDef(service.examples, NoParams, timeout=120),
     "service.bad_input": CheckDef(service.bad_input, NoParams, timeout=120),

@@ -16,8 +16,9 @@ import yaml
 
 from grader.checks import container, service
 from grader.checks.base import Context, NoParams, Outcome
-from grader.engine import Engine, cleanup
+from grader.engine import Engine, cleanup, port_in_use
 from grader.main import main
+from grader.reports.gradescope import read_grade
 from tests.helpers import init_repo
 from tests.services import (
     FIXTURES,
@@ -519,3 +520,54 @@ def test_a_missing_engine_gives_error_results_not_a_traceback(
     )
     assert "traceback" not in build["extra_data"]["evidence"]
     assert size["extra_data"]["status"] == "blocked"
+
+
+# two runs, one host port ----------------------------------------------------------------
+
+PORT_RUBRIC = """milestone: port
+title: Two teams, one port
+checks:
+  - {id: build, check: container.build, points: 1}
+  - {id: starts, check: service.starts, points: 1, needs: [build]}
+  - {id: examples, check: service.examples, points: 1, needs: [starts]}
+  - id: latency
+    check: service.latency
+    points: 1
+    needs: [starts]
+    params: {requests: 40, concurrency: 1, warmup: 0, p95_ms: 2000}
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_two_runs_under_host_networking_take_turns_on_the_port(tmp_path: Path) -> None:
+    """Two teams whose services listen on the same port, graded at once with host
+    networking (`grader batch --jobs 2`): the second waits for the first's service to go
+    (team one answers slowly: its service is up for 10 s), and both pass."""
+    ensure_base_image()
+    port = free_port()
+    rubric = tmp_path / "port.yaml"
+    rubric.write_text(PORT_RUBRIC, encoding="utf-8")
+    runs = []
+    for team, fault in (("one", "slow"), ("two", "")):
+        repo = write_manifest(service_repo(tmp_path / team), manifest_data(port, fault))
+        out = tmp_path / f"out-{team}"
+        cmd = [sys.executable, "-m", "grader", "check", str(repo), "--rubric", str(rubric)]
+        runs.append((out, subprocess.Popen([*cmd, "--network", "host", "--out", str(out)])))
+        if team == "one":  # team two starts once team one's service holds the port
+            deadline = time.monotonic() + 300
+            while not port_in_use(port) and runs[0][1].poll() is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+    for _, proc in runs:
+        assert proc.wait(timeout=600) == 0
+    one, two = (read_grade(out / "results.json") for out, _ in runs)
+    for result in (one, two):
+        assert [(c.id, c.status) for c in result.checks] == [
+            ("build", "passed"),
+            ("starts", "passed"),
+            ("examples", "passed"),
+            ("latency", "passed"),
+        ]
+    assert "waited_for_port_seconds" not in one.checks[1].evidence
+    assert two.checks[1].evidence["waited_for_port_seconds"] >= 1
