@@ -131,7 +131,7 @@ def wait_healthy(http: httpx.Client, path: str, timeout: float = 60) -> None:
     raise RuntimeError("the service did not become healthy")
 
 
-def with_grader(repo: Path, rubric_file: Path, out: Path, net: str) -> float:
+def with_grader(repo: Path, rubric_file: Path, out: Path, net: str) -> tuple[float, str]:
     start = time.monotonic()
     cmd = [sys.executable, "-m", "grader", "check", str(repo), "--rubric", str(rubric_file)]
     done = subprocess.run(
@@ -148,7 +148,15 @@ def with_grader(repo: Path, rubric_file: Path, out: Path, net: str) -> float:
     bad = [t["name"] for t in results["tests"] if t["status"] != "passed"]
     if bad:
         raise RuntimeError(f"checks did not pass: {bad}\n{done.stdout}")
-    return seconds
+    grade = results["extra_data"]["grader"]
+    checks = {c["id"]: c["duration"] for c in grade["checks"]}
+    inside = grade["execution_time"]
+    parts = ", ".join(f"{cid} {d:.2f}" for cid, d in checks.items())
+    where = (
+        f"  grader: {seconds - inside:.2f}s outside the run (start-up, reports), "
+        f"{inside - sum(checks.values()):.2f}s in the run between checks; checks: {parts}"
+    )
+    return seconds, where
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> None:
@@ -180,12 +188,13 @@ def main() -> int:
             out = work / f"out{i}"
             if i % 2 == 0:
                 hand = by_hand(repo, data, net, args.requests, args.concurrency)
-                graded = with_grader(repo, rubric_file, out, net)
+                graded, where = with_grader(repo, rubric_file, out, net)
             else:
-                graded = with_grader(repo, rubric_file, out, net)
+                graded, where = with_grader(repo, rubric_file, out, net)
                 hand = by_hand(repo, data, net, args.requests, args.concurrency)
             ratios.append(graded / hand)
             print(f"run {i + 1}: by hand {hand:.2f}s, grader {graded:.2f}s, ratio {ratios[-1]:.3f}")
+            print(where)
     median = statistics.median(ratios)
     print(f"grader overhead ratio (median of {len(ratios)}): {median:.3f} (target <= 1.15)")
     return 0 if median <= 1.15 else 1

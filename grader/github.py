@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from grader import web
 from grader.errors import CheckError
 
 DEFAULT_API = "https://api.github.com"
@@ -126,7 +127,9 @@ def runs_for_commit(
     url: str | None = f"{api_url(base)}/repos/{owner}/{repo}/actions/runs"
     params: dict[str, Any] | None = {"head_sha": sha, "per_page": 100}
     runs: list[WorkflowRun] = []
-    with httpx.Client(headers=_headers(), timeout=timeout, follow_redirects=True) as client:
+    with web.client(
+        local=False, headers=_headers(), timeout=timeout, follow_redirects=True
+    ) as client:
         for _ in range(MAX_PAGES):
             if url is None:
                 break

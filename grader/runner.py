@@ -18,6 +18,7 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from typing import Any
 
+from grader import web
 from grader.checks.base import Context, Outcome
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError
@@ -33,13 +34,17 @@ ClaimPort = Callable[[], float]
 # Heavy imports a family's checks make in their child process; imported once in the
 # parent instead, every forked child starts with them (MLflow takes seconds to import).
 PRELOAD = {"tracking": ("mlflow", "mlflow.tracking"), "repo": ("detect_secrets.core.scan",)}
+HTTP_FAMILIES = {"container", "service", "tracking", "ci"}
 
 
 def _preload(checks: list[ResolvedCheck]) -> None:
-    for family in {c.check.split(".")[0] for c in checks}:
+    families = {c.check.split(".")[0] for c in checks}
+    for family in families:
         for module in PRELOAD.get(family, ()):
             with contextlib.suppress(ImportError):
                 importlib.import_module(module)
+    if families & HTTP_FAMILIES:
+        web.tls()  # built once here; every child's HTTP clients share it
 
 
 def run_rubric(

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from pydantic import Field
 
+from grader import web
 from grader.checks.base import Context, NoParams, Outcome, Params, failed, graded, passed
 from grader.checks.container import engine_for, need_service
 from grader.engine import Health, Limits
@@ -42,12 +43,8 @@ def base_url(ctx: Context) -> str:
 
 
 def _client(ctx: Context, timeout: float = 10.0) -> httpx.Client:
-    # A TA's HTTP(S)_PROXY must not capture requests to the local container.
-    return httpx.Client(
-        base_url=base_url(ctx),
-        timeout=timeout,
-        follow_redirects=True,
-        trust_env=bool(ctx.settings.url),
+    return web.client(
+        local=not ctx.settings.url, base_url=base_url(ctx), timeout=timeout, follow_redirects=True
     )
 
 
@@ -117,7 +114,7 @@ def starts(ctx: Context, params: StartsParams) -> Outcome:
     service = need_service(ctx)
     limit = params.seconds or service.startup_seconds
     if ctx.settings.url:
-        return _ready(_url_health(ctx, service, limit), service, limit)
+        return _ready(_url_health(ctx, service, limit), service, limit, local=False)
     image = str(ctx.need("image"))
     with engine_for(ctx) as engine:
         limits = Limits(memory=params.memory, cpus=params.cpus)
@@ -132,10 +129,10 @@ def starts(ctx: Context, params: StartsParams) -> Outcome:
     outcome = passed(
         message, evidence, service_url=handle.base_url, service_container=handle.container_id
     )
-    return _ready(outcome, service, limit - health.seconds)
+    return _ready(outcome, service, limit - health.seconds, local=True)
 
 
-def _ready(outcome: Outcome, service: Service, seconds: float) -> Outcome:
+def _ready(outcome: Outcome, service: Service, seconds: float, *, local: bool) -> Outcome:
     """Healthy is not enough: wait for `ready_path` (the model loaded) within the limit.
 
     A service may answer its liveness probe while the model still loads; grading its
@@ -145,7 +142,7 @@ def _ready(outcome: Outcome, service: Service, seconds: float) -> Outcome:
     if outcome.status != "passed" or not service.ready_path or not url:
         return outcome
     start, delay, last = time.monotonic(), 0.2, ""
-    with httpx.Client(timeout=5.0) as http:
+    with web.client(local=local, timeout=5.0) as http:
         while True:
             try:
                 response = http.get(str(url).rstrip("/") + service.ready_path)
@@ -177,7 +174,7 @@ def _health_evidence(health: Health, service: Service) -> dict[str, Any]:
 def _url_health(ctx: Context, service: Service, limit: float) -> Outcome:
     url = base_url(ctx) + service.health_path
     start, delay, last = time.monotonic(), 0.2, ""
-    with httpx.Client(timeout=5.0, follow_redirects=True) as http:
+    with web.client(local=False, timeout=5.0, follow_redirects=True) as http:
         while time.monotonic() - start < limit:
             try:
                 response = http.get(url)

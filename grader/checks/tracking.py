@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import Field
 
-from grader import gitrepo, modelsandbox
+from grader import gitrepo, modelsandbox, web
 from grader.checks.base import Context, NoParams, Outcome, Params, failed, graded, passed
 from grader.errors import CheckError
 from grader.manifest import Tracking
@@ -395,10 +395,10 @@ def _records(body: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _served(url: str, examples: list[ExampleRecords]) -> list[Any]:
+def _served(url: str, examples: list[ExampleRecords], *, local: bool) -> list[Any]:
     """The live service's predictions, in the order of the examples' records."""
     values: list[Any] = []
-    with httpx.Client(timeout=30) as http:
+    with web.client(local=local, timeout=30) as http:
         for example in examples:
             try:
                 answer = http.post(url + example.path, json=example.body)
@@ -455,7 +455,7 @@ def consistency(
         return failed(
             f"the model files of {tracking.registered_model}@{tracking.alias} are missing"
         )
-    served = _served(url, examples)
+    served = _served(url, examples, local=not ctx.settings.url)
     records = [r for e in examples for r in e.records]
     try:
         champion = modelsandbox.predict(folder, records, _box(ctx, params))
