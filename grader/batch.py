@@ -40,6 +40,7 @@ from grader.reports.gradescope import read_grade
 from grader.results import GradeResult
 from grader.roster import Member, load_roster
 from grader.rubric import Rubric
+from grader.runner import preload_modules
 from grader.target import cache_dir, git, is_url, mirror
 
 TeamStatus = Literal["graded", "error"]
@@ -346,11 +347,16 @@ def _grade_in_child(
     os._exit(code)  # no atexit handlers inherited from the fork server
 
 
-def _context() -> ForkServerContext:
+def _context(config: BatchConfig) -> ForkServerContext:
     """A fork server that imported the grader once: each team starts in milliseconds, from a
-    single-threaded process (forking the batch itself, which runs threads, is unsafe)."""
+    single-threaded process (forking the batch itself, which runs threads, is unsafe). It
+    also imports what the rubric's checks need (MLflow, detect-secrets): once for the class,
+    not once per team."""
+    selected = [c for c in config.rubric.checks if not config.checks or c.id in config.checks]
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["grader.grade", "grader.reports", "grader.rubric"])
+    ctx.set_forkserver_preload(
+        ["grader.grade", "grader.reports", "grader.rubric", *preload_modules(selected)]
+    )
     return ctx
 
 
@@ -367,7 +373,7 @@ def _run_grader(
         {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
         os.getcwd(),
     )
-    proc = _context().Process(target=_grade_in_child, args=args, name=f"grade-{base.id}")
+    proc = _context(config).Process(target=_grade_in_child, args=args, name=f"grade-{base.id}")
     proc.start()
     timed_out = _supervise(proc, config.timeout, stop)
     if stop.is_set():

@@ -88,31 +88,33 @@ def grade(
     """Fetch, grade and score one team; raises GraderError only for infrastructure/usage."""
     start = time.monotonic()
     run_id = uuid.uuid4().hex[:12]
-    with _engine_cleanup(run_id), checkout(target, options) as co:
+    # Contexts close in reverse: the checkout goes, the run's containers and images are
+    # removed (also on SIGTERM or a crash), and only then is the service port released.
+    with (
+        contextlib.ExitStack() as port_lock,
+        _engine_cleanup(run_id),
+        checkout(target, options) as co,
+    ):
         ctx = context_for(co, options, run_id)
         manual = (
             scoring.load_manual_scores(options.manual_file, rubric, _team(ctx))
             if options.manual_file
             else None
         )
-        with contextlib.ExitStack() as port_lock:  # released once the containers are gone
 
-            def claim_port() -> float:
-                port = _host_port(ctx, options)
-                return port_lock.enter_context(hostport.hold(port)) if port else 0.0
+        def claim_port() -> float:
+            port = _host_port(ctx, options)
+            return port_lock.enter_context(hostport.hold(port)) if port else 0.0
 
-            try:
-                results = run_rubric(
-                    rubric,
-                    ctx,
-                    only=options.only or None,
-                    skip=options.skip or None,
-                    on_result=on_result,
-                    on_timeout=_after_timeout,
-                    claim_port=claim_port,
-                )
-            finally:
-                _release_engine_resources(run_id)
+        results = run_rubric(
+            rubric,
+            ctx,
+            only=options.only or None,
+            skip=options.skip or None,
+            on_result=on_result,
+            on_timeout=_after_timeout,
+            claim_port=claim_port,
+        )
     manual_results = scoring.manual_results(rubric, manual)
     totals = scoring.total(rubric, results, manual_results, co.commit_time)
     selected = sum(r.max_score for r in results) + sum(m.max_score for m in manual_results)

@@ -13,7 +13,7 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from typing import Any
@@ -37,13 +37,17 @@ PRELOAD = {"tracking": ("mlflow", "mlflow.tracking"), "repo": ("detect_secrets.c
 HTTP_FAMILIES = {"container", "service", "tracking", "ci"}
 
 
+def preload_modules(checks: Iterable[ResolvedCheck]) -> list[str]:
+    """The heavy modules these checks' families import: load them once, before forking."""
+    families = sorted({c.check.split(".")[0] for c in checks})
+    return [module for family in families for module in PRELOAD.get(family, ())]
+
+
 def _preload(checks: list[ResolvedCheck]) -> None:
-    families = {c.check.split(".")[0] for c in checks}
-    for family in families:
-        for module in PRELOAD.get(family, ()):
-            with contextlib.suppress(ImportError):
-                importlib.import_module(module)
-    if families & HTTP_FAMILIES:
+    for module in preload_modules(checks):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    if {c.check.split(".")[0] for c in checks} & HTTP_FAMILIES:
         web.tls()  # built once here; every child's HTTP clients share it
 
 

@@ -16,7 +16,7 @@ from grader.checks.registry import REGISTRY
 from grader.errors import CheckError
 from grader.results import CheckResult
 from grader.rubric import load_rubric
-from grader.runner import run_rubric
+from grader.runner import preload_modules, run_rubric
 from tests.helpers import write_rubric
 
 
@@ -211,3 +211,21 @@ def test_the_port_is_claimed_once_before_the_first_listening_check(
     assert results["starts"].status == "passed"
     assert results["starts"].evidence["waited_for_port_seconds"] >= 1.0
     assert "waited_for_port_seconds" not in results["again"].evidence
+
+
+def test_preload_modules_are_those_of_the_rubrics_families(tmp_path: Path) -> None:
+    rubric = load_rubric(
+        write_rubric(
+            tmp_path / "r.yaml",
+            "milestone: r\ntitle: R\nchecks:\n"
+            "  - {id: runs, check: tracking.runs, points: 1}\n"
+            "  - {id: secrets, check: repo.secrets, points: 1}\n"
+            "  - {id: steps, check: ci.required_steps, points: 1}\n",
+        )
+    )
+    assert preload_modules(rubric.checks) == [
+        "detect_secrets.core.scan",
+        "mlflow",
+        "mlflow.tracking",
+    ]
+    assert preload_modules(rubric.checks[2:]) == []
