@@ -1,3 +1,3 @@
-from grader.main import main
+from grader.entry import run
 
-raise SystemExit(main())
+run()
