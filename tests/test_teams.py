@@ -105,7 +105,10 @@ git -C "$src" push -q origin HEAD
     assert cruft.check(repo)
     assert cruft.update(repo, skip_apply_ask=True)
     manifest = yaml.safe_load((repo / "capstone.yaml").read_text())
-    assert [m["github"] for m in manifest["team"]["members"]] == ["ann-lee", "bochen"]
+    assert [(m["github"], m["email"]) for m in manifest["team"]["members"]] == [
+        ("ann-lee", "ann@example.edu"),
+        ("bochen", "bo@example.edu"),
+    ]
     assert (out / "team-07" / "src" / "team_07").is_dir()
     remote = remotes / "team-alpha.git"
     assert git(remote, "rev-parse", "m0-start^{commit}") == git(repo, "rev-parse", "HEAD")

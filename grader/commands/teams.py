@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import keyword
+import re
 import shlex
 import shutil
 import subprocess
@@ -19,7 +21,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from grader.errors import EXIT_INFRA, EXIT_OK, GraderError, UsageError
+from grader.errors import EXIT_INFRA, EXIT_OK, ConfigError, GraderError, UsageError
+from grader.manifest import MANIFEST_NAME, load_manifest
 from grader.roster import RosterTeam, load_roster
 from grader.text import plural
 
@@ -104,12 +107,35 @@ def generate(team: RosterTeam, template: str, checkout: str | None, out: Path) -
             except Exception as exc:
                 detail = f"{type(exc).__name__}: {exc}\n{log.getvalue()}".strip()
                 raise GenerateError(f"team {team.name!r}: the template failed: {detail}") from None
+        _add_emails(Path(made), team)
         _first_commit(Path(made))
         final = out / team.slug
         Path(made).rename(final)
         return final
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _add_emails(repo: Path, team: RosterTeam) -> None:
+    """Write each member's roster email into capstone.yaml, under their GitHub handle, so the
+    commits check counts commits made with a university address. The file stays as the
+    template wrote it otherwise (comments and order kept)."""
+    path = repo / MANIFEST_NAME
+    text = path.read_text(encoding="utf-8")
+    for member in team.members:
+        handle = member.github.lstrip("@")
+        line = re.compile(rf'^(?P<indent>[ \t]*)github: "{re.escape(handle)}"[ \t]*$', re.MULTILINE)
+        found = line.search(text)
+        if found is None or not member.email:
+            continue
+        email = f"\n{found['indent']}email: {json.dumps(member.email)}"
+        text = text[: found.end()] + email + text[found.end() :]
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_manifest(path)
+    except ConfigError as exc:
+        problems = "; ".join(exc.problems)
+        raise GenerateError(f"team {team.name!r}: invalid {MANIFEST_NAME}: {problems}") from None
 
 
 def _first_commit(repo: Path) -> None:
