@@ -50,23 +50,25 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[http.server.ThreadingHTTP
         yield server
 
 
-def test_a_local_client_ignores_the_proxy(
-    service: http.server.ThreadingHTTPServer, proxy: http.server.ThreadingHTTPServer
+@pytest.mark.parametrize(
+    ("local", "answered_by"),
+    [(True, "service"), (False, "proxy")],
+    ids=["a local service: never via the proxy", "a deployed URL: via the TA's proxy"],
+)
+def test_only_clients_of_a_deployed_url_use_the_proxy(
+    local: bool,
+    answered_by: str,
+    service: http.server.ThreadingHTTPServer,
+    proxy: http.server.ThreadingHTTPServer,
 ) -> None:
     url = f"http://127.0.0.1:{service.server_address[1]}/health"
-    with web.client(local=True, timeout=5) as http_client:
-        assert http_client.get(url).text == "service"
-    assert proxy.seen == []  # type: ignore[attr-defined]
-
-
-def test_a_deployed_url_client_honours_the_proxy(
-    service: http.server.ThreadingHTTPServer, proxy: http.server.ThreadingHTTPServer
-) -> None:
-    url = f"http://127.0.0.1:{service.server_address[1]}/health"
-    with web.client(local=False, timeout=5) as http_client:
-        assert http_client.get(url).text == "proxy"
-    assert proxy.seen == [url]  # type: ignore[attr-defined]
-    assert service.seen == []  # type: ignore[attr-defined]
+    with web.client(local=local, timeout=5) as http_client:
+        assert http_client.get(url).text == answered_by
+    seen = {"service": service.seen, "proxy": proxy.seen}  # type: ignore[attr-defined]
+    assert seen == {
+        "service": ["/health"] if local else [],
+        "proxy": [] if local else [url],
+    }
 
 
 def test_the_tls_context_is_built_once() -> None:
