@@ -112,6 +112,13 @@ class Service(Strict):
 class PrimaryMetric(Strict):
     name: str = Field(min_length=1)
     direction: Literal["maximize", "minimize"] = "maximize"
+    target: float | None = Field(
+        None,
+        description=(
+            "The value this project commits to, as agreed in its proposal: graded against "
+            "when the rubric sets no bar for this metric."
+        ),
+    )
 
 
 class Tracking(Strict):

@@ -20,7 +20,7 @@ from pydantic import Field
 from grader import gitrepo, modelsandbox, web
 from grader.checks.base import Context, NoParams, Outcome, Params, failed, graded, passed
 from grader.errors import CheckError
-from grader.manifest import Tracking
+from grader.manifest import PrimaryMetric, Tracking
 from grader.mlflowstore import FINISHED, Store, StoreProblem, open_store
 from grader.text import plural
 
@@ -175,52 +175,85 @@ def logged(ctx: Context, params: LoggedParams, store: Store, tracking: Tracking)
 
 
 class MetricParams(Params):
-    threshold: float = Field(description="Value of the primary metric that earns full credit.")
+    targets: dict[str, float] = Field(
+        default_factory=dict,
+        description="The course's bar per metric name (f1_macro: 0.85): used first.",
+    )
+    team_target: bool = Field(
+        True,
+        description="Else grade against the team's `primary_metric.target` in capstone.yaml.",
+    )
+    threshold: float | None = Field(
+        None, description="Else this bar, whatever the metric (one metric for the class)."
+    )
     zero_at: float | None = Field(
         None,
         description=(
-            "Value that earns no credit; linear in between. Default: credit in proportion "
-            "(value/threshold when maximizing, threshold/value when minimizing)."
+            "With `threshold`: the value that earns no credit, linear in between. Otherwise "
+            "credit is in proportion (value/bar when maximizing, bar/value when minimizing)."
         ),
     )
 
 
-def _metric_fraction(value: float, params: MetricParams, maximize: bool) -> float:
-    gap = (value - params.threshold) if maximize else (params.threshold - value)
+def _metric_fraction(value: float, bar: float, maximize: bool, zero_at: float | None) -> float:
+    gap = (value - bar) if maximize else (bar - value)
     if gap >= 0:
         return 1.0
-    if params.zero_at is not None:
-        span = abs(params.threshold - params.zero_at)
+    if zero_at is not None:
+        span = abs(bar - zero_at)
         return max(0.0, 1 - abs(gap) / span) if span else 0.0
     if maximize:
-        return max(0.0, value / params.threshold) if params.threshold > 0 else 0.0
-    return params.threshold / value if value > 0 else 0.0
+        return max(0.0, value / bar) if bar > 0 else 0.0
+    return bar / value if value > 0 else 0.0
+
+
+def _bar(params: MetricParams, metric: PrimaryMetric) -> tuple[float, str] | None:
+    """The value to reach, and where it comes from: the course's bar for this metric, else
+    the team's own target, else the course's bar for any metric."""
+    if metric.name in params.targets:
+        return params.targets[metric.name], f"the course's bar for {metric.name}"
+    if params.team_target and metric.target is not None:
+        return metric.target, "the team's target in capstone.yaml"
+    if params.threshold is not None:
+        return params.threshold, "the course's bar"
+    return None
 
 
 @with_store
 def metric_threshold(
     ctx: Context, params: MetricParams, store: Store, tracking: Tracking
 ) -> Outcome:
-    """The champion's primary metric meets the threshold.
+    """The champion's primary metric reaches the bar.
 
     The primary metric and its direction (maximize or minimize) come from capstone.yaml;
-    the value is the one logged by the run behind the alias (else the best run). Partial
-    credit below the threshold. Fix: improve the model, retrain, and move the alias to the
-    better version.
+    the value is the one logged by the run behind the alias (else the best run). The bar
+    is the course's for that metric if the rubric names it, else the team's own
+    `tracking.primary_metric.target` (agreed in the proposal), else the rubric's bar for
+    any metric. Partial credit below the bar. Fix: improve the model, retrain, and move the
+    alias to the better version; or state your agreed target in capstone.yaml.
     """
     subject = _subject(store, tracking)
     metric = tracking.primary_metric
+    found = _bar(params, metric)
+    if found is None:
+        return failed(
+            f"no bar for {metric.name}: state tracking.primary_metric.target in capstone.yaml "
+            "(the value agreed in your proposal)",
+            {"metric": metric.name, "course_targets": params.targets},
+        )
+    bar, source = found
     value = _metric(subject.run, metric.name)
-    evidence = {**_run_evidence(subject), "threshold": params.threshold}
+    evidence = {**_run_evidence(subject), "threshold": bar, "threshold_from": source}
     if value is None:
         return failed(f"{subject.label} did not log {metric.name}", evidence)
     maximize = metric.direction == "maximize"
     relation = ">=" if maximize else "<="
-    fraction = _metric_fraction(value, params, maximize)
-    message = (
-        f"{metric.name} of {subject.label} = {value:.4g} (need {relation} {params.threshold:g})"
-    )
-    return graded(fraction, message, {**evidence, "value": value})
+    zero_at = params.zero_at if source == "the course's bar" else None
+    fraction = _metric_fraction(value, bar, maximize, zero_at)
+    message = f"{metric.name} of {subject.label} = {value:.4g} (need {relation} {bar:g}"
+    if source.startswith("the team's"):
+        message += ", the team's target"
+    return graded(fraction, message + ")", {**evidence, "value": value})
 
 
 # --- tracking.registered_model --------------------------------------------------------------

@@ -33,6 +33,7 @@ VARIANTS = {
     "two-runs": Variant(runs=2, failed_runs=2),
     "no-f1": Variant(runs=1, metrics=("accuracy",)),
     "low": Variant(runs=1, accuracy=0.6),
+    "low-own-target": Variant(runs=1, accuracy=0.6, target=0.55),
     "no-alias": Variant(runs=1, alias=False),
     "no-signature": Variant(runs=1, signature=False),
     "foreign-commit": Variant(runs=1, commit="foreign"),
@@ -151,13 +152,41 @@ def test_metric_under_threshold_fails_with_partial_credit(team: Team) -> None:
     assert out.fraction == pytest.approx(1 / 3)
 
 
-def test_minimize_direction(team: Team) -> None:
-    from grader.checks.tracking import MetricParams, _metric_fraction
+def test_minimize_direction() -> None:
+    from grader.checks.tracking import _metric_fraction
 
-    params = MetricParams(threshold=0.5)
-    assert _metric_fraction(0.4, params, maximize=False) == 1.0
-    assert _metric_fraction(1.0, params, maximize=False) == pytest.approx(0.5)
-    assert _metric_fraction(0.75, MetricParams(threshold=0.5, zero_at=1.0), False) == 0.5
+    assert _metric_fraction(0.4, 0.5, maximize=False, zero_at=None) == 1.0
+    assert _metric_fraction(1.0, 0.5, maximize=False, zero_at=None) == pytest.approx(0.5)
+    assert _metric_fraction(0.75, 0.5, maximize=False, zero_at=1.0) == 0.5
+
+
+def test_the_courses_bar_for_the_metric_comes_first(team: Team) -> None:
+    out = run(team("low-own-target"), "tracking.metric", targets={"accuracy": 0.8})
+    assert out.status == "failed"
+    assert out.message == "accuracy of the champion (version 1) = 0.6 (need >= 0.8)"
+    assert out.evidence["threshold_from"] == "the course's bar for accuracy"
+
+
+def test_a_metric_the_course_sets_no_bar_for_is_held_to_the_teams_target(team: Team) -> None:
+    # The course's bars name other metrics; its generic threshold is only the last resort.
+    params = {"targets": {"f1_macro": 0.85}, "threshold": 0.8}
+    out = run(team("low-own-target"), "tracking.metric", **params)
+    assert out.status == "passed"
+    assert out.message == (
+        "accuracy of the champion (version 1) = 0.6 (need >= 0.55, the team's target)"
+    )
+    assert out.evidence["threshold_from"] == "the team's target in capstone.yaml"
+    out = run(team("low-own-target"), "tracking.metric", team_target=False, **params)
+    assert (out.status, out.evidence["threshold_from"]) == ("failed", "the course's bar")
+
+
+def test_no_bar_at_all_fails_and_says_how_to_state_one(team: Team) -> None:
+    out = run(team("low"), "tracking.metric", targets={"f1_macro": 0.85})
+    assert (out.status, out.fraction) == ("failed", 0.0)
+    assert out.message == (
+        "no bar for accuracy: state tracking.primary_metric.target in capstone.yaml "
+        "(the value agreed in your proposal)"
+    )
 
 
 def test_no_alias_fails(team: Team) -> None:

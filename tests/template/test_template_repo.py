@@ -17,6 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.checks.base import Context
+from grader.checks.registry import REGISTRY
+from grader.manifest import load_manifest
+from grader.rubric import KIT_RUBRICS, load_rubric
 from tests.template.template_helpers import clean_env, free_port, run
 
 pytestmark = pytest.mark.slow
@@ -75,6 +79,11 @@ def test_make_train_registers_and_gates_the_champion(
     assert [(v, status) for v, _, status in versions] == [(1, "READY"), (2, "READY"), (3, "READY")]
     alias = query(db, "SELECT version FROM registered_model_aliases WHERE alias='champion'")
     assert alias == [(1,)], "only the first version beat the champion"
+    # The kit's m2 quality check holds the champion to the course's bar or the team's target.
+    quality = load_rubric(KIT_RUBRICS / "m2.yaml").check("quality")
+    ctx = Context(repo, None, load_manifest(repo / "capstone.yaml"))
+    graded = REGISTRY[quality.check].func(ctx, quality.params)
+    assert graded.status == "passed", graded.message
     tags = dict(query(db, "SELECT key, value FROM tags WHERE run_uuid=?", runs[0][0]))
     head = run(["git", "rev-parse", "HEAD"], cwd=repo).stdout.strip()
     assert tags["git_commit"] == tags["mlflow.source.git.commit"] == head
