@@ -37,17 +37,20 @@ PRELOAD = {"tracking": ("mlflow", "mlflow.tracking"), "repo": ("detect_secrets.c
 HTTP_FAMILIES = {"container", "service", "tracking", "ci"}
 
 
+def _families(checks: Iterable[ResolvedCheck]) -> set[str]:
+    return {c.check.split(".")[0] for c in checks}
+
+
 def preload_modules(checks: Iterable[ResolvedCheck]) -> list[str]:
     """The heavy modules these checks' families import: load them once, before forking."""
-    families = sorted({c.check.split(".")[0] for c in checks})
-    return [module for family in families for module in PRELOAD.get(family, ())]
+    return [module for family in sorted(_families(checks)) for module in PRELOAD.get(family, ())]
 
 
 def _preload(checks: list[ResolvedCheck]) -> None:
     for module in preload_modules(checks):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
-    if {c.check.split(".")[0] for c in checks} & HTTP_FAMILIES:
+    if _families(checks) & HTTP_FAMILIES:
         web.tls()  # built once here; every child's HTTP clients share it
 
 

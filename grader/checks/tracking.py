@@ -207,15 +207,23 @@ def _metric_fraction(value: float, bar: float, maximize: bool, zero_at: float | 
     return bar / value if value > 0 else 0.0
 
 
-def _bar(params: MetricParams, metric: PrimaryMetric) -> tuple[float, str] | None:
+@dataclass(frozen=True)
+class _Bar:
+    value: float
+    source: str  # for the evidence
+    teams: bool = False  # the team's own target: the message says so
+    zero_at: float | None = None
+
+
+def _bar(params: MetricParams, metric: PrimaryMetric) -> _Bar | None:
     """The value to reach, and where it comes from: the course's bar for this metric, else
-    the team's own target, else the course's bar for any metric."""
+    the team's own target, else the course's bar for any metric (with its `zero_at`)."""
     if metric.name in params.targets:
-        return params.targets[metric.name], f"the course's bar for {metric.name}"
+        return _Bar(params.targets[metric.name], f"the course's bar for {metric.name}")
     if params.team_target and metric.target is not None:
-        return metric.target, "the team's target in capstone.yaml"
+        return _Bar(metric.target, "the team's target in capstone.yaml", teams=True)
     if params.threshold is not None:
-        return params.threshold, "the course's bar"
+        return _Bar(params.threshold, "the course's bar", zero_at=params.zero_at)
     return None
 
 
@@ -234,24 +242,22 @@ def metric_threshold(
     """
     subject = _subject(store, tracking)
     metric = tracking.primary_metric
-    found = _bar(params, metric)
-    if found is None:
+    bar = _bar(params, metric)
+    if bar is None:
         return failed(
             f"no bar for {metric.name}: state tracking.primary_metric.target in capstone.yaml "
             "(the value agreed in your proposal)",
             {"metric": metric.name, "course_targets": params.targets},
         )
-    bar, source = found
     value = _metric(subject.run, metric.name)
-    evidence = {**_run_evidence(subject), "threshold": bar, "threshold_from": source}
+    evidence = {**_run_evidence(subject), "threshold": bar.value, "threshold_from": bar.source}
     if value is None:
         return failed(f"{subject.label} did not log {metric.name}", evidence)
     maximize = metric.direction == "maximize"
     relation = ">=" if maximize else "<="
-    zero_at = params.zero_at if source == "the course's bar" else None
-    fraction = _metric_fraction(value, bar, maximize, zero_at)
-    message = f"{metric.name} of {subject.label} = {value:.4g} (need {relation} {bar:g}"
-    if source.startswith("the team's"):
+    fraction = _metric_fraction(value, bar.value, maximize, bar.zero_at)
+    message = f"{metric.name} of {subject.label} = {value:.4g} (need {relation} {bar.value:g}"
+    if bar.teams:
         message += ", the team's target"
     return graded(fraction, message + ")", {**evidence, "value": value})
 
