@@ -32,7 +32,11 @@ extensions:
   team-alpha: {m3: 2}
 """
 
-ROSTER = "team,name,email,github\nTeam Alpha,Ann Lee,ann@example.edu,ann-lee\nBeta,Cy,cy@example.edu,cy\n"
+ROSTER = """\
+team,name,email,github
+Team Alpha,Ann Lee,ann@example.edu,ann-lee
+Beta,Cy,cy@example.edu,cy
+"""
 
 
 def _course_dir(tmp_path: Path, text: str = GOOD) -> Path:
@@ -58,7 +62,8 @@ def test_a_valid_course_file_loads_with_its_order_paths_and_deadlines(tmp_path: 
     assert course.rubric_path("m0") == KIT_RUBRICS / "m0.yaml"
     assert course.rubric_path("m3") == tmp_path / "rubrics" / "m3-custom.yaml"
     assert course.rubric_path("expo") == KIT_RUBRICS / "expo.yaml"
-    assert course.canvas is not None and course.canvas.course_id == 12345
+    assert course.canvas is not None
+    assert course.canvas.course_id == 12345
     assert course.milestone("m0").canvas_assignment_id == 1001
     m3 = datetime(2026, 11, 1, 23, 59, tzinfo=EDT)
     assert course.deadline_for("beta", "m3") == m3
@@ -79,7 +84,8 @@ def test_rubric_for_takes_the_course_deadline_and_late_policy_keeps_the_hash(
 ) -> None:
     course = load_course(_course_dir(tmp_path))
     custom = load_rubric(course.rubric_path("m3"))
-    assert custom.late_policy is None and custom.deadline is None
+    assert custom.late_policy is None
+    assert custom.deadline is None
     graded = course.rubric_for(custom, "m3", "team-alpha")
     assert graded.deadline == datetime(2026, 11, 3, 23, 59, tzinfo=EDT)
     assert graded.late_policy == course.late_policy
@@ -185,13 +191,16 @@ def test_find_course_explicit_then_environment_then_working_directory(
     monkeypatch.delenv("GRADER_COURSE", raising=False)
     assert find_course(None) is None
     explicit = find_course(path)
-    assert explicit is not None and explicit.path == path
+    assert explicit is not None
+    assert explicit.path == path
     monkeypatch.setenv("GRADER_COURSE", str(path))
     from_env = find_course(None)
-    assert from_env is not None and from_env.path == path
+    assert from_env is not None
+    assert from_env.path == path
     monkeypatch.delenv("GRADER_COURSE")
     monkeypatch.chdir(tmp_path)
     here = find_course(None)
-    assert here is not None and here.course.startswith("CS 6220")
+    assert here is not None
+    assert here.course.startswith("CS 6220")
     with pytest.raises(ConfigError, match="cannot read"):
         find_course(tmp_path / "nope.yaml")
