@@ -1,4 +1,7 @@
-"""Reports render a GradeResult: Gradescope results.json field by field, feedback, JUnit."""
+"""Reports render a GradeResult: feedback, JUnit, and results.json read back.
+
+tests/test_gradescope.py checks results.json against Gradescope's specification.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +9,8 @@ import json
 from pathlib import Path
 
 from grader.reports import write_all
-from grader.reports.gradescope import read_grade, results_json
+from grader.reports.gradescope import read_grade
 from grader.results import CheckResult, GradeResult, LatePenalty, ManualResult
-
-GRADESCOPE_TOP = {
-    "score",
-    "execution_time",
-    "output",
-    "visibility",
-    "stdout_visibility",
-    "tests",
-    "leaderboard",
-    "extra_data",
-}
-GRADESCOPE_TEST = {
-    "name",
-    "score",
-    "max_score",
-    "status",
-    "output",
-    "visibility",
-    "tags",
-    "extra_data",
-}
 
 
 def _grade() -> GradeResult:
@@ -88,43 +70,6 @@ def _grade() -> GradeResult:
         execution_time=42.5,
         needs_review=("latency: grader error",),
     )
-
-
-def test_results_json_is_a_gradescope_superset() -> None:
-    data = results_json(_grade())
-    assert set(data) == GRADESCOPE_TOP
-    assert (data["score"], data["execution_time"]) == (15.3, 42.5)
-    assert data["visibility"] == "visible"
-    assert data["stdout_visibility"] == "hidden"
-    assert "Late: 1 day late: -10%" in data["output"]
-    assert data["leaderboard"] == [{"name": "f1", "value": 0.91}]
-    tests = data["tests"]
-    assert [t["name"] for t in tests] == [
-        "build: Image builds",
-        "latency: Fast enough",
-        "secrets: No secrets",
-        "demo: Demo",
-    ]
-    for t in tests:
-        assert set(t) == GRADESCOPE_TEST
-        assert t["status"] in ("passed", "failed")
-    build, latency, secrets, demo = tests
-    assert (build["score"], build["max_score"], build["status"]) == (10, 10, "passed")
-    assert latency["visibility"] == "after_due_date"
-    assert latency["output"] == "GRADER ERROR (a TA will review): engine down"
-    assert latency["extra_data"]["status"] == "error"
-    assert secrets["extra_data"] == {
-        "id": "secrets",
-        "check": "repo.secrets",
-        "status": "blocked",
-        "evidence": {},
-        "duration": 0.0,
-        "commit": "a" * 40,
-        "required": False,
-    }
-    assert secrets["tags"] == ["security"]
-    assert (demo["score"], demo["tags"]) == (7, ["manual"])
-    assert data["extra_data"]["grader"]["commit"] == "a" * 40
 
 
 def test_written_reports_round_trip(tmp_path: Path) -> None:

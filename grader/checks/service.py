@@ -553,6 +553,10 @@ def latency(ctx: Context, params: LatencyParams) -> Outcome:
         "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "max_ms": round(max(timings), 1),
         "requests": params.requests, "concurrency": params.concurrency, "errors": errors,
         "budget_p95_ms": params.p95_ms, "budget_p50_ms": params.p50_ms,
+        "leaderboard": [  # lower is better
+            {"name": "p95 latency (ms)", "value": round(p95, 1), "order": "asc"},
+            {"name": "p50 latency (ms)", "value": round(p50, 1), "order": "asc"},
+        ],
     }  # fmt: skip
     message = f"p50 {p50:.0f} ms, p95 {p95:.0f} ms (budget {params.p95_ms:g} ms)"
     if errors:

@@ -259,7 +259,8 @@ def metric_threshold(
     message = f"{metric.name} of {subject.label} = {value:.4g} (need {relation} {bar.value:g}"
     if bar.teams:
         message += ", the team's target"
-    return graded(fraction, message + ")", {**evidence, "value": value})
+    entry = {"name": metric.name, "value": value, "order": "desc" if maximize else "asc"}
+    return graded(fraction, message + ")", {**evidence, "value": value, "leaderboard": entry})
 
 
 # --- tracking.registered_model --------------------------------------------------------------

@@ -1,33 +1,98 @@
-"""results.json: Gradescope's autograder format, plus our own record in `extra_data`.
+"""results.json in Gradescope's autograder format, with our own record in `extra_data`.
 
-Gradescope reads score, execution_time, output, visibility, stdout_visibility, tests[]
-and leaderboard; test status is only `passed` or `failed` there, so our five statuses
-go into each test's extra_data. The file uploads to Gradescope unchanged.
+Gradescope's specification (gradescope-autograders.readthedocs.io, "Autograder
+Specifications") reads, at the top level: score, execution_time, output, output_format,
+test_output_format, test_name_format, visibility, stdout_visibility, extra_data, tests[]
+and leaderboard[]; per test: score, max_score, status (`passed` or `failed` only),
+name, name_format, number, output, output_format, tags, visibility and extra_data; per
+leaderboard entry: name, value and order (`asc` or `desc`).
+
+Our five statuses map onto that as follows. `passed` and `failed` are themselves;
+`blocked` is failed at 0 points; `skipped` puts nothing at stake (0 of 0, no status);
+`error` (the grader could not judge) is never shown as a 0: the test has no score, says
+"pending review by course staff", and the top-level score leaves its points out until
+staff grade it. The whole GradeResult rides along in `extra_data.grader` (`read_grade`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+from grader.checks.registry import REGISTRY
 from grader.reports.files import write_atomic
 from grader.results import CheckResult, GradeResult, ManualResult
 
+FORMAT = "md"  # Gradescope renders basic Markdown in outputs with this format
+PENDING = "Pending review by course staff"
+STAFF = "Graded by course staff"
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<|])|^([#>+-])", re.MULTILINE)
 
-def _test(r: CheckResult, commit: str | None) -> dict[str, Any]:
-    output = r.message
+
+def md_text(text: str) -> str:
+    """Plain text (a check's message) made safe to embed in Markdown."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+
+
+def staff_points(r: CheckResult) -> float | None:
+    """Points of a check skipped because course staff grade it elsewhere (needs Docker)."""
+    if r.status != "skipped" or r.evidence.get("graded_by") != "course staff":
+        return None
+    points = r.evidence.get("points")
+    return float(points) if isinstance(points, int | float) else 0.0
+
+
+def _explanation(r: CheckResult) -> str:
+    definition = REGISTRY.get(r.check)
+    return definition.explanation if definition else ""
+
+
+def _test_output(r: CheckResult) -> str:
+    message = md_text(r.message)
     if r.status == "error":
-        output = f"GRADER ERROR (a TA will review): {r.message}"
-    return {
+        return (
+            f"**{PENDING}.** The grader could not judge this check (a problem on the grading"
+            f" side, not a verdict on your work): its {r.max_score:g} points are not counted"
+            f" yet.\n\nWhat happened: {message}"
+        )
+    if staff_points(r) is not None:
+        return (
+            f"**{STAFF}.** This check needs a Docker engine, which Gradescope does not have;"
+            f" staff grade it with `grader check`. Its {staff_points(r):g} points are not"
+            " part of the autograder score."
+        )
+    if r.status == "skipped":
+        return f"Skipped, nothing at stake: {message}"
+    if r.status in ("failed", "blocked"):
+        how = _explanation(r)
+        return f"**Result:** {message}" + (f"\n\n**How to fix:** {how}" if how else "")
+    return message
+
+
+def _test(r: CheckResult, number: int, commit: str | None) -> dict[str, Any]:
+    test: dict[str, Any] = {
         "name": f"{r.id}: {r.title}",
-        "score": r.score,
-        "max_score": r.max_score,
-        "status": "passed" if r.status == "passed" else "failed",
-        "output": output,
-        "visibility": r.visibility,
-        "tags": list(r.tags),
-        "extra_data": {
+        "name_format": "text",
+        "number": str(number),
+    }
+    if r.status == "skipped":
+        test.update(score=0.0, max_score=0.0)  # nothing at stake here; no pass/fail either
+    elif r.status != "error":  # an error's points wait for staff: no score, not a 0
+        test.update(
+            score=r.score,
+            max_score=r.max_score,
+            status="passed" if r.status == "passed" else "failed",
+        )
+    else:
+        test["status"] = "failed"
+    test.update(
+        output=_test_output(r),
+        output_format=FORMAT,
+        tags=list(r.tags),
+        visibility=r.visibility,
+        extra_data={
             "id": r.id,
             "check": r.check,
             "status": r.status,
@@ -35,62 +100,159 @@ def _test(r: CheckResult, commit: str | None) -> dict[str, Any]:
             "duration": r.duration,
             "commit": commit,
             "required": r.required,
+            **({"staff_note": f"grader error: {r.message}"} if r.status == "error" else {}),
         },
-    }
+    )
+    return test
 
 
-def _manual(m: ManualResult) -> dict[str, Any]:
+def _manual(m: ManualResult, number: int) -> dict[str, Any]:
+    score = m.score or 0.0
     level = f" ({m.level})" if m.level else ""
+    comment = f" {md_text(m.comment)}" if m.comment else ""
     return {
         "name": f"{m.id}: {m.title}",
-        "score": m.score or 0.0,
+        "name_format": "text",
+        "number": str(number),
+        "score": score,
         "max_score": m.max_score,
-        "status": "passed" if (m.score or 0) >= m.max_score else "failed",
-        "output": f"scored by staff{level}. {m.comment}".strip(),
-        "visibility": m.visibility,
+        "status": "passed" if score >= m.max_score else "failed",
+        "output": f"Scored by staff{level}.{comment}",
+        "output_format": FORMAT,
         "tags": ["manual"],
+        "visibility": m.visibility,
         "extra_data": {"id": m.id, "status": "manual", "level": m.level},
     }
 
 
-def _leaderboard(result: GradeResult) -> list[dict[str, Any]]:
-    entries = []
+def _entries(raw: Any) -> list[dict[str, Any]]:
+    """Leaderboard entries a check put in its evidence: one mapping or a list of them."""
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        value = item.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            continue
+        order = item.get("order", "desc")
+        out.append({"name": item["name"], "value": value, "order": order})
+    return [e for e in out if e["order"] in ("asc", "desc")]
+
+
+def leaderboard(result: GradeResult) -> list[dict[str, Any]]:
+    """What the checks measured for the leaderboard (first entry of each name wins)."""
+    board: dict[str, dict[str, Any]] = {}
     for r in result.checks:
-        entry = r.evidence.get("leaderboard")
-        if isinstance(entry, dict) and {"name", "value"} <= entry.keys():
-            entries.append(entry)
-    return entries
+        if r.status in ("passed", "failed"):
+            for entry in _entries(r.evidence.get("leaderboard")):
+                board.setdefault(entry["name"], entry)
+    return list(board.values())
 
 
 def _output(result: GradeResult) -> str:
+    commit = f"`{result.commit[:12]}`" if result.commit else "(not a git repository)"
     lines = [
-        f"Milestone {result.milestone} graded at commit {result.commit or '(not a git repo)'}",
-        f"Score {result.score:g} / {result.max_score:g}",
+        f"**Milestone {md_text(result.milestone)}**, graded at commit {commit}.",
+        "",
+        f"**Score: {result.score:g} / {result.max_score:g}**",
+        "",
     ]
+    errors = [r for r in result.checks if r.status == "error"]
+    if errors:
+        ids = ", ".join(md_text(r.id) for r in errors)
+        points = sum(r.max_score for r in errors)
+        lines.append(
+            f"- **{PENDING}:** {ids} could not be graded automatically; their {points:g}"
+            " points are not counted yet. This is not a 0: staff will grade them."
+        )
+    staff = [r for r in result.checks if staff_points(r) is not None]
+    if staff:
+        ids = ", ".join(md_text(r.id) for r in staff)
+        points = sum(staff_points(r) or 0.0 for r in staff)
+        lines.append(
+            f"- **{STAFF}:** {ids} ({points:g} points) need a Docker engine, which Gradescope"
+            " does not have. Their points are not part of this score; staff grade them"
+            " separately."
+        )
+    unscored = [m for m in result.manual if m.score is None]
+    if unscored:
+        ids = ", ".join(md_text(m.id) for m in unscored)
+        points = sum(m.max_score for m in unscored)
+        lines.append(f"- Scored by staff later: {ids} ({points:g} points).")
     if result.gate:
-        lines.append(f"Score set to 0 by a required check: {result.gate}")
+        lines.append(f"- Score set to 0 by a required check: {md_text(result.gate)}")
     if result.late:
-        lines.append(f"Late: {result.late.reason}")
-    return "\n".join(lines)
+        lines.append(f"- Late: {md_text(result.late.reason)}")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def results_json(result: GradeResult) -> dict[str, Any]:
-    tests = [_test(r, result.commit) for r in result.checks]
-    tests += [_manual(m) for m in result.manual if m.score is not None]
+    tests = [_test(r, i, result.commit) for i, r in enumerate(result.checks, 1)]
+    scored = [m for m in result.manual if m.score is not None]
+    tests += [_manual(m, i) for i, m in enumerate(scored, len(tests) + 1)]
     return {
         "score": result.score,
         "execution_time": round(result.execution_time, 3),
         "output": _output(result),
+        "output_format": FORMAT,
+        "test_output_format": FORMAT,
+        "test_name_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
+        "extra_data": {
+            "grader": result.model_dump(mode="json"),
+            "needs_review": list(result.needs_review),
+        },
         "tests": tests,
-        "leaderboard": _leaderboard(result),
-        "extra_data": {"grader": result.model_dump(mode="json")},
+        "leaderboard": leaderboard(result),
+    }
+
+
+def pending_review_json(reason: str, detail: str = "") -> dict[str, Any]:
+    """results.json for a submission the grader could not grade at all (it crashed).
+
+    Gradescope needs a score; it is kept from students until staff publish grades (the
+    top-level visibility), and the one visible test says the grade is pending review.
+    """
+    note = (
+        f"**{PENDING}.** The autograder could not grade this submission (a problem on the"
+        " grading side, not a verdict on your work). Your score is not shown until course"
+        " staff have looked at it; you do not need to resubmit."
+    )
+    return {
+        "score": 0.0,
+        "execution_time": 0,
+        "output": note,
+        "output_format": FORMAT,
+        "test_output_format": FORMAT,
+        "test_name_format": "text",
+        "visibility": "after_published",
+        "stdout_visibility": "hidden",
+        "extra_data": {"grader_error": reason, "detail": detail, "needs_review": [reason]},
+        "tests": [
+            {
+                "name": PENDING,
+                "name_format": "text",
+                "number": "1",
+                "status": "failed",
+                "output": note,
+                "output_format": FORMAT,
+                "tags": ["pending-review"],
+                "visibility": "visible",
+                "extra_data": {"staff_note": reason},
+            }
+        ],
+        "leaderboard": [],
     }
 
 
 def write_results_json(result: GradeResult, path: Path) -> Path:
     return write_atomic(path, json.dumps(results_json(result), indent=2) + "\n")
+
+
+def write_pending_review(path: Path, reason: str, detail: str = "") -> Path:
+    return write_atomic(path, json.dumps(pending_review_json(reason, detail), indent=2) + "\n")
 
 
 def read_grade(path: Path) -> GradeResult:
