@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from grader import __version__
-from grader.commands import batch, check, clean, diff, expo, manifest, rubric, teams
+from grader.commands import batch, canvas, check, clean, diff, expo, manifest, rubric, teams
 from grader.errors import EXIT_INTERRUPTED, EXIT_USAGE, GraderError
 
 # Typer ships its own copy of click: find its base exception without a private import.
@@ -37,6 +37,7 @@ app.add_typer(teams.app, name="teams")
 app.command("batch", help=batch.__doc__, no_args_is_help=True)(batch.batch)
 app.command("diff", help=diff.__doc__, no_args_is_help=True)(diff.diff)
 app.add_typer(expo.app, name="expo")
+app.add_typer(canvas.app, name="canvas")
 
 
 def _version(value: bool) -> None:

@@ -1,8 +1,10 @@
 """The course roster CSV: one row per student, grouped into teams.
 
 Columns (case and spaces in headers ignored): team, name, email, github, and for batch
-grading repo (a git URL or a local path; the same on every row of a team). The whole
-file is checked before anything uses it, and every problem is reported as
+grading repo (a git URL or a local path; the same on every row of a team). Optional
+canvas_user_id (Canvas's numeric user id: "Canvas ID", "ID" in Canvas's gradebook export)
+and sis_user_id ("SIS User ID") let the Canvas import and upload find each student. The
+whole file is checked before anything uses it, and every problem is reported as
 `roster.csv:LINE: message`.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from grader.errors import ConfigError
 from grader.manifest import GITHUB_HANDLE
 
+DIGITS = re.compile(r"^[0-9]+$")
 EMAIL = re.compile(r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$")
 ALIASES = {
     "team": "team",
@@ -34,8 +37,16 @@ ALIASES = {
     "repo": "repo",
     "repository": "repo",
     "url": "repo",
+    "canvas_user_id": "canvas_user_id",
+    "canvas user id": "canvas_user_id",
+    "canvas id": "canvas_user_id",
+    "canvas_id": "canvas_user_id",
+    "sis_user_id": "sis_user_id",
+    "sis user id": "sis_user_id",
+    "sis id": "sis_user_id",
 }
 MEMBER_COLUMNS = ("name", "email", "github")
+UNIQUE_COLUMNS = ("github", "email", "canvas_user_id", "sis_user_id")
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class Member:
     name: str
     email: str
     github: str
+    canvas_user_id: str = ""
+    sis_user_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,9 @@ def _row_problems(row: dict[str, str], required: tuple[str, ...], known: list[st
     if any(ch in name for ch in ",<>"):
         # The template reads members as "Name <handle>, ...": these characters break it.
         out.append(f"name {name!r} must not contain ',', '<' or '>'")
+    canvas_id = row.get("canvas_user_id", "")
+    if canvas_id and not DIGITS.match(canvas_id):
+        out.append(f"canvas_user_id {canvas_id!r} must be digits only (Canvas's numeric user id)")
     if row.get("team") and not re.search(r"[A-Za-z0-9]", row["team"]):
         out.append(f"team {row['team']!r} has no letter or digit to name a repository")
     return out
@@ -147,7 +163,7 @@ def _duplicates(path: Path, teams: dict[str, list[tuple[int, dict[str, str]]]]) 
         repos = {row.get("repo", "") for _, row in entries}
         if len(repos) > 1:
             out.append(f"{path}:{first}: team {name!r} has different repos: {sorted(repos)}")
-    for key in ("github", "email"):
+    for key in UNIQUE_COLUMNS:
         seen: dict[str, int] = {}
         for entries in teams.values():
             for line, row in entries:
@@ -162,7 +178,13 @@ def _duplicates(path: Path, teams: dict[str, list[tuple[int, dict[str, str]]]]) 
 
 def _team(name: str, entries: list[tuple[int, dict[str, str]]]) -> RosterTeam:
     members = tuple(
-        Member(row.get("name", ""), row.get("email", ""), row.get("github", "").removeprefix("@"))
+        Member(
+            row.get("name", ""),
+            row.get("email", ""),
+            row.get("github", "").removeprefix("@"),
+            row.get("canvas_user_id", ""),
+            row.get("sis_user_id", ""),
+        )
         for _, row in entries
         if any(row.get(c) for c in MEMBER_COLUMNS)
     )

@@ -37,7 +37,7 @@ from grader.commands.check import parse_deadline, resolve_rubric_path
 from grader.engine import resolve_network
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
 from grader.reports.dashboard import write_dashboard
-from grader.reports.gradebook import write_gradebooks
+from grader.reports.gradebook import canvas_column, write_gradebooks
 from grader.rubric import Rubric, load_rubric
 
 
@@ -64,12 +64,19 @@ def batch(
     from_results: Path | None = typer.Option(
         None, help="Build the class outputs from downloaded results.json files; grade nothing."
     ),
+    canvas_assignment_id: str | None = typer.Option(
+        None, help="Canvas assignment id: names canvas.csv's column 'Milestone m3 (12345)'."
+    ),
 ) -> int:
     """Grade every team at one milestone; write gradebook, item analysis and dashboard.
 
     Example: grader batch roster.csv --milestone m1 --jobs 4 --out grades/m1
     """
     loaded = load_rubric(resolve_rubric_path(milestone, rubric))
+    if canvas_assignment_id is not None and not (
+        canvas_assignment_id.isascii() and canvas_assignment_id.isdigit()
+    ):
+        raise UsageError(f"--canvas-assignment-id {canvas_assignment_id!r}: must be digits only")
     unknown = [c for c in check_ids if c not in {c.id for c in loaded.checks}]
     if unknown:
         raise UsageError(f"no check {', '.join(map(repr, unknown))} in rubric {loaded.milestone}")
@@ -94,7 +101,7 @@ def batch(
         _grade(chosen, config, console)
         outcomes = class_outcomes(specs, out)
     _summary(outcomes, console)
-    for kind, path in _write_class(outcomes, out, loaded).items():
+    for kind, path in _write_class(outcomes, out, loaded, canvas_assignment_id).items():
         console.print(f"{kind}: {path}")
     return EXIT_INFRA if any(o.status == "error" for o in outcomes) else EXIT_OK
 
@@ -149,8 +156,10 @@ def _summary(outcomes: Sequence[TeamOutcome], console: Console) -> None:
     console.print(table)
 
 
-def _write_class(outcomes: Sequence[TeamOutcome], out: Path, rubric: Rubric) -> dict[str, Path]:
-    written = write_gradebooks(outcomes, out, f"Milestone {rubric.milestone}")
+def _write_class(
+    outcomes: Sequence[TeamOutcome], out: Path, rubric: Rubric, canvas_id: str | None
+) -> dict[str, Path]:
+    written = write_gradebooks(outcomes, out, canvas_column(rubric.milestone, canvas_id))
     title = f"{rubric.milestone}: {rubric.title}"
     written["dashboard"] = write_dashboard(outcomes, out, title)
     return written

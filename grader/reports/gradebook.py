@@ -23,6 +23,8 @@ GRADEBOOK_COLUMNS = (
     "name",
     "email",
     "github",
+    "canvas_user_id",
+    "sis_user_id",
     "status",
     "score",
     "max_score",
@@ -87,8 +89,11 @@ def gradebook_rows(outcomes: Sequence[TeamOutcome]) -> list[list[str]]:
     rows = []
     for o in outcomes:
         cells = _team_cells(o)
-        rows.append(["team", o.id, o.name, "", "", *cells])
-        rows += [["member", o.id, m.name, m.email, m.github, *cells] for m in o.members]
+        rows.append(["team", o.id, o.name, "", "", "", "", *cells])
+        rows += [
+            ["member", o.id, m.name, m.email, m.github, m.canvas_user_id, m.sis_user_id, *cells]
+            for m in o.members
+        ]
     return rows
 
 
@@ -96,13 +101,25 @@ def gradebook_csv(outcomes: Sequence[TeamOutcome]) -> str:
     return _csv(GRADEBOOK_COLUMNS, gradebook_rows(outcomes))
 
 
+def canvas_column(milestone: str, assignment_id: str | None) -> str:
+    """The assignment's column as Canvas's gradebook export names it: `Title (ID)`. Canvas's
+    importer matches the id in parentheses to the assignment; a bare title is matched by
+    name, or makes a new assignment."""
+    title = f"Milestone {milestone}"
+    return f"{title} ({assignment_id})" if assignment_id else title
+
+
 def canvas_csv(outcomes: Sequence[TeamOutcome], assignment: str) -> str:
-    """Canvas's gradebook import: students by SIS Login ID (email), one assignment column."""
-    max_score = next((o.result.max_score for o in outcomes if o.result), None)
+    """Canvas's gradebook import: the student columns of its export (Student, ID = Canvas user
+    id, SIS User ID, SIS Login ID = email, Section = team), a Points Possible row, and one
+    assignment column. A team whose grading errored keeps an empty cell: Canvas leaves an
+    empty cell alone, where a 0 would overwrite a grade."""
+    graded = [o for o in outcomes if o.status == "graded" and o.result is not None]
+    max_score = graded[0].result.max_score if graded and graded[0].result else None
     rows: list[list[str]] = [["Points Possible", "", "", "", "", _num(max_score)]]
     for o in outcomes:
-        score = _num(o.result.score) if o.result else ""
-        rows += [[m.name, "", "", m.email, o.id, score] for m in o.members]
+        score = _num(o.result.score) if o.status == "graded" and o.result else ""
+        rows += [[m.name, m.canvas_user_id, m.sis_user_id, m.email, o.id, score] for m in o.members]
     return _csv((*CANVAS_COLUMNS, assignment), rows)
 
 
