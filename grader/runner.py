@@ -54,6 +54,22 @@ def _preload(checks: list[ResolvedCheck]) -> None:
         web.tls()  # built once here; every child's HTTP clients share it
 
 
+STAFF_MESSAGE = "graded by course staff: it needs a Docker engine, and this run has none"
+
+
+def engine_checks(checks: Iterable[ResolvedCheck]) -> set[str]:
+    """Ids of the checks that need a container engine, themselves or through `needs`.
+
+    Without an engine these are graded by course staff. The set depends on the rubric
+    alone, never on results, so every submission has the same points at stake.
+    """
+    found: set[str] = set()
+    for c in order(tuple(checks)):
+        if REGISTRY[c.check].engine or any(need in found for need in c.needs):
+            found.add(c.id)
+    return found
+
+
 def run_rubric(
     rubric: Rubric,
     ctx: Context,
@@ -75,9 +91,10 @@ def run_rubric(
         for c in order(rubric.checks)
         if not (only and c.id not in only) and not (skip and c.id in skip)
     ]
-    _preload(selected)
+    staff = set() if ctx.settings.engine else engine_checks(rubric.checks)
+    _preload([c for c in selected if c.id not in staff])
     for check in selected:
-        result = _blocked(check, results)
+        result = _staff(check) if check.id in staff else _blocked(check, results)
         if result is None:
             waited = 0.0
             if claim_port and REGISTRY[check.check].listens:
@@ -90,6 +107,12 @@ def run_rubric(
         if on_result:
             on_result(result)
     return list(results.values())
+
+
+def _staff(check: ResolvedCheck) -> CheckResult:
+    """Skipped here, worth its points where staff grade it (on a machine with Docker)."""
+    evidence = {"graded_by": "course staff", "needs": "a Docker engine", "points": check.points}
+    return _result(check, "skipped", 0.0, STAFF_MESSAGE, evidence, 0.0, 0.0)
 
 
 def _blocked(check: ResolvedCheck, results: dict[str, CheckResult]) -> CheckResult | None:

@@ -11,12 +11,21 @@ from pathlib import Path
 import pytest
 
 from grader import hostport
-from grader.checks.base import CheckDef, Context, NoParams, Outcome, Params, failed, passed
+from grader.checks.base import (
+    CheckDef,
+    Context,
+    NoParams,
+    Outcome,
+    Params,
+    RunSettings,
+    failed,
+    passed,
+)
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError
 from grader.results import CheckResult
-from grader.rubric import load_rubric
-from grader.runner import preload_modules, run_rubric
+from grader.rubric import load_rubric, rubric_path
+from grader.runner import engine_checks, preload_modules, run_rubric
 from tests.helpers import write_rubric
 
 
@@ -229,3 +238,75 @@ def test_preload_modules_are_those_of_the_rubrics_families(tmp_path: Path) -> No
         "mlflow.tracking",
     ]
     assert preload_modules(rubric.checks[2:]) == []
+
+
+# without a container engine (Gradescope) ---------------------------------------------------
+
+
+def in_container(ctx: Context, params: NoParams) -> Outcome:
+    """Stands for a check that builds or runs a container."""
+    return passed("ran in a container", artifact="team-image")
+
+
+ENGINE_RUBRIC = (
+    "  - {id: lint, check: t.ok, points: 2}\n"
+    "  - {id: build, check: t.engine, points: 10}\n"
+    "  - {id: run, check: t.uses, points: 3, needs: [build]}\n"
+    "  - {id: call, check: t.ok, points: 4, needs: [run, lint]}\n"
+    "  - {id: docs, check: t.ok, points: 1, needs: [lint]}\n"
+)
+
+
+@pytest.fixture
+def engine_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    definition = CheckDef(in_container, NoParams, timeout=10, engine=True)
+    monkeypatch.setitem(REGISTRY, "t.engine", definition)
+
+
+@pytest.mark.usefixtures("engine_check")
+def test_engine_checks_are_those_that_need_one_directly_or_through_needs(tmp_path: Path) -> None:
+    rubric = load_rubric(
+        write_rubric(tmp_path / "r.yaml", f"milestone: r\ntitle: R\nchecks:\n{ENGINE_RUBRIC}")
+    )
+    assert engine_checks(rubric.checks) == {"build", "run", "call"}
+
+
+def test_the_kits_rubrics_leave_to_staff_exactly_the_checks_that_need_docker() -> None:
+    m1 = load_rubric(rubric_path("m1"))
+    assert engine_checks(m1.checks) == {"precommit-run", "tests-run", "tests-pass", "data-tests"}
+    m3 = load_rubric(rubric_path("m3"))
+    staff = engine_checks(m3.checks)
+    assert {"build", "starts", "examples", "served-is-champion", "coverage"} <= staff
+    assert not {"dockerfile-lint", "registered", "quality", "secrets"} & staff
+
+
+@pytest.mark.usefixtures("engine_check")
+def test_without_an_engine_its_checks_are_graded_by_staff_with_nothing_at_stake(
+    tmp_path: Path,
+) -> None:
+    rubric = load_rubric(
+        write_rubric(tmp_path / "r.yaml", f"milestone: r\ntitle: R\nchecks:\n{ENGINE_RUBRIC}")
+    )
+    ctx = Context(repo=tmp_path, commit=None, manifest=None, settings=RunSettings(engine=False))
+    results = {r.id: r for r in run_rubric(rubric, ctx)}
+    for check_id, points in (("build", 10), ("run", 3), ("call", 4)):
+        r = results[check_id]
+        assert (r.status, r.score, r.max_score) == ("skipped", 0, 0)
+        assert (
+            r.message == "graded by course staff: it needs a Docker engine, and this run has none"
+        )
+        assert r.evidence == {
+            "graded_by": "course staff",
+            "needs": "a Docker engine",
+            "points": points,
+        }
+    assert (results["lint"].status, results["docs"].status) == ("passed", "passed")
+
+
+@pytest.mark.usefixtures("engine_check")
+def test_with_an_engine_the_same_checks_run(tmp_path: Path) -> None:
+    results = _run(tmp_path, ENGINE_RUBRIC)
+    assert {r.id: r.status for r in results.values()} == dict.fromkeys(
+        ("lint", "build", "run", "call", "docs"), "passed"
+    )
+    assert results["run"].message == "got team-image"

@@ -63,6 +63,9 @@ class RunSettings:
     url: str | None = None
     work_dir: Path | None = None
     run_id: str = "local"
+    # False where no container engine exists (Gradescope): the checks that need one are
+    # skipped as graded by course staff, with nothing at stake in this run.
+    engine: bool = True
 
 
 @dataclass
@@ -97,12 +100,15 @@ class CheckDef(Generic[P]):
     """One registry entry: the function, its params model and its time limit.
 
     `listens`: the check starts the team's service on its port (see `grader.hostport`).
+    `engine`: the check builds or runs containers, so it cannot run without a container
+    engine (checks that need its results depend on it through the rubric's `needs`).
     """
 
     func: Callable[[Context, P], Outcome]
     params: type[P]
     timeout: float = 60.0
     listens: bool = False
+    engine: bool = False
 
     @property
     def title(self) -> str:

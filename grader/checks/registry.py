@@ -2,6 +2,8 @@
 
 Rubrics name checks by these keys; an unknown name is a rubric error at load time.
 A new check is one function, one line here, and one test file (pass and fail).
+`engine=True` marks the checks that build or run containers: without an engine
+(Gradescope) they, and the checks that need them, are graded by course staff.
 """
 
 from __future__ import annotations
@@ -23,25 +25,33 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "repo.tag": CheckDef(repo.tag_exists, repo.TagParams, timeout=30),
     "repo.doc_filled": CheckDef(repo.doc_filled, repo.DocParams, timeout=30),
     "precommit.config": CheckDef(repo.precommit_config, repo.PrecommitConfigParams, timeout=30),
-    "precommit.run": CheckDef(repo.precommit_run, repo.PrecommitRunParams, timeout=900),
+    "precommit.run": CheckDef(
+        repo.precommit_run, repo.PrecommitRunParams, timeout=900, engine=True
+    ),
     # continuous integration
     "ci.workflows": CheckDef(ci.workflows_valid, ci.WorkflowsParams, timeout=60),
     "ci.required_steps": CheckDef(ci.required_steps, ci.RequiredStepsParams, timeout=60),
     "ci.anti_patterns": CheckDef(ci.anti_patterns, ci.AntiPatternsParams, timeout=60),
     "ci.run_status": CheckDef(ci.run_status, ci.RunStatusParams, timeout=120),
     # container (image built from the graded commit)
-    "container.build": CheckDef(container.build, container.BuildParams, timeout=900),
-    "container.size": CheckDef(container.image_size, container.SizeParams, timeout=60),
+    "container.build": CheckDef(container.build, container.BuildParams, timeout=900, engine=True),
+    "container.size": CheckDef(container.image_size, container.SizeParams, timeout=60, engine=True),
     "container.lint": CheckDef(container.lint, container.LintParams, timeout=60),
-    "container.non_root": CheckDef(container.non_root, NoParams, timeout=60),
+    "container.non_root": CheckDef(container.non_root, NoParams, timeout=60, engine=True),
     "container.healthcheck": CheckDef(
-        container.healthcheck, container.HealthcheckParams, timeout=240, listens=True
+        container.healthcheck,
+        container.HealthcheckParams,
+        timeout=240,
+        listens=True,
+        engine=True,
     ),
     "container.layer_secrets": CheckDef(
-        container.layer_secrets, container.LayerSecretsParams, timeout=300
+        container.layer_secrets, container.LayerSecretsParams, timeout=300, engine=True
     ),
     # live service (started by service.starts, or at --url)
-    "service.starts": CheckDef(service.starts, service.StartsParams, timeout=600, listens=True),
+    "service.starts": CheckDef(
+        service.starts, service.StartsParams, timeout=600, listens=True, engine=True
+    ),
     "service.health": CheckDef(service.health, NoParams, timeout=60),
     "service.examples": CheckDef(service.examples, NoParams, timeout=120),
     "service.bad_input": CheckDef(service.bad_input, NoParams, timeout=120),
@@ -60,10 +70,10 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "tracking.signature": CheckDef(tracking.signature, NoParams, timeout=180),
     "tracking.lineage": CheckDef(tracking.lineage, tracking.LineageParams, timeout=120),
     "tracking.consistency": CheckDef(
-        tracking.consistency, tracking.ConsistencyParams, timeout=1500
+        tracking.consistency, tracking.ConsistencyParams, timeout=1500, engine=True
     ),
     # test suite
-    "tests.run": CheckDef(testsuite.run_suite, testsuite.RunParams, timeout=1800),
+    "tests.run": CheckDef(testsuite.run_suite, testsuite.RunParams, timeout=1800, engine=True),
     "tests.pass": CheckDef(testsuite.all_pass, testsuite.PassParams, timeout=30),
     "tests.count": CheckDef(testsuite.count_tests, testsuite.CountParams, timeout=30),
     "tests.coverage": CheckDef(testsuite.coverage, testsuite.CoverageParams, timeout=30),
