@@ -12,7 +12,18 @@ import typer
 from rich.console import Console
 
 from grader import __version__
-from grader.commands import batch, canvas, check, clean, diff, expo, manifest, rubric, teams
+from grader.commands import (
+    batch,
+    canvas,
+    check,
+    clean,
+    diff,
+    expo,
+    manifest,
+    rubric,
+    teams,
+    teams_update,
+)
 from grader.errors import EXIT_INTERRUPTED, EXIT_USAGE, GraderError
 
 # Typer ships its own copy of click: find its base exception without a private import.
@@ -33,6 +44,7 @@ app.command("check", help=check.__doc__, no_args_is_help=True)(check.check)
 app.command("clean", help=clean.clean.__doc__)(clean.clean)
 app.add_typer(rubric.app, name="rubric")
 app.add_typer(manifest.app, name="manifest")
+teams.app.command("update", no_args_is_help=True)(teams_update.update)
 app.add_typer(teams.app, name="teams")
 app.command("batch", help=batch.__doc__, no_args_is_help=True)(batch.batch)
 app.command("diff", help=diff.__doc__, no_args_is_help=True)(diff.diff)

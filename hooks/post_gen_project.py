@@ -1,4 +1,11 @@
-"""Remove the files of options that were not selected, then make the first git commit."""
+"""Remove the files of options that were not selected, then make the first git commit.
+
+The first commit is only for a bake by hand (`cookiecutter`). cruft renders the template
+again to compute every update (the team's version and the new one, in temporary folders):
+a git repository made there would put `.git/` internals into the update's diff, and the
+update would never apply. cruft marks its renders with `_commit` in the context; then the
+hook leaves git alone (`grader teams create` makes the first commit itself).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ from pathlib import Path
 TASK = {{ cookiecutter.task | tojson }}
 LICENSE = {{ cookiecutter.license | tojson }}
 INCLUDE_COMPOSE = {{ "True" if cookiecutter.include_compose else "False" }}
+KIT_REPOSITORY = {{ cookiecutter.kit_repository | tojson }}
+RENDERED_BY_CRUFT = {{ "True" if cookiecutter.get("_commit") is not none else "False" }}
 DATASETS = {"classification": "data/wine.csv", "regression": "data/diabetes.csv"}
 
 FALLBACK_IDENTITY = ("-c", "user.name=Capstone Template", "-c", "user.email=template@example.invalid")
@@ -30,6 +39,8 @@ def prune() -> None:
         remove("LICENSE")
     if not INCLUDE_COMPOSE:
         remove("compose.yaml")
+    if not KIT_REPOSITORY.strip():
+        remove(".github/workflows/grade.yml")  # no course kit to call: it could only fail
 
 
 def git(*args: str) -> subprocess.CompletedProcess[str]:
@@ -58,4 +69,5 @@ def first_commit() -> None:
 
 if __name__ == "__main__":
     prune()
-    first_commit()
+    if not RENDERED_BY_CRUFT:
+        first_commit()

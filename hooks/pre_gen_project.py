@@ -13,6 +13,9 @@ import sys
 SLUG = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 PACKAGE = re.compile(r"^[a-z][a-z0-9_]*$")
 MEMBER = re.compile(r"^\s*(?P<name>[^<>]*?)\s*<\s*@?(?P<handle>[^<>\s]+)\s*>\s*$")
+KIT_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+MILESTONE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 HANDLE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 
 ANSWERS = {
@@ -21,6 +24,9 @@ ANSWERS = {
     "package_name": {{ cookiecutter.package_name | tojson }},
     "team_name": {{ cookiecutter.team_name | tojson }},
     "members": {{ cookiecutter.members | tojson }},
+    "kit_repository": {{ cookiecutter.kit_repository | tojson }},
+    "kit_ref": {{ cookiecutter.kit_ref | tojson }},
+    "milestone": {{ cookiecutter.milestone | tojson }},
 }
 
 
@@ -56,6 +62,20 @@ def problems(answers: dict[str, str]) -> list[str]:
             found.append(f"member {member.strip()!r} must be written 'Full Name <github-handle>'")
         elif not HANDLE.match(match["handle"]):
             found.append(f"member {member.strip()!r}: {match['handle']!r} is not a GitHub handle")
+    found += workflow_problems(answers)
+    return found
+
+
+def workflow_problems(answers: dict[str, str]) -> list[str]:
+    """The self-grading workflow's answers become YAML and a `uses:` reference."""
+    found: list[str] = []
+    kit = answers["kit_repository"].strip()
+    if kit and not KIT_REPOSITORY.match(kit):
+        found.append(f"kit_repository {kit!r} must be a GitHub repository as owner/name")
+    if not REF.match(answers["kit_ref"]):
+        found.append(f"kit_ref {answers['kit_ref']!r} is not a tag, branch or commit name")
+    if not MILESTONE.match(answers["milestone"]):
+        found.append(f"milestone {answers['milestone']!r} is not a milestone id such as m2")
     return found
 
 

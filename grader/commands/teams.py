@@ -1,6 +1,6 @@
-"""Team repositories from the course roster.
+"""Team repositories from the course roster (`teams update` lives in teams_update.py).
 
-Example: grader teams create roster.csv --out teams/ --org my-course-2026 --push
+Example: grader teams create roster.csv --out teams/ --template-url https://github.com/c/kit.git
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from grader.course import Course, find_course
 from grader.errors import EXIT_INFRA, EXIT_OK, ConfigError, GraderError, UsageError
 from grader.manifest import MANIFEST_NAME, load_manifest
 from grader.roster import RosterTeam, load_roster
@@ -54,7 +57,8 @@ def package_name(slug: str) -> str:
     return name
 
 
-def template_context(team: RosterTeam) -> dict[str, str]:
+def template_context(team: RosterTeam, workflow: dict[str, str] | None = None) -> dict[str, str]:
+    """The template's answers for a team; `workflow` answers the self-grading questions."""
     members = ", ".join(f"{m.name} <{m.github}>" for m in team.members)
     return {
         "project_name": team.name,
@@ -62,7 +66,29 @@ def template_context(team: RosterTeam) -> dict[str, str]:
         "package_name": package_name(team.slug),
         "team_name": team.name,
         "members": members,
+        **(workflow or {}),
     }
+
+
+def workflow_answers(url: str | None, ref: str | None, milestone: str) -> dict[str, str]:
+    """What the teams' grade.yml calls: the kit on GitHub (when the URL names it), at `ref`."""
+    found = re.search(r"github\.com[:/]+([^/]+/[^/]+?)(?:\.git)?/?$", url or "")
+    return {
+        "kit_repository": found[1] if found else "",
+        "kit_ref": ref or "main",
+        "milestone": milestone,
+    }
+
+
+def current_milestone(course: Course | None, now: datetime | None = None) -> str | None:
+    """The first of the course's milestones not yet due (the last one after the semester)."""
+    if course is None:
+        return None
+    moment = now or datetime.now(UTC)
+    for mid, milestone in course.milestones.items():
+        if milestone.deadline is None or milestone.deadline > moment:
+            return mid
+    return course.milestone_ids[-1]
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -89,8 +115,19 @@ def _quiet() -> Iterator[io.StringIO]:
         yield buffer
 
 
-def generate(team: RosterTeam, template: str, checkout: str | None, out: Path) -> Path:
-    """Bake the template for one team in a staging folder, commit, tag, then move it in place."""
+def generate(
+    team: RosterTeam,
+    template: str,
+    checkout: str | None,
+    out: Path,
+    url: str | None = None,
+    workflow: dict[str, str] | None = None,
+) -> Path:
+    """Bake the template for one team in a staging folder, commit, tag, then move it in place.
+
+    `url` is what `.cruft.json` records as the template (the course's URL, which every
+    student can reach), when the bake itself reads a local copy.
+    """
     import cruft  # slow to import; only this command needs it
 
     staging = Path(tempfile.mkdtemp(dir=out, prefix=f".{team.slug}-"))
@@ -100,13 +137,15 @@ def generate(team: RosterTeam, template: str, checkout: str | None, out: Path) -
                 made = cruft.create(
                     template,
                     output_dir=staging,
-                    extra_context=template_context(team),
+                    extra_context=template_context(team, workflow),
                     no_input=True,
                     checkout=checkout,
                 )
             except Exception as exc:
                 detail = f"{type(exc).__name__}: {exc}\n{log.getvalue()}".strip()
                 raise GenerateError(f"team {team.name!r}: the template failed: {detail}") from None
+        if url:
+            _record_template(Path(made), url)
         _add_emails(Path(made), team)
         _first_commit(Path(made))
         final = out / team.slug
@@ -114,6 +153,20 @@ def generate(team: RosterTeam, template: str, checkout: str | None, out: Path) -
         return final
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _record_template(repo: Path, url: str) -> None:
+    """cruft check and update read the template from `.cruft.json`: make that the URL."""
+    path = repo / ".cruft.json"
+    state = json.loads(path.read_text(encoding="utf-8"))
+    state["template"] = url
+    state.get("context", {}).get("cookiecutter", {})["_template"] = url
+    path.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+
+
+def is_local_template(source: str) -> bool:
+    """A path (or file:// URL) only this machine can read: students' cruft cannot clone it."""
+    return "://" not in source and not re.match(r"^[\w.-]+@[\w.-]+:", source)
 
 
 def _add_emails(repo: Path, team: RosterTeam) -> None:
@@ -181,57 +234,103 @@ def run_push(commands: list[list[str]], console: Console) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Where the template comes from, what `.cruft.json` records, where the repos go."""
+
+    source: str
+    checkout: str | None
+    url: str | None
+    out: Path
+    org: str | None
+    push: bool
+    workflow: dict[str, str]
+
+
 def create(
-    roster: Path = typer.Argument(..., help="Roster CSV: team, name, email, github."),
+    roster: Path | None = typer.Argument(
+        None, help="Roster CSV: team, name, email, github (default: the course file's)."
+    ),
     out: Path = typer.Option(..., help="Folder that receives one repository per team."),
     template: str | None = typer.Option(
-        None, help="Template git URL or path (default: this kit's checkout)."
+        None, help="Template git URL or path to bake from (default: this kit's checkout)."
+    ),
+    template_url: str | None = typer.Option(
+        None,
+        help="The course's template URL, recorded in each .cruft.json so students' cruft"
+        " can reach it (default: --template).",
     ),
     checkout: str | None = typer.Option(None, help="Template branch, tag or commit."),
     org: str | None = typer.Option(None, help="GitHub organization for `gh repo create`."),
     push: bool = typer.Option(False, help="Create and push the GitHub repositories with `gh`."),
+    milestone: str | None = typer.Option(
+        None, help="Milestone the teams' grade.yml grades (default: the course's current one, m0)."
+    ),
+    kit_repository: str | None = typer.Option(
+        None,
+        help="owner/name of the kit on GitHub, whose workflow grade.yml calls (default: read"
+        " from the template URL; none: no grade.yml).",
+    ),
+    course_file: Path | None = typer.Option(
+        None, "--course", help="Course file (default: $GRADER_COURSE, else ./course.yaml)."
+    ),
 ) -> int:
     """Generate one repository per team from the template, tagged m0-start.
 
-    Example: grader teams create roster.csv --out teams/ --org my-course-2026 --push
+    Example: grader teams create roster.csv --out teams/ --template-url https://github.com/c/kit.git
     """
-    teams = load_roster(roster, ("team", "name", "email", "github"))
+    course = find_course(course_file)
+    if course is not None:
+        template_url = template_url or course.template_url
+        checkout = checkout or course.template_ref
+        org = org or course.github_org
+    teams = load_roster(course_roster(roster, course), ("team", "name", "email", "github"))
     source = template or default_template()
     why_not = gh_ready() if push else None
     if why_not:
         raise UsageError(f"--push: {why_not}")
-    out.mkdir(parents=True, exist_ok=True)
     console = Console(highlight=False, soft_wrap=True)
-    failures = 0
-    for team in teams:
-        failures += not _one_team(team, source, checkout, out, org, push, console)
+    recorded = template_url or source
+    if is_local_template(recorded):
+        console.print(
+            f"[yellow]warning:[/] each .cruft.json will record the local path {recorded}:"
+            " students cannot run `cruft check` or `cruft update` against it. Give"
+            " --template-url with the course's template repository."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = milestone or current_milestone(course) or "m0"
+    workflow = workflow_answers(template_url, checkout, chosen)
+    if kit_repository:
+        workflow["kit_repository"] = kit_repository
+    plan = Plan(source, checkout, template_url, out, org, push, workflow)
+    failures = sum(not _one_team(team, plan, console) for team in teams)
     console.print(f"{len(teams) - failures} of {len(teams)} team repositories ready in {out}")
     return EXIT_INFRA if failures else EXIT_OK
 
 
-def _one_team(
-    team: RosterTeam,
-    source: str,
-    checkout: str | None,
-    out: Path,
-    org: str | None,
-    push: bool,
-    console: Console,
-) -> bool:
-    repo = out / team.slug
+def course_roster(roster: Path | None, course: Course | None) -> Path:
+    if roster is not None:
+        return roster
+    if course is not None and course.roster_path is not None:
+        return course.roster_path
+    raise UsageError("give the roster CSV (or a course file with `roster:`)")
+
+
+def _one_team(team: RosterTeam, plan: Plan, console: Console) -> bool:
+    repo = plan.out / team.slug
     if repo.exists():
         console.print(f"{team.name}: {repo} exists, kept as is")
     else:
         try:
-            generate(team, source, checkout, out)
+            generate(team, plan.source, plan.checkout, plan.out, plan.url, plan.workflow)
         except GraderError as exc:
             console.print(f"[red]error:[/] {exc}")
             return False
         console.print(f"{team.name}: generated {repo} ({plural(len(team.members), 'member')})")
-    commands = push_commands(repo, team.slug, org)
+    commands = push_commands(repo, team.slug, plan.org)
     for cmd in commands:
         console.print(f"  {shlex.join(cmd)}", markup=False)
-    return run_push(commands, console) if push else True
+    return run_push(commands, console) if plan.push else True
 
 
 app.command("create", no_args_is_help=True)(create)

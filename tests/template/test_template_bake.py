@@ -183,6 +183,9 @@ def test_defaults_derive_slug_and_package(cookies: Any) -> None:
         ({"members": "Ada <not a handle!>"}, "must be written 'Full Name <github-handle>'"),
         ({"members": "Ada <-bad->"}, "'-bad-' is not a GitHub handle"),
         ({"team_name": " "}, "team_name must not be empty"),
+        ({"kit_repository": "my course/kit"}, "must be a GitHub repository as owner/name"),
+        ({"kit_ref": "v1; rm -rf"}, "is not a tag, branch or commit name"),
+        ({"milestone": "M 3"}, "'M 3' is not a milestone id"),
     ],
 )
 def test_invalid_answers_fail_with_the_hook_message(
@@ -236,9 +239,34 @@ def test_prompts_cover_every_question() -> None:
     assert spec["python_version"][0] == "3.11"
 
 
+def test_self_grading_workflow_calls_the_course_kit(cookies: Any) -> None:
+    """With the course kit's repository, grade.yml calls its reusable workflow at the
+    milestone; without one there is no workflow (it could only fail)."""
+    repo = bake(cookies, kit_repository="my-course/capstone-kit", kit_ref="v2026.1", milestone="m2")
+    workflow = yaml.safe_load((repo / ".github/workflows/grade.yml").read_text())
+    job = workflow["jobs"]["grade"]
+    assert job["uses"] == "my-course/capstone-kit/.github/workflows/self-grade.yml@v2026.1"
+    assert job["with"] == {
+        "milestone": "m2",
+        "kit-repository": "my-course/capstone-kit",
+        "kit-ref": "v2026.1",
+        "python-version": "3.11",
+    }
+    assert workflow[True] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
+    assert "grade.yml" in run(["git", "ls-files"], cwd=repo).stdout
+    kit_workflow = yaml.safe_load((KIT / ".github/workflows/self-grade.yml").read_text())
+    assert set(job["with"]) <= set(kit_workflow[True]["workflow_call"]["inputs"])
+
+
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_hadolint_and_workflow_schema(cookies: Any, task: str) -> None:
-    repo = bake(cookies, task=task, python_version="3.13" if task == "regression" else "3.11")
+    repo = bake(
+        cookies,
+        task=task,
+        python_version="3.13" if task == "regression" else "3.11",
+        kit_repository="my-course/capstone-kit",
+    )
+    assert (repo / ".github" / "workflows" / "grade.yml").is_file()
     hadolint = run([str(VENV_BIN / "hadolint"), "Dockerfile"], cwd=repo, check=False)
     assert hadolint.returncode == 0, hadolint.stdout + hadolint.stderr
     assert hadolint.stdout.strip() == ""
