@@ -19,6 +19,7 @@ from grader.commands import (
     clean,
     diff,
     expo,
+    feedback,
     manifest,
     rubric,
     teams,
@@ -50,6 +51,7 @@ app.command("batch", help=batch.__doc__, no_args_is_help=True)(batch.batch)
 app.command("diff", help=diff.__doc__, no_args_is_help=True)(diff.diff)
 app.add_typer(expo.app, name="expo")
 app.add_typer(canvas.app, name="canvas")
+app.add_typer(feedback.app, name="feedback")
 
 
 def _version(value: bool) -> None:

@@ -106,19 +106,28 @@ def _result(team: str, score: float, rubric_hash: str) -> GradeResult:
     )
 
 
-@pytest.fixture
-def graded(tmp_path: Path) -> Path:
-    """OUT of `grader batch --from-results --canvas-assignment-id`: Gamma has no results."""
-    (tmp_path / "roster.csv").write_text(ROSTER)
+def grade_class(tmp_path: Path, roster: str, scores: dict[str, tuple[float, str]]) -> Path:
+    """OUT of `grader batch --from-results --canvas-assignment-id`: teams without a score
+    have no results.json, so their row is an error."""
+    (tmp_path / "roster.csv").write_text(roster)
     rubric = tmp_path / "rubric.yaml"
     rubric.write_text(FAST_RUBRIC)
     digest = load_rubric(rubric).hash
-    for slug, (score, name) in SCORES.items():
+    for slug, (score, name) in scores.items():
         reports.write_all(_result(name, score, digest), tmp_path / "ci" / slug)
     out = tmp_path / "out"
     argv = ["batch", str(tmp_path / "roster.csv"), "--rubric", str(rubric)]
     argv += ["--from-results", str(tmp_path / "ci"), "--out", str(out)]
-    assert main([*argv, "--canvas-assignment-id", ASSIGNMENT]) == 3  # Gamma errored
+    main([*argv, "--canvas-assignment-id", ASSIGNMENT])
+    return out
+
+
+@pytest.fixture
+def graded(tmp_path: Path) -> Path:
+    """Gamma has no results: its grading errored."""
+    out = grade_class(tmp_path, ROSTER, SCORES)
+    assert (out / "teams" / "gamma" / "batch.json").is_file()
+    assert not (out / "teams" / "gamma" / "feedback.md").exists()
     return out
 
 
