@@ -33,13 +33,14 @@ from typing import Literal
 import yaml
 
 from grader import __version__, reports
+from grader.course import grading_cutoff
 from grader.errors import GraderError, TargetError, UsageError
 from grader.manifest import MANIFEST_NAME
 from grader.reports.files import write_atomic
 from grader.reports.gradescope import read_grade
 from grader.results import GradeResult
 from grader.roster import Member, load_roster
-from grader.rubric import Rubric
+from grader.rubric import LatePolicy, Rubric
 from grader.runner import preload_modules
 from grader.target import cache_dir, git, is_url, mirror
 
@@ -50,12 +51,18 @@ GRACE_SECONDS = 10.0  # after SIGINT, time a grader gets to remove its container
 
 @dataclass(frozen=True)
 class TeamSpec:
-    """A team to grade: `id` names its output folder, `source` is a URL or a local path."""
+    """A team to grade: `id` names its output folder, `source` is a URL or a local path.
+
+    `deadline` is this team's own due time (a course deadline plus the team's extension):
+    lateness is measured from it, and its last commit before it is graded (or before the
+    batch's deadline, when that is later). None: the batch's deadline and the rubric's.
+    """
 
     id: str
     name: str
     source: str
     members: tuple[Member, ...] = ()
+    deadline: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,7 @@ class BatchConfig:
     rubric: Rubric
     out: Path
     jobs: int = 1
-    deadline: datetime | None = None
+    deadline: datetime | None = None  # grade each team's last commit before this
     checks: tuple[str, ...] = ()
     timeout: float = 1800.0
     network: str = "published"
@@ -151,8 +158,30 @@ def resolve_commit(source: str, deadline: datetime | None) -> str | None:
     return found
 
 
-def cache_key(commit: str, config: BatchConfig) -> str:
-    parts = [commit, config.rubric.hash, __version__, ",".join(sorted(config.checks))]
+def team_due(spec: TeamSpec, config: BatchConfig) -> datetime | None:
+    """When the team's work is due: lateness is measured from it."""
+    return spec.deadline or config.rubric.deadline
+
+
+def team_cutoff(spec: TeamSpec, config: BatchConfig) -> datetime | None:
+    """The team's last commit before this time is graded (None: its head)."""
+    if spec.deadline is None:
+        return config.deadline
+    return grading_cutoff(spec.deadline, config.deadline)
+
+
+def cache_key(commit: str, config: BatchConfig, spec: TeamSpec) -> str:
+    """Same commit, rubric, grader, checks, due time and late policy: same result."""
+    due = team_due(spec, config)
+    policy = config.rubric.late_policy
+    parts = [
+        commit,
+        config.rubric.hash,
+        __version__,
+        ",".join(sorted(config.checks)),
+        due.isoformat() if due else "",
+        policy.model_dump_json() if policy else "",
+    ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
@@ -261,10 +290,10 @@ def grade_team(spec: TeamSpec, config: BatchConfig, stop: threading.Event) -> Te
     base = TeamOutcome(spec.id, spec.name, spec.source, "error", members=spec.members)
     try:
         try:
-            commit = resolve_commit(spec.source, config.deadline)
+            commit = resolve_commit(spec.source, team_cutoff(spec, config))
         except GraderError as exc:
             return save(replace(base, reason=str(exc)), staging, config.out)
-        key = cache_key(commit, config) if commit else None
+        key = cache_key(commit, config, spec) if commit else None
         base = replace(base, commit=commit, key=key, members=members_of(spec, commit))
         stored = _stored(base, config)
         if stored is not None:
@@ -272,7 +301,7 @@ def grade_team(spec: TeamSpec, config: BatchConfig, stop: threading.Event) -> Te
         cached = _from_cache(base, config)
         if cached is not None:
             return save(cached, staging, config.out)
-        outcome = _run_grader(base, config, staging, stop)
+        outcome = _run_grader(base, team_due(spec, config), config, staging, stop)
         outcome = replace(
             outcome,
             members=members_of(spec, outcome.commit),
@@ -315,6 +344,8 @@ def _grade_in_child(
     source: str,
     commit: str | None,
     rubric_path: str,
+    due: datetime | None,
+    late_policy: LatePolicy | None,
     checks: tuple[str, ...],
     network: str,
     staging: str,
@@ -334,7 +365,8 @@ def _grade_in_child(
 
     code = 0
     try:
-        rubric = load_rubric(Path(rubric_path))
+        # The team's due time and the course's late policy: the rubric file may have neither.
+        rubric = replace(load_rubric(Path(rubric_path)), deadline=due, late_policy=late_policy)
         options = Options(ref=commit, only=set(checks), network_mode=network)
         reports.write_all(grade(source, rubric, options), Path(staging))
     except GraderError as exc:
@@ -361,12 +393,18 @@ def _context(config: BatchConfig) -> ForkServerContext:
 
 
 def _run_grader(
-    base: TeamOutcome, config: BatchConfig, staging: Path, stop: threading.Event
+    base: TeamOutcome,
+    due: datetime | None,
+    config: BatchConfig,
+    staging: Path,
+    stop: threading.Event,
 ) -> TeamOutcome:
     args = (
         base.source,
         base.commit,  # exactly the commit the cache key names
         str(config.rubric.path),
+        due,
+        config.rubric.late_policy,
         config.checks,
         config.network,
         str(staging.resolve()),

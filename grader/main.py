@@ -20,6 +20,8 @@ from grader.commands import (
     diff,
     expo,
     feedback,
+    final,
+    init,
     manifest,
     rubric,
     teams,
@@ -43,12 +45,14 @@ Exit codes: 0 graded, 1 score under --fail-under, 2 usage/rubric/manifest error,
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 app.command("check", help=check.__doc__, no_args_is_help=True)(check.check)
 app.command("clean", help=clean.clean.__doc__)(clean.clean)
+app.command("init", help=init.__doc__, no_args_is_help=True)(init.init)
 app.add_typer(rubric.app, name="rubric")
 app.add_typer(manifest.app, name="manifest")
 teams.app.command("update", no_args_is_help=True)(teams_update.update)
 app.add_typer(teams.app, name="teams")
 app.command("batch", help=batch.__doc__, no_args_is_help=True)(batch.batch)
 app.command("diff", help=diff.__doc__, no_args_is_help=True)(diff.diff)
+app.command("final", help=final.__doc__, no_args_is_help=True)(final.final)
 app.add_typer(expo.app, name="expo")
 app.add_typer(canvas.app, name="canvas")
 app.add_typer(feedback.app, name="feedback")

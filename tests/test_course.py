@@ -9,7 +9,11 @@ import pytest
 
 from grader.course import find_course, grading_cutoff, load_course
 from grader.errors import ConfigError, UsageError
+from grader.main import main
+from grader.reports.gradescope import read_grade
+from grader.results import GradeResult
 from grader.rubric import KIT_RUBRICS, load_rubric
+from tests.helpers import git
 
 EDT = timezone(timedelta(hours=-4))
 
@@ -204,3 +208,164 @@ def test_find_course_explicit_then_environment_then_working_directory(
     assert here.course.startswith("CS 6220")
     with pytest.raises(ConfigError, match="cannot read"):
         find_course(tmp_path / "nope.yaml")
+
+
+# ---- per-team deadlines reach check and batch ----------------------------------------------
+
+DUE = datetime(2026, 10, 1, 23, 59, tzinfo=UTC)
+T1 = """\
+milestone: t1
+title: Test milestone
+checks:
+  - id: fixed
+    check: repo.files
+    points: 10
+    params: {paths: [README.md, FIXED.md]}
+"""
+T1_COURSE = """\
+course: Test course
+roster: roster.csv
+milestones:
+  t1: {rubric: t1.yaml, deadline: 2026-10-01T23:59:00Z, weight: 1}
+late_policy: {percent_per_day: 10, max_percent: 50}
+extensions:
+  team-alpha: {t1: 2}
+"""
+
+
+def _dated_repo(root: Path) -> tuple[str, str]:
+    """A repo with a commit a day before the deadline and one 36 hours after it."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    shas = []
+    for name, when in (
+        ("README.md", DUE - timedelta(days=1)),
+        ("FIXED.md", DUE + timedelta(hours=36)),
+    ):
+        (root / name).write_text(f"{name}\n")
+        stamp = when.isoformat()
+        git(root, "add", name)
+        git(
+            root,
+            "commit",
+            "-q",
+            "-m",
+            f"Add {name}",
+            env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
+        )
+        shas.append(git(root, "rev-parse", "HEAD"))
+    return shas[0], shas[1]
+
+
+@pytest.fixture
+def two_teams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[str, str]]:
+    """Team Alpha (2 more days for t1) and Beta, each with a commit after t1's deadline."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GRADER_COURSE", raising=False)
+    commits = {slug: _dated_repo(tmp_path / "repos" / slug) for slug in ("team-alpha", "beta")}
+    roster = "team,name,email,github,repo\n"
+    roster += "Team Alpha,Ann Lee,ann@example.edu,ann-lee,repos/team-alpha\n"
+    roster += "Beta,Cy Dee,cy@example.edu,cydee,repos/beta\n"
+    (tmp_path / "roster.csv").write_text(roster)
+    (tmp_path / "t1.yaml").write_text(T1)
+    (tmp_path / "course.yaml").write_text(T1_COURSE)
+    return commits
+
+
+def _graded(out: Path, slug: str) -> GradeResult:
+    return read_grade(out / "teams" / slug / "results.json")
+
+
+def test_batch_grades_each_team_at_its_own_deadline_with_its_extension(
+    two_teams: dict[str, tuple[str, str]], tmp_path: Path
+) -> None:
+    # No roster argument: the course's. The commit 36 h after the deadline is inside
+    # team-alpha's 2-day extension, not inside beta's deadline.
+    assert main(["batch", "--course", "course.yaml", "-m", "t1", "--out", "out"]) == 0
+    alpha, beta = _graded(tmp_path / "out", "team-alpha"), _graded(tmp_path / "out", "beta")
+    assert alpha.commit == two_teams["team-alpha"][1]
+    assert (alpha.score, alpha.late) == (10, None)
+    assert beta.commit == two_teams["beta"][0]
+    assert (beta.score, beta.late) == (5, None)
+
+    # A later cut-off accepts late work: beta's commit is now graded, 2 started days late
+    # under the course's late policy (the rubric has none); team-alpha is still on time.
+    args = ["batch", "--course", "course.yaml", "-m", "t1", "--out", "late"]
+    assert main([*args, "--deadline", "2026-10-08T00:00:00Z"]) == 0
+    alpha, beta = _graded(tmp_path / "late", "team-alpha"), _graded(tmp_path / "late", "beta")
+    assert (alpha.commit, alpha.score, alpha.late) == (two_teams["team-alpha"][1], 10, None)
+    assert beta.commit == two_teams["beta"][1]
+    assert beta.late is not None
+    assert (beta.late.days_late, beta.late.percent, beta.score) == (2, 20, 8)
+
+
+def test_check_takes_the_extension_of_the_target_folder_or_of_team(
+    two_teams: dict[str, tuple[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "repos/team-alpha", "-m", "t1", "--out", "a"]) == 0  # ./course.yaml
+    assert read_grade(tmp_path / "a" / "results.json").commit == two_teams["team-alpha"][1]
+    out = " ".join(capsys.readouterr().out.split())
+    assert "team-alpha: t1 due 2026-10-03T23:59:00+00:00 (the course's + 2 days extension)" in out
+    assert main(["check", "repos/beta", "-m", "t1", "--out", "b"]) == 0
+    assert read_grade(tmp_path / "b" / "results.json").commit == two_teams["beta"][0]
+    assert "beta: t1 due 2026-10-01T23:59:00+00:00" in capsys.readouterr().out
+    args = ["check", "repos/beta", "-m", "t1", "--team", "team-alpha", "--out", "c"]
+    assert main(args) == 0
+    assert read_grade(tmp_path / "c" / "results.json").commit == two_teams["beta"][1]
+
+
+def test_a_milestone_the_course_does_not_hold_and_no_roster_are_usage_errors(
+    two_teams: dict[str, tuple[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "repos/beta", "-m", "m3", "--out", "x"]) == 2
+    assert "no milestone 'm3' (the course has t1)" in capsys.readouterr().err
+    (tmp_path / "course.yaml").write_text(T1_COURSE.replace("roster: roster.csv\n", ""))
+    assert main(["batch", "-m", "t1", "--out", "x"]) == 2
+    assert "give a roster CSV or a folder of team repositories" in capsys.readouterr().err
+    (tmp_path / "course.yaml").unlink()
+    assert main(["batch", "--rubric", "t1.yaml", "--out", "x"]) == 2
+    assert "give a roster CSV or a folder of team repositories" in capsys.readouterr().err
+
+
+# ---- grader init ---------------------------------------------------------------------------
+
+
+def test_init_writes_a_course_file_that_loads_and_a_roster_header(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "fall"
+    args = ["init", str(target), "--course-name", 'CS 6220 "MLOps", Fall 2026', "--org", "c26"]
+    assert main(args) == 0
+    course = load_course(target / "course.yaml")
+    assert course.course == 'CS 6220 "MLOps", Fall 2026'
+    assert course.github_org == "c26"
+    assert course.template_url == "https://github.com/c26/capstone-kit.git"
+    assert course.milestone_ids == ("m0", "m1", "m2", "m3", "m4", "expo")
+    assert sum(m.weight for m in course.milestones.values()) == 100
+    assert all(course.rubric_path(mid).is_file() for mid in course.milestone_ids)
+    deadlines = [course.milestone(mid).deadline for mid in course.milestone_ids]
+    assert all(d is not None and d.tzinfo is not None for d in deadlines)
+    assert deadlines == sorted(deadlines)  # type: ignore[type-var]
+    assert course.late_policy is not None
+    assert course.grace_days == 2
+    assert course.extensions == {}
+    assert (target / "roster.csv").read_text() == "team,name,email,github,repo\n"
+    assert "# canvas:" in (target / "course.yaml").read_text()  # commented, for later
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_init_refuses_to_overwrite_without_force_and_keeps_a_roster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "roster.csv").write_text(ROSTER)
+    assert main(["init", str(tmp_path), "--template-url", "https://git.example.edu/kit.git"]) == 0
+    first = load_course(tmp_path / "course.yaml")
+    assert first.template_url == "https://git.example.edu/kit.git"
+    assert first.github_org is None
+    assert (tmp_path / "roster.csv").read_text() == ROSTER
+    capsys.readouterr()
+    assert main(["init", str(tmp_path), "--course-name", "Other"]) == 2
+    assert "course.yaml exists: edit it, or give --force" in capsys.readouterr().err
+    assert load_course(tmp_path / "course.yaml").course == "MLOps Capstone"
+    assert main(["init", str(tmp_path), "--course-name", "Other", "--force"]) == 0
+    assert load_course(tmp_path / "course.yaml").course == "Other"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -33,23 +34,36 @@ from grader.batch import (
     save,
     select,
 )
-from grader.commands.check import parse_deadline, resolve_rubric_path
+from grader.commands.check import load_milestone, parse_deadline
+from grader.course import Course, find_course
 from grader.engine import resolve_network
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
 from grader.reports.dashboard import write_dashboard
 from grader.reports.gradebook import canvas_column, write_gradebooks
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
 
 
 def batch(
-    teams: Path = typer.Argument(
-        ..., help="Roster CSV with team and repo columns, or a folder of team repositories."
+    teams: Path | None = typer.Argument(
+        None,
+        help="Roster CSV with team and repo columns, or a folder of team repositories"
+        " (default: the course file's roster).",
     ),
     milestone: str | None = typer.Option(
         None, "--milestone", "-m", help="Milestone id: m0..m4, expo."
     ),
     rubric: Path | None = typer.Option(None, help="Rubric file (default: the kit's)."),
-    deadline: str | None = typer.Option(None, help="Grade each team's last commit before this."),
+    course_file: Path | None = typer.Option(
+        None,
+        "--course",
+        help="Course file: roster, the milestone's rubric, deadline, late policy, extensions"
+        " (default: $GRADER_COURSE, else ./course.yaml if present).",
+    ),
+    deadline: str | None = typer.Option(
+        None,
+        help="Grade each team's last commit before this (with a course: a later cut-off for"
+        " late work; lateness still counts from each team's own deadline).",
+    ),
     jobs: int = typer.Option(1, min=1, help="Teams graded at once."),
     only: list[str] = typer.Option([], help="Regrade only this team, even if cached (repeatable)."),
     check_ids: list[str] = typer.Option(
@@ -72,7 +86,8 @@ def batch(
 
     Example: grader batch roster.csv --milestone m1 --jobs 4 --out grades/m1
     """
-    loaded = load_rubric(resolve_rubric_path(milestone, rubric))
+    course = find_course(course_file)
+    loaded, mid = load_milestone(course, milestone, rubric)
     if canvas_assignment_id is not None and not (
         canvas_assignment_id.isascii() and canvas_assignment_id.isdigit()
     ):
@@ -80,7 +95,11 @@ def batch(
     unknown = [c for c in check_ids if c not in {c.id for c in loaded.checks}]
     if unknown:
         raise UsageError(f"no check {', '.join(map(repr, unknown))} in rubric {loaded.milestone}")
-    specs = discover(teams)
+    specs = discover(_teams_source(teams, course))
+    if course is not None and mid is not None:
+        loaded = course.rubric_for(loaded, mid)
+        if course.milestone(mid).deadline is not None:
+            specs = [replace(s, deadline=course.deadline_for(s.id, mid)) for s in specs]
     chosen = select(specs, only)
     console = Console(highlight=False, soft_wrap=True)
     if from_results is not None:
@@ -104,6 +123,16 @@ def batch(
     for kind, path in _write_class(outcomes, out, loaded, canvas_assignment_id).items():
         console.print(f"{kind}: {path}")
     return EXIT_INFRA if any(o.status == "error" for o in outcomes) else EXIT_OK
+
+
+def _teams_source(teams: Path | None, course: Course | None) -> Path:
+    if teams is not None:
+        return teams
+    if course is None or course.roster_path is None:
+        raise UsageError(
+            "give a roster CSV or a folder of team repositories, or a course file with a roster"
+        )
+    return course.roster_path
 
 
 def _grade(specs: Sequence[TeamSpec], config: BatchConfig, console: Console) -> None:

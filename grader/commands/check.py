@@ -14,12 +14,13 @@ import typer
 from rich.console import Console
 
 from grader import reports
+from grader.course import Course, find_course, grading_cutoff
 from grader.engine import resolve_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, UsageError
 from grader.grade import Options, grade
 from grader.reports.terminal import print_result, status_text
 from grader.results import CheckResult
-from grader.rubric import load_rubric, rubric_path
+from grader.rubric import Rubric, load_rubric, rubric_path
 
 
 def parse_deadline(text: str | None) -> datetime | None:
@@ -43,6 +44,29 @@ def resolve_rubric_path(milestone: str | None, rubric: Path | None) -> Path:
     return rubric_path(milestone)
 
 
+def load_milestone(
+    course: Course | None, milestone: str | None, rubric: Path | None
+) -> tuple[Rubric, str | None]:
+    """The rubric to grade with, and the course milestone it is (None: no course, or a
+    `--rubric` whose milestone the course does not hold). `--rubric` beats the course's."""
+    if course is None:
+        return load_rubric(resolve_rubric_path(milestone, rubric)), None
+    if milestone is not None:
+        path = rubric or course.rubric_path(milestone)
+        course.milestone(milestone)  # an id the course does not hold is a usage error
+        return load_rubric(path), milestone
+    loaded = load_rubric(resolve_rubric_path(None, rubric))
+    return loaded, loaded.milestone if loaded.milestone in course.milestones else None
+
+
+def deadline_note(course: Course, mid: str, team: str, due: datetime | None) -> str:
+    if due is None:
+        return f"{team}: no deadline for {mid} in {course.path}"
+    days = course.extension(team, mid)
+    extra = f" (the course's + {days:g} day{'s' if days != 1 else ''} extension)" if days else ""
+    return f"{team}: {mid} due {due.isoformat()}{extra}"
+
+
 def check(
     target: str = typer.Argument(..., help="Local folder or git URL of the team repository."),
     milestone: str | None = typer.Option(
@@ -64,19 +88,37 @@ def check(
         " (host where the engine has no bridge network). Env GRADER_NETWORK.",
     ),
     url: str | None = typer.Option(None, help="Grade service checks against this deployed URL."),
+    course_file: Path | None = typer.Option(
+        None,
+        "--course",
+        help="Course file: the milestone's rubric, deadline and late policy"
+        " (default: $GRADER_COURSE, else ./course.yaml if present).",
+    ),
+    team: str | None = typer.Option(
+        None, help="Team slug whose extension applies (default: the target folder's name)."
+    ),
 ) -> int:
     """Grade one team repository at one milestone.
 
     Example: grader check ../team-07 --milestone m1 --deadline 2026-10-01T23:59-04:00
     """
-    loaded = load_rubric(resolve_rubric_path(milestone, rubric))
+    course = find_course(course_file)
+    loaded, mid = load_milestone(course, milestone, rubric)
+    cutoff = parse_deadline(deadline)
+    note = None
+    if course is not None and mid is not None:
+        slug = team or _slug(target)
+        loaded = course.rubric_for(loaded, mid, slug)
+        due = course.deadline_for(slug, mid)
+        cutoff = cutoff if ref else grading_cutoff(due, cutoff)  # --ref: that commit
+        note = deadline_note(course, mid, slug, due)
     known = {c.id for c in loaded.checks}
     unknown = [c for c in (*only, *skip) if c not in known]
     if unknown:
         raise UsageError(f"no check {', '.join(map(repr, unknown))} in rubric {loaded.milestone}")
     options = Options(
         ref=ref,
-        deadline=parse_deadline(deadline),
+        deadline=cutoff,
         only=set(only),
         skip=set(skip),
         manual_file=manual,
@@ -91,6 +133,8 @@ def check(
     console.print(
         f"Grading {target} at {loaded.milestone} ({len(loaded.checks)} checks)", soft_wrap=True
     )
+    if note:
+        console.print(note, highlight=False, soft_wrap=True)
     result = grade(target, loaded, options, on_result=progress)
     out_dir = out or Path("grader-out") / f"{_slug(target)}-{loaded.milestone}"
     written = reports.write_all(result, out_dir)
