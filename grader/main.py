@@ -21,6 +21,7 @@ from grader.commands import (
     expo,
     feedback,
     final,
+    gradescope,
     init,
     manifest,
     rubric,
@@ -56,6 +57,7 @@ app.command("final", help=final.__doc__, no_args_is_help=True)(final.final)
 app.add_typer(expo.app, name="expo")
 app.add_typer(canvas.app, name="canvas")
 app.add_typer(feedback.app, name="feedback")
+app.add_typer(gradescope.app, name="gradescope")
 
 
 def _version(value: bool) -> None:

@@ -209,7 +209,9 @@ def results_json(result: GradeResult) -> dict[str, Any]:
     }
 
 
-def pending_review_json(reason: str, detail: str = "") -> dict[str, Any]:
+def pending_review_json(
+    reason: str, detail: str = "", execution_time: float = 0.0
+) -> dict[str, Any]:
     """results.json for a submission the grader could not grade at all (it crashed).
 
     Gradescope needs a score; it is kept from students until staff publish grades (the
@@ -222,7 +224,7 @@ def pending_review_json(reason: str, detail: str = "") -> dict[str, Any]:
     )
     return {
         "score": 0.0,
-        "execution_time": 0,
+        "execution_time": execution_time,
         "output": note,
         "output_format": FORMAT,
         "test_output_format": FORMAT,
@@ -251,8 +253,11 @@ def write_results_json(result: GradeResult, path: Path) -> Path:
     return write_atomic(path, json.dumps(results_json(result), indent=2) + "\n")
 
 
-def write_pending_review(path: Path, reason: str, detail: str = "") -> Path:
-    return write_atomic(path, json.dumps(pending_review_json(reason, detail), indent=2) + "\n")
+def write_pending_review(
+    path: Path, reason: str, detail: str = "", execution_time: float = 0.0
+) -> Path:
+    data = pending_review_json(reason, detail, execution_time)
+    return write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_grade(path: Path) -> GradeResult:
