@@ -113,13 +113,13 @@ class CanvasClient:
         url: str,
         token: str,
         *,
-        retries: int = RETRIES,
+        retries: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,
     ) -> None:
         self.url = base_url(url)
         self._origin = urlsplit(self.url).netloc
-        self._retries = retries
+        self._retries = RETRIES if retries is None else retries
         self._sleep = sleep
         self.remaining: float | None = None  # the last X-Rate-Limit-Remaining seen
         self.throttled = 0  # how many requests were throttled and retried

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -204,6 +205,7 @@ class Canvas:
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, raw path, auth
     forms: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     throttle_next_put: bool = False
+    too_many_requests: int = 0  # how many GETs of the user list answer 429 (Retry-After: 2)
     fail_user: int | None = None
     url: str = ""
 
@@ -277,6 +279,12 @@ def _handler(canvas: Canvas) -> type[BaseHTTPRequestHandler]:
 
         def _users(self, query: dict[str, list[str]]) -> None:
             assert query["enrollment_type[]"] == ["student"]
+            if canvas.too_many_requests:
+                canvas.too_many_requests -= 1
+                self._send(
+                    429, {"errors": [{"message": "Too Many Requests"}]}, {"Retry-After": "2"}
+                )
+                return
             page = int(query.get("page", ["1"])[0])
             chunk = canvas.students[2 * (page - 1) : 2 * page]
             base = f"{canvas.url}/api/v1/courses/{COURSE}/users?enrollment_type%5B%5D=student"
@@ -521,3 +529,25 @@ def test_course_file_gives_the_url_course_and_milestone_assignment(
     assert "assignment 5001" in capsys.readouterr().out
     assert main([*argv, "-m", "t2", "--dry-run"]) == 2
     assert "no Canvas assignment: give --assignment-id" in capsys.readouterr().err
+
+
+def test_a_429_waits_as_long_as_retry_after_says_then_succeeds(
+    canvas: Canvas, graded: Path
+) -> None:
+    canvas.too_many_requests = 1
+    started = time.monotonic()
+    assert _upload(canvas, graded / "gradebook.csv", "--dry-run") == 0
+    assert time.monotonic() - started >= 2.0  # Retry-After, not the 1 s first backoff
+    assert sum(p.startswith(f"/api/v1/courses/{COURSE}/users?") for _, p, _ in canvas.requests) == 4
+
+
+def test_canvas_that_keeps_throttling_is_an_infrastructure_error(
+    canvas: Canvas,
+    graded: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("grader.canvas.RETRIES", 1)
+    canvas.too_many_requests = 5
+    assert _upload(canvas, graded / "gradebook.csv", "--dry-run") == 3
+    assert "Canvas answered 429 Too Many Requests" in capsys.readouterr().err
