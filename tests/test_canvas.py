@@ -551,3 +551,18 @@ def test_canvas_that_keeps_throttling_is_an_infrastructure_error(
     canvas.too_many_requests = 5
     assert _upload(canvas, graded / "gradebook.csv", "--dry-run") == 3
     assert "Canvas answered 429 Too Many Requests" in capsys.readouterr().err
+
+
+def test_batch_takes_the_assignment_id_from_the_course_file(graded: Path, tmp_path: Path) -> None:
+    course = tmp_path / "course.yaml"
+    course.write_text(
+        'course: "Test course"\n'
+        "milestones:\n"
+        "  t1: {rubric: rubric.yaml, weight: 1, canvas_assignment_id: 777}\n"
+    )
+    argv = ["batch", str(tmp_path / "roster.csv"), "--course", str(course), "-m", "t1"]
+    argv += ["--from-results", str(tmp_path / "ci"), "--out", str(tmp_path / "by-course")]
+    assert main(argv) == 3  # Gamma errored
+    assert _csv_rows(tmp_path / "by-course" / "canvas.csv")[0][-1] == "Milestone t1 (777)"
+    assert main([*argv, "--canvas-assignment-id", "888"]) == 3  # the option wins
+    assert _csv_rows(tmp_path / "by-course" / "canvas.csv")[0][-1] == "Milestone t1 (888)"

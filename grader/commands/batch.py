@@ -79,7 +79,9 @@ def batch(
         None, help="Build the class outputs from downloaded results.json files; grade nothing."
     ),
     canvas_assignment_id: str | None = typer.Option(
-        None, help="Canvas assignment id: names canvas.csv's column 'Milestone m3 (12345)'."
+        None,
+        help="Canvas assignment id: names canvas.csv's column 'Milestone m3 (12345)'"
+        " (default: the course file's canvas_assignment_id for the milestone).",
     ),
 ) -> int:
     """Grade every team at one milestone; write gradebook, item analysis and dashboard.
@@ -88,10 +90,7 @@ def batch(
     """
     course = find_course(course_file)
     loaded, mid = load_milestone(course, milestone, rubric)
-    if canvas_assignment_id is not None and not (
-        canvas_assignment_id.isascii() and canvas_assignment_id.isdigit()
-    ):
-        raise UsageError(f"--canvas-assignment-id {canvas_assignment_id!r}: must be digits only")
+    canvas_id = _canvas_id(canvas_assignment_id, course, mid)
     unknown = [c for c in check_ids if c not in {c.id for c in loaded.checks}]
     if unknown:
         raise UsageError(f"no check {', '.join(map(repr, unknown))} in rubric {loaded.milestone}")
@@ -120,9 +119,19 @@ def batch(
         _grade(chosen, config, console)
         outcomes = class_outcomes(specs, out)
     _summary(outcomes, console)
-    for kind, path in _write_class(outcomes, out, loaded, canvas_assignment_id).items():
+    for kind, path in _write_class(outcomes, out, loaded, canvas_id).items():
         console.print(f"{kind}: {path}")
     return EXIT_INFRA if any(o.status == "error" for o in outcomes) else EXIT_OK
+
+
+def _canvas_id(given: str | None, course: Course | None, mid: str | None) -> str | None:
+    """--canvas-assignment-id, else the course file's canvas_assignment_id of the milestone."""
+    if given is None:
+        found = course.milestone(mid).canvas_assignment_id if course and mid else None
+        return str(found) if found else None
+    if not (given.isascii() and given.isdigit()):
+        raise UsageError(f"--canvas-assignment-id {given!r}: must be digits only")
+    return given
 
 
 def _teams_source(teams: Path | None, course: Course | None) -> Path:
