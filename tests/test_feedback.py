@@ -192,3 +192,18 @@ def test_a_folder_that_is_not_a_batch_output_is_a_usage_error(
 ) -> None:
     assert main(["feedback", "push", str(tmp_path)]) == 2
     assert f"{tmp_path} has no teams/ folder" in capsys.readouterr().err
+
+
+def test_the_course_file_gives_the_organization(
+    grades: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _gh(tmp_path, monkeypatch)
+    course = tmp_path / "course.yaml"
+    course.write_text(
+        'course: "Test course"\ngithub_org: course-26\n'
+        "milestones:\n  t1: {rubric: rubric.yaml, weight: 1}\n"
+    )
+    monkeypatch.setenv("GRADER_COURSE", str(course))
+    assert main(["feedback", "push", str(grades)]) == 0
+    repos = {c[3] for c in _issue_calls(log) if c[1] == "create"}
+    assert repos == {"course-26/beta-project", "course-26/delta"}

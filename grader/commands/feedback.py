@@ -21,6 +21,7 @@ from rich.console import Console
 
 from grader.batch import load_outcome, team_dir
 from grader.commands.teams import gh_ready, run_push
+from grader.course import find_course
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
 from grader.github import parse_remote
 
@@ -168,7 +169,12 @@ def _print(delivery: Delivery, console: Console) -> None:
 def push(
     grades: Path = typer.Argument(..., help="The --out folder of `grader batch`."),
     org: str | None = typer.Option(
-        None, help="GitHub organization: ORG/<team> for teams whose batch graded no GitHub URL."
+        None,
+        help="GitHub organization: ORG/<team> for teams whose batch graded no GitHub URL"
+        " (default: the course file's github_org).",
+    ),
+    course_file: Path | None = typer.Option(
+        None, "--course", help="Course file (default: $GRADER_COURSE, else ./course.yaml)."
     ),
     dry_run: bool = typer.Option(False, help="Print the gh commands; run nothing."),
 ) -> int:
@@ -178,6 +184,9 @@ def push(
     """
     if not (grades / "teams").is_dir():
         raise UsageError(f"{grades} has no teams/ folder: give the --out folder of grader batch")
+    if org is None:
+        course = find_course(course_file)
+        org = course.github_org if course else None
     console = Console(highlight=False, soft_wrap=True)
     deliveries = plan(grades, org, console)
     why_not = None if dry_run else gh_ready()
