@@ -149,8 +149,8 @@ def _notes(course: Course, m: Milestone, slug: str, result: GradeResult) -> tupl
     if result.rubric_hash != m.rubric.hash:
         notes.append(f"{m.id}: graded with another version of {m.rubric.path.name}")
     graded = course.rubric_for(m.rubric, m.id, slug)
-    if result.commit_time and graded.deadline:
-        committed = datetime.fromisoformat(result.commit_time)
+    committed = _time(result.commit_time)
+    if committed and graded.deadline:
         now_late = late_penalty(graded.deadline, graded.late_policy, committed, 0.0)
         days_now = now_late.days_late if now_late else 0
         days_then = result.late.days_late if result.late else 0
@@ -160,6 +160,13 @@ def _notes(course: Course, m: Milestone, slug: str, result: GradeResult) -> tupl
                 f"makes it {days_now}: regrade (grader batch -m {m.id} --only {slug})"
             )
     return tuple(notes)
+
+
+def _time(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def weighted_total(milestones: list[Milestone], grades: list[MilestoneGrade]) -> float | None:
@@ -242,7 +249,7 @@ def _share_problem(row: dict[str, str], team: RosterTeam | None, handle: str, du
 
 def _team_problems(team: RosterTeam, shares: dict[tuple[str, str], float]) -> list[str]:
     mine = {h: s for (slug, h), s in shares.items() if slug == team.slug}
-    missing = [m.github for m in team.members if m.github.lower() not in mine]
+    missing = [m.github or m.name for m in team.members if m.github.lower() not in mine]
     if missing:
         return [f"{team.name}: no share for {', '.join(missing)}"]
     total = sum(mine.values())

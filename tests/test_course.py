@@ -314,6 +314,19 @@ def test_check_takes_the_extension_of_the_target_folder_or_of_team(
     assert read_grade(tmp_path / "c" / "results.json").commit == two_teams["beta"][1]
 
 
+def test_a_rubric_file_whose_milestone_the_course_holds_takes_the_course_deadline(
+    two_teams: dict[str, tuple[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "repos/beta", "--rubric", "t1.yaml", "--out", "r"]) == 0
+    assert read_grade(tmp_path / "r" / "results.json").commit == two_teams["beta"][0]
+    assert "beta: t1 due 2026-10-01T23:59:00+00:00" in capsys.readouterr().out
+    # A rubric for a milestone the course does not hold: no course deadline, HEAD is graded.
+    (tmp_path / "t2.yaml").write_text(T1.replace("milestone: t1", "milestone: t2"))
+    assert main(["check", "repos/beta", "--rubric", "t2.yaml", "--out", "s"]) == 0
+    assert read_grade(tmp_path / "s" / "results.json").commit == two_teams["beta"][1]
+    assert " due " not in capsys.readouterr().out
+
+
 def test_a_milestone_the_course_does_not_hold_and_no_roster_are_usage_errors(
     two_teams: dict[str, tuple[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
