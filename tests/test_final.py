@@ -167,6 +167,7 @@ def test_final_grades_by_hand_with_grace_days_extension_missing_and_contribution
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(_class(tmp_path))
+    _write(tmp_path / "grades", "m0", "zeta", 50, 50, D0)  # graded, but not in the roster
     assert _final("--contributions", "shares.csv") == 0
     # Alpha: Ann 0.6 * 2 = 1.2, capped at 1 -> 73.5; Bo 0.4 * 2 = 0.8 -> 58.8.
     # Gamma: Ed 0.5 * 3 = 1.5 -> 1 -> 67; Flo 0.3 * 3 = 0.9 -> 60.3; Gus 0.6 -> 40.2.
@@ -175,6 +176,7 @@ def test_final_grades_by_hand_with_grace_days_extension_missing_and_contribution
     assert (tmp_path / "final-teams.csv").read_text() == TEAMS
     out = capsys.readouterr().out
     assert "7 students, 5 to review" in out
+    assert "not in the roster, left out: zeta" in out
 
 
 def test_a_higher_contribution_cap_lifts_strong_contributors_up_to_100(
