@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from grader.results import CheckResult, GradeResult, ManualResult
 from tests import gradescope_spec
 from tests.classroom import write_roster
 from tests.helpers import git
+from tests.services import TEST_LABEL
 
 STAFF = {"graded_by": "course staff", "needs": "a Docker engine", "points": 10.0}
 
@@ -508,3 +513,132 @@ def test_a_grader_failure_is_pending_review_with_the_cause_for_staff(
     data = json.loads(results.read_text())
     assert "grader_error" not in data["extra_data"]
     assert data["tests"][0]["extra_data"]["id"] == "manifest"
+
+
+# on a Gradescope-like image (Docker) ----------------------------------------------------------
+
+IMAGE = "python:3.11-slim"  # Debian with python3, as Gradescope's Ubuntu image has python3
+PIP_CACHE = Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "mlops-capstone-kit" / "test-pip"
+
+
+def _tar(entries: list[tuple[str, bytes | None, int]]) -> bytes:
+    """A tar of (name, data or None for a folder, mode) entries, for put_archive."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data, mode in entries:
+            info = tarfile.TarInfo(name)
+            info.mode = mode
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _exec(box: Any, command: str, workdir: str = "/") -> str:
+    code, output = box.exec_run(["bash", "-c", command], workdir=workdir)
+    text = output.decode(errors="replace")
+    assert code == 0, f"{command} exited {code}:\n{text[-6000:]}"
+    return text
+
+
+@pytest.fixture(scope="module")
+def gradescope_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One container laid out like Gradescope's, setup.sh run, shared by the tests below."""
+    import docker
+    from docker.errors import ImageNotFound
+
+    client = docker.from_env(timeout=900)
+    try:
+        client.images.get(IMAGE)
+    except ImageNotFound:
+        client.close()
+        pytest.fail(f"no {IMAGE} image: `make docker` builds a local stand-in")
+    zip_path = tmp_path_factory.mktemp("gradescope") / "autograder.zip"
+    assert main(["gradescope", "autograder", "-m", "m1", "--out", str(zip_path)]) == 0
+    PIP_CACHE.mkdir(parents=True, exist_ok=True)
+    box = client.containers.run(
+        IMAGE,
+        ["sleep", "infinity"],
+        detach=True,
+        network_mode="host",  # setup.sh needs the package registries
+        labels={TEST_LABEL: "1"},
+        volumes={str(PIP_CACHE): {"bind": "/root/.cache/pip", "mode": "rw"}},
+    )
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            entries = [
+                (f"source/{i.filename}", archive.read(i), i.external_attr >> 16 & 0o777)
+                for i in archive.infolist()
+            ]
+        _exec(box, "mkdir -p /autograder/results")
+        box.put_archive("/autograder", _tar(entries))
+        _exec(box, "bash /autograder/source/setup.sh", workdir="/autograder/source")
+        _exec(box, "cp /autograder/source/run_autograder /autograder/run_autograder")
+        yield box
+    finally:
+        box.remove(force=True)
+        client.close()
+
+
+def _submit(box: Any, folder: Path) -> None:
+    """Replace /autograder/submission with `folder` (as Gradescope copies a submission in)."""
+    _exec(box, "rm -rf /autograder/submission /autograder/results/results.json")
+    entries: list[tuple[str, bytes | None, int]] = [("submission", None, 0o755)]
+    for path in sorted(folder.rglob("*")):
+        name = f"submission/{path.relative_to(folder).as_posix()}"
+        if path.is_dir():
+            entries.append((name, None, 0o755))
+        elif path.is_file() and not path.is_symlink():
+            entries.append((name, path.read_bytes(), path.stat().st_mode & 0o777))
+    box.put_archive("/autograder", _tar(entries))
+
+
+def _graded_in(box: Any) -> dict[str, Any]:
+    listing = "find /autograder/submission -printf '%p %s %T@\\n' | sort | sha256sum"
+    before = _exec(box, listing)
+    _exec(box, "/autograder/run_autograder", workdir="/autograder")
+    assert _exec(box, listing) == before  # the submission is never modified
+    stream, _ = box.get_archive("/autograder/results/results.json")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.extractfile("results.json")
+        assert member is not None
+        return json.loads(member.read())  # type: ignore[no-any-return]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_on_gradescopes_layout_a_checkout_is_graded_and_docker_checks_go_to_staff(
+    gradescope_box: Any, team_repo: Path
+) -> None:
+    _submit(gradescope_box, team_repo)
+    data = _graded_in(gradescope_box)
+    _assert_m1_graded_without_docker(data)
+    assert data["extra_data"]["grader"]["commit"] == git(team_repo, "rev-parse", "HEAD")
+    assert data["extra_data"]["grader"]["target"] == "/autograder/submission"
+    assert data["tests"][0]["output"] == "capstone.yaml is valid"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_on_gradescopes_layout_uploaded_files_and_a_broken_install_never_give_a_silent_0(
+    gradescope_box: Any, team_repo: Path, tmp_path: Path
+) -> None:
+    files = tmp_path / "files"
+    shutil.copytree(team_repo, files, ignore=shutil.ignore_patterns(".git"))
+    _submit(gradescope_box, files)
+    data = _graded_in(gradescope_box)
+    tests = _assert_m1_graded_without_docker(data)
+    assert tests["commits"]["extra_data"]["status"] == "failed"  # one throwaway commit
+    # The grader cannot start (its venv is gone): the pending-review note, not a 0.
+    _exec(gradescope_box, "mv /opt/mlops-capstone-grader /opt/moved")
+    try:
+        data = _graded_in(gradescope_box)
+    finally:
+        _exec(gradescope_box, "mv /opt/moved /opt/mlops-capstone-grader")
+    assert gradescope_spec.problems(data) == []
+    assert data["visibility"] == "after_published"
+    assert data["tests"][0]["name"] == "Pending review by course staff"
+    assert data["extra_data"]["grader_error"].startswith("run_autograder: the grader stopped")
