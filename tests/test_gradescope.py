@@ -642,3 +642,40 @@ def test_on_gradescopes_layout_uploaded_files_and_a_broken_install_never_give_a_
     assert data["visibility"] == "after_published"
     assert data["tests"][0]["name"] == "Pending review by course staff"
     assert data["extra_data"]["grader_error"].startswith("run_autograder: the grader stopped")
+
+
+# the same engine-free grading, for staff --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_check_no_engine_grades_as_gradescope_does_and_without_it_docker_checks_error(
+    team_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    args = ["check", str(team_repo), "-m", "m1", "--out"]
+    assert main([*args, str(tmp_path / "free"), "--no-engine"]) == 0
+    data = json.loads((tmp_path / "free" / "results.json").read_text())
+    _assert_m1_graded_without_docker(data)
+    # Without --no-engine the same checks try the engine: errors, pending review, never 0.
+    assert main([*args, str(tmp_path / "engine")]) == 0
+    data = json.loads((tmp_path / "engine" / "results.json").read_text())
+    tests = {t["extra_data"]["id"]: t for t in data["tests"]}
+    for check_id in ("precommit-run", "tests-run"):
+        assert tests[check_id]["extra_data"]["status"] == "error"
+        assert "score" not in tests[check_id]
+        assert tests[check_id]["output"].startswith("**Pending review by course staff.**")
+    assert tests["tests-pass"]["extra_data"]["status"] == "blocked"
+
+
+def test_rubric_show_and_explain_say_which_checks_need_docker(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = "Needs a container engine: where there is none (Gradescope), course staff grade it."
+    assert main(["rubric", "explain", "tests.run"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(line)
+    assert main(["rubric", "explain", "repo.files"]) == 0
+    assert line not in capsys.readouterr().out
+    assert main(["rubric", "show", "m1"]) == 0
+    rows = {r.split("│")[1].strip(): r for r in capsys.readouterr().out.splitlines() if "│" in r}
+    assert "Docker" in rows["tests-run"]
+    assert "Docker" not in rows["data-in-git"]

@@ -97,6 +97,12 @@ def check(
     team: str | None = typer.Option(
         None, help="Team slug whose extension applies (default: the target folder's name)."
     ),
+    no_engine: bool = typer.Option(
+        False,
+        "--no-engine",
+        help="Grade without a container engine, as on Gradescope: checks that need one"
+        " are skipped as graded by course staff.",
+    ),
 ) -> int:
     """Grade one team repository at one milestone.
 
@@ -122,8 +128,9 @@ def check(
         only=set(only),
         skip=set(skip),
         manual_file=manual,
-        network_mode=resolve_network(network),
+        network_mode="published" if no_engine else resolve_network(network),
         url=url,
+        engine=not no_engine,
     )
     console = Console()
 

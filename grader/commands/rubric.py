@@ -15,6 +15,7 @@ from grader.engine import resolve_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, ConfigError, UsageError
 from grader.grade import Options
 from grader.rubric import Rubric, json_schema, load_rubric, rubric_path
+from grader.runner import engine_checks
 from grader.selftest import MUTANTS, MutantOutcome, run_selftest
 
 app = typer.Typer(help="Validate, show and explain rubrics.", no_args_is_help=True)
@@ -118,10 +119,10 @@ def show(rubric: str = typer.Argument(..., help="Rubric file or milestone id."))
     table = Table(title=f"{loaded.milestone}: {loaded.title}")
     for col in ("id", "check", "points", "needs", "visibility", "notes"):
         table.add_column(col)
+    docker = engine_checks(loaded.checks)
     for c in loaded.checks:
-        notes = ", ".join(
-            n for n, on in (("required", c.required), ("regression", c.regression)) if on
-        )
+        flags = (("required", c.required), ("regression", c.regression), ("Docker", c.id in docker))
+        notes = ", ".join(n for n, on in flags if on)
         table.add_row(c.id, c.check, f"{c.points:g}", ", ".join(c.needs), c.visibility, notes)
     for m in loaded.manual:
         table.add_row(m.id, "(manual)", f"{m.points:g}", "", m.visibility, m.title)
@@ -162,6 +163,10 @@ def explain_text(name: str) -> str:
             default = f"default {info.get_default(call_default_factory=True)!r}"
         lines.append(f"  {field_name} ({default}): {info.description or ''}".rstrip(": "))
     lines.append(f"Time limit: {definition.timeout:g}s")
+    if definition.engine:
+        lines.append(
+            "Needs a container engine: where there is none (Gradescope), course staff grade it."
+        )
     return "\n".join(lines)
 
 
