@@ -153,6 +153,41 @@ class Data(Strict):
     validation: str | None = Field(None, description="Module or file that validates the data.")
 
 
+class Training(Strict):
+    """How the grader reproduces the champion: in a sandbox, with a fresh tracking store."""
+
+    command: str = Field(
+        min_length=1, description="Trains, logs to MLflow and registers the champion (make train)."
+    )
+    seed: int | None = Field(
+        None, description="The seed the training honours; the grader passes it as SEED."
+    )
+    timeout: float = Field(900, gt=0, description="Seconds the training may take.")
+    artifact: str | None = Field(
+        None,
+        description=(
+            "The model file the service and the tests load (joblib or pickle file, or an "
+            "MLflow model folder): tests.sensitivity swaps it for a constant model."
+        ),
+    )
+
+
+class Evaluation(Strict):
+    """Held-out data the grader measures the champion on itself."""
+
+    data: tuple[str, ...] = Field(
+        min_length=1, description="Held-out CSV file(s) in the repo, never trained on."
+    )
+    target: str = Field(min_length=1, description="The column the model predicts.")
+    command: str | None = Field(
+        None,
+        description=(
+            "For a metric the grader cannot compute: prints {metric: value} as JSON, run in "
+            "the sandbox with MODEL_URI and DATA set."
+        ),
+    )
+
+
 class Monitoring(Strict):
     command: str | None = None
     report: str | None = None
@@ -166,6 +201,8 @@ class Manifest(Strict):
     project: Project | None = None
     service: Service | None = None
     tracking: Tracking | None = None
+    training: Training | None = None
+    evaluation: Evaluation | None = None
     tests: Tests = Tests()
     docs: Docs = Docs()
     data: Data = Data()

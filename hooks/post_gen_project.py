@@ -18,7 +18,10 @@ LICENSE = {{ cookiecutter.license | tojson }}
 INCLUDE_COMPOSE = {{ "True" if cookiecutter.include_compose else "False" }}
 KIT_REPOSITORY = {{ cookiecutter.kit_repository | tojson }}
 RENDERED_BY_CRUFT = {{ "True" if cookiecutter.get("_commit") is not none else "False" }}
-DATASETS = {"classification": "data/wine.csv", "regression": "data/diabetes.csv"}
+DATASETS = {
+    "classification": ("data/wine.csv", "data/wine_holdout.csv"),
+    "regression": ("data/diabetes.csv", "data/diabetes_holdout.csv"),
+}
 
 FALLBACK_IDENTITY = ("-c", "user.name=Capstone Template", "-c", "user.email=template@example.invalid")
 
@@ -32,9 +35,10 @@ def remove(path: str) -> None:
 
 
 def prune() -> None:
-    for task, path in DATASETS.items():
+    for task, paths in DATASETS.items():
         if task != TASK:
-            remove(path)
+            for path in paths:
+                remove(path)
     if LICENSE == "none":
         remove("LICENSE")
     if not INCLUDE_COMPOSE:

@@ -56,7 +56,10 @@ MODULES = (
     "serve.py",
     "train.py",
 )
-DATA = {"classification": "data/wine.csv", "regression": "data/diabetes.csv"}
+DATA = {
+    "classification": ("data/wine.csv", "data/wine_holdout.csv"),
+    "regression": ("data/diabetes.csv", "data/diabetes_holdout.csv"),
+}
 # GitHub Actions expressions are the only `${{` meant to survive rendering.
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}")
 
@@ -69,7 +72,7 @@ COMBINATIONS = [
 
 
 def expected_files(package: str, task: str, compose: bool, license_: str) -> set[str]:
-    files = COMMON | {f"src/{package}/{name}" for name in MODULES} | {DATA[task]}
+    files = COMMON | {f"src/{package}/{name}" for name in MODULES} | set(DATA[task])
     if compose:
         files.add("compose.yaml")
     if license_ != "none":
@@ -118,7 +121,12 @@ def test_bake_combination(cookies: Any, combo: dict[str, Any]) -> None:
         assert (metric.name, metric.direction) == ("f1_macro", "maximize")
     else:
         assert (metric.name, metric.direction) == ("rmse", "minimize")
-    assert manifest.data.paths == (DATA[combo["task"]],)
+    assert manifest.data.paths == DATA[combo["task"]]
+    assert manifest.evaluation is not None
+    assert manifest.evaluation.data == DATA[combo["task"]][1:]
+    assert manifest.training is not None
+    assert manifest.training.seed == 42
+    assert manifest.training.artifact == "model/model.joblib"
     for path in [*manifest.tests.paths, *manifest.data.paths, manifest.docs.proposal]:
         assert path is not None
         assert (repo / path).exists(), path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.api import create_app
-from {{ cookiecutter.package_name }}.bundle import load_bundle, train_bundle
+from {{ cookiecutter.package_name }}.bundle import MODEL_FILE, load_bundle, train_bundle
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
 
@@ -25,6 +26,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return replace(
         Settings(),
         data_path=ROOT / Settings.data_path,
+        holdout_path=ROOT / Settings.holdout_path,
         model_dir=tmp / "model",
         tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
         prediction_log=tmp / "logs" / "predictions.jsonl",
@@ -40,6 +42,12 @@ def dataset(settings: Settings) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def bundle_dir(settings: Settings) -> Path:
+    """The model you ship (`model/`, exported by `make train`), so the API tests check the
+    model the image serves; a fresh checkout without one trains a bundle instead."""
+    shipped = ROOT / Settings.model_dir
+    if (shipped / MODEL_FILE).is_file():
+        shutil.copytree(shipped, settings.model_dir)
+        return settings.model_dir
     return train_bundle(settings, settings.model_dir)
 
 

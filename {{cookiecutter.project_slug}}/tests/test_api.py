@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.api import create_app, create_service
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.config import QUALITY_THRESHOLD, Settings
+from {{ cookiecutter.package_name }}.data import features_and_target, load_dataset
 from {{ cookiecutter.package_name }}.schema import FEATURE_NAMES, example_record
 
 
@@ -38,6 +39,25 @@ def test_predict_batch_keeps_order(client: TestClient) -> None:
     answer = client.post("/predict/batch", json={"instances": [example_record()] * 3})
     assert answer.status_code == 200
     assert [item["prediction"] for item in answer.json()["predictions"]] == [one] * 3
+
+
+def test_served_model_is_good_on_held_out_data(client: TestClient, settings: Settings) -> None:
+    """The model the service answers with (the one you ship in model/) is as good on the
+    held-out rows as the project promises: a broken or constant model fails here."""
+    features, target = features_and_target(load_dataset(settings.holdout_path))
+    answer = client.post("/predict/batch", json={"instances": features.to_dict(orient="records")})
+    assert answer.status_code == 200
+    predicted = [item["prediction"] for item in answer.json()["predictions"]]
+    truth = target.tolist()
+{%- if cookiecutter.task == "classification" %}
+    accuracy = sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth)
+    assert accuracy >= QUALITY_THRESHOLD
+{%- else %}
+    mean = sum(truth) / len(truth)
+    residual = sum((t - p) ** 2 for p, t in zip(predicted, truth, strict=True))
+    total = sum((t - mean) ** 2 for t in truth)
+    assert 1 - residual / total >= QUALITY_THRESHOLD  # R^2
+{%- endif %}
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.config import DIRECTION, PRIMARY_METRIC, QUALITY_THRESHOLD, Settings
@@ -20,8 +19,8 @@ from {{ cookiecutter.package_name }}.schema import FEATURE_NAMES, example_record
 
 
 @pytest.fixture(scope="module")
-def trained(dataset: pd.DataFrame, settings: Settings):
-    x_train, x_test, y_train, y_test = split(dataset, settings.seed, settings.test_size)
+def trained(settings: Settings):
+    x_train, x_test, y_train, y_test = split(settings)
     return fit({}, x_train, y_train, settings.seed), x_test, y_test
 
 
@@ -36,19 +35,19 @@ def test_quality_on_held_out_data(trained) -> None:
 {%- endif %}
 
 
-def test_beats_the_baseline(trained, dataset: pd.DataFrame, settings: Settings) -> None:
+def test_beats_the_baseline(trained, settings: Settings) -> None:
     model, x_test, y_test = trained
-    x_train, _, y_train, _ = split(dataset, settings.seed, settings.test_size)
+    x_train, _, y_train, _ = split(settings)
     baseline = fit({"model": "baseline"}, x_train, y_train, settings.seed)
     ours = evaluate(model, x_test, y_test)[PRIMARY_METRIC]
     theirs = evaluate(baseline, x_test, y_test)[PRIMARY_METRIC]
     assert is_better(ours, theirs, DIRECTION)
 
 
-def test_same_seed_same_metrics(dataset: pd.DataFrame, settings: Settings) -> None:
+def test_same_seed_same_metrics(settings: Settings) -> None:
     runs = []
     for _ in range(2):
-        x_train, x_test, y_train, y_test = split(dataset, settings.seed, settings.test_size)
+        x_train, x_test, y_train, y_test = split(settings)
         runs.append(evaluate(fit({}, x_train, y_train, settings.seed), x_test, y_test))
     assert runs[0] == runs[1]
 

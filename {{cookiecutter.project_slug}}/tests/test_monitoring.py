@@ -34,10 +34,10 @@ def undrifted(dataset: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture
 def drifted(undrifted: pd.DataFrame) -> pd.DataFrame:
-    """The same requests with three features shifted by two standard deviations."""
+    """The same requests with three features shifted by three standard deviations."""
     shifted = undrifted.copy()
     for name in SHIFTED:
-        shifted[name] = shifted[name] + 2 * shifted[name].std()
+        shifted[name] = shifted[name] + 3 * shifted[name].std()
     return shifted
 
 

@@ -105,11 +105,9 @@ def fast_inference() -> Any:
 
 def train_bundle(settings: Settings, directory: Path) -> Path:
     """Train with the fixed seed and the default parameters, without tracking."""
-    from {{ cookiecutter.package_name }}.data import load_dataset
     from {{ cookiecutter.package_name }}.modeling import DEFAULT_PARAMS, evaluate, fit, split, to_matrix
 
-    frame = load_dataset(settings.data_path)
-    x_train, x_test, y_train, y_test = split(frame, settings.seed, settings.test_size)
+    x_train, x_test, y_train, y_test = split(settings)
     model = fit({}, x_train, y_train, settings.seed)
     metadata = {
         "name": settings.registered_model,

@@ -2,8 +2,8 @@
 
     python -m {{ cookiecutter.package_name }}.train [--seed 42] [--param C=0.5] [--param model=baseline]
 
-1. Loads and validates the data, splits it with the seed, fits the pipeline.
-2. Logs params, held-out and per-slice metrics, the git commit, and the model with its
+1. Loads and validates the training and held-out files, fits the pipeline with the seed.
+2. Logs params, held-out and per-slice metrics (measured on the held-out file), the git commit, and the model with its
    signature and an input example to MLflow (`sqlite:///mlflow.db` in the repository unless
    `MLFLOW_TRACKING_URI` names a tracking server).
 3. Registers a new version of the model, then the promotion gate: the alias `champion`
@@ -26,7 +26,6 @@ import sklearn
 
 from {{ cookiecutter.package_name }}.bundle import build_reference, save_bundle
 from {{ cookiecutter.package_name }}.config import ALIAS, DIRECTION, PRIMARY_METRIC, Settings
-from {{ cookiecutter.package_name }}.data import load_dataset
 from {{ cookiecutter.package_name }}.modeling import (
     DEFAULT_PARAMS,
     evaluate,
@@ -92,8 +91,7 @@ def train(settings: Settings, params: dict[str, Any], export: bool = True) -> di
     from mlflow.models import infer_signature
 
     warnings.filterwarnings("ignore", module="mlflow")
-    frame = load_dataset(settings.data_path)
-    x_train, x_test, y_train, y_test = split(frame, settings.seed, settings.test_size)
+    x_train, x_test, y_train, y_test = split(settings)
     model = fit(params, x_train, y_train, settings.seed)
     metrics = evaluate(model, x_test, y_test)
     slices = slice_metrics(model, x_test, y_test)
@@ -101,7 +99,6 @@ def train(settings: Settings, params: dict[str, Any], export: bool = True) -> di
         **DEFAULT_PARAMS,
         **params,
         "seed": settings.seed,
-        "test_size": settings.test_size,
     }
     commit, dirty = git_commit()
 
@@ -115,7 +112,9 @@ def train(settings: Settings, params: dict[str, Any], export: bool = True) -> di
                 "git_commit": commit,
                 "git_dirty": str(dirty).lower(),
                 "data_path": str(settings.data_path),
-                "n_rows": str(len(frame)),
+                "holdout_path": str(settings.holdout_path),
+                "n_rows": str(len(x_train)),
+                "n_holdout_rows": str(len(x_test)),
             }
         )
         mlflow.log_params(all_params)
