@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +52,24 @@ def commits(repo: Path, rev: str = "HEAD") -> list[Commit]:
     return result
 
 
-def blobs_in_history(repo: Path) -> list[tuple[str, int]]:
-    """(path, size) of every blob reachable from any ref, once per path and size."""
+@dataclass(frozen=True)
+class Blob:
+    sha: str
+    path: str
+    size: int
+
+
+def history_blobs(repo: Path) -> list[Blob]:
+    """Every blob reachable from any ref, with a path it had, once per (blob, path)."""
     listing = git(repo, "rev-list", "--objects", "--all", timeout=300)
     batch = subprocess.run(
-        ["git", "-C", str(repo), "cat-file", "--batch-check=%(objecttype) %(objectsize) %(rest)"],
+        [
+            "git",
+            "-C",
+            str(repo),
+            "cat-file",
+            "--batch-check=%(objecttype) %(objectname) %(objectsize) %(rest)",
+        ],
         input=listing,
         capture_output=True,
         text=True,
@@ -65,9 +79,55 @@ def blobs_in_history(repo: Path) -> list[tuple[str, int]]:
     )
     if batch.returncode != 0:
         raise CheckError(f"git cat-file failed: {batch.stderr.strip()[:500]}")
-    seen: set[tuple[str, int]] = set()
+    seen: set[Blob] = set()
     for line in batch.stdout.splitlines():
-        kind, size, *rest = line.split(" ", 2)
+        kind, sha, size, *rest = line.split(" ", 3)
         if kind == "blob" and rest:
-            seen.add((rest[0], int(size)))
-    return sorted(seen)
+            seen.add(Blob(sha, rest[0], int(size)))
+    return sorted(seen, key=lambda b: (b.path, b.sha))
+
+
+def blobs_in_history(repo: Path) -> list[tuple[str, int]]:
+    """(path, size) of every blob reachable from any ref, once per path and size."""
+    return sorted({(b.path, b.size) for b in history_blobs(repo)})
+
+
+def tree_blobs(repo: Path, rev: str) -> set[str]:
+    """The ids of the blobs in the tree of `rev`."""
+    out = git(repo, "ls-tree", "-r", rev)
+    return {
+        parts[2]
+        for parts in (line.split(None, 3) for line in out.splitlines())
+        if parts[1] == "blob"
+    }
+
+
+def read_blobs(repo: Path, shas: list[str]) -> Iterator[tuple[str, bytes]]:
+    """(id, content) of each blob, in order, read by one `git cat-file --batch`."""
+    if not shas:
+        return
+    done = subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "--batch"],
+        input="".join(f"{sha}\n" for sha in shas).encode(),
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise CheckError(f"git cat-file failed: {done.stderr.decode(errors='replace')[:500]}")
+    out, position = done.stdout, 0
+    while position < len(out):
+        end = out.index(b"\n", position)
+        sha, kind, *size = out[position:end].decode().split(" ")
+        position = end + 1
+        if kind == "missing" or not size:
+            continue
+        length = int(size[0])
+        yield sha, out[position : position + length]
+        position += length + 1
+
+
+def commit_adding(repo: Path, sha: str) -> str | None:
+    """The short id of the first commit (on any ref) whose tree holds blob `sha`."""
+    out = git(repo, "log", "--all", "--reverse", "--format=%h", f"--find-object={sha}")
+    return out.split("\n", 1)[0].strip() or None

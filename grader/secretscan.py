@@ -84,7 +84,8 @@ _NOT_SECRET_TAIL = {
     *("arn", "location", "regex", "pattern", "min", "max", "rotation", "hint", "label"),
     *("description", "help", "prompt", "source", "manager", "class", "module", "store"),
     *("backend", "kind", "algorithm", "encoding", "lifetime", "age", "seconds", "hash"),
-    *("minutes", "hours", "days", "validation", "strategy", "limits", "number"),
+    *("minutes", "hours", "days", "validation", "strategy", "limits", "number", "filename"),
+    *("filepath", "dirname", "scope", "owner", "error", "failure", "denied", "exists", "status"),
 }
 # A first word that makes the key a count: max_tokens, num_token.
 _COUNT_HEAD = {"max", "min", "num", "n", "total", "count"}
@@ -122,7 +123,7 @@ def credential_kind(key: str) -> str | None:
         p in _STRONG or p.endswith(("password", "passwd", "secret", "token")) for p in parts
     )
     pair = any(pair in _PAIRS for pair in itertools.pairwise(parts))
-    weak = len(parts) > 1 and bool(_WEAK.intersection(parts))
+    weak = len(parts) > 1 and parts[-1] in _WEAK
     if not (strong or pair or weak):
         return None
     joined = "".join(parts)
@@ -139,6 +140,7 @@ _PLACEHOLDER_WORDS = {
     *("placeholder", "dummy", "redacted", "todo", "fixme", "replaceme", "null", "nil"),
     *("undefined", "true", "false", "yes", "no", "on", "off", "tbd", "empty", "notset"),
     *("unset", "secretkey", "apikey", "mypassword", "yourpassword", "yourtoken", "required"),
+    *("disabled", "enabled", "optional", "default", "files"),
 }
 _REFERENCE = re.compile(
     r"^(var|local|data|module|each|self|secrets|env|vars|inputs|steps)\.[\w.\[\]\"'-]+$"
@@ -164,7 +166,7 @@ def is_literal(value: str) -> bool:
     if plain in _PLACEHOLDER_WORDS or re.fullmatch(r"x{3,}|(.)\1{3,}", plain):
         return False
     lowered = value.lower()
-    if any(w in lowered for w in ("example", "placeholder", "changeme", "replace", "your")):
+    if any(w in lowered for w in ("example", "placeholder", "changeme", "replace", "your", "xxx")):
         return False
     return not lowered.startswith(("my-", "my_", "insert", "enter", "put-", "put_", "fill"))
 
@@ -179,6 +181,8 @@ QUOTED = r"(?P<q>[\"'])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)"
 def _unquote(raw: str, comment: str = "#") -> str | None:
     """An unquoted or quoted scalar; None when it is not a plain scalar."""
     raw = raw.strip()
+    if raw[:1] and raw[0] in comment:
+        return ""
     if raw and raw[0] in "\"'":
         end = raw.find(raw[0], 1)
         return raw[1:end] if end > 0 else None
@@ -354,6 +358,13 @@ def file_format(path: str) -> str | None:
     return _SUFFIX_FORMAT.get(PurePosixPath(name).suffix.lower())
 
 
+def _names_a_setting(key: str, value: str) -> bool:
+    """`ACCESS_TOKEN_FAILURE = "ACCESS_TOKEN_FAILURE"`, `token: API_TOKEN`: names, not secrets."""
+    if set(words(value)) <= set(words(key)):
+        return True
+    return bool(re.fullmatch(r"[A-Z][A-Z0-9_]*", value)) and credential_kind(value) is not None
+
+
 def scan(path: str, text: str) -> list[Assignment]:
     """Credentials assigned literal values in `text`, read as the format `path` names."""
     fmt = file_format(path)
@@ -362,7 +373,7 @@ def scan(path: str, text: str) -> list[Assignment]:
     found: dict[tuple[int, str], Assignment] = {}
     for number, key, value in READERS[fmt](text):
         kind = credential_kind(key)
-        if kind and is_literal(value):
+        if kind and is_literal(value) and not _names_a_setting(key, value):
             digest = hashlib.sha256(value.encode()).hexdigest()[:16]
             found.setdefault((number, key), Assignment(number, key, kind, digest))
     return sorted(found.values(), key=lambda a: (a.line, a.key))

@@ -67,6 +67,13 @@ def test_a_literal_credential_is_found_with_its_line_and_key(
         (".env", "OPENAI_API_KEY=\nDB_PASSWORD=${DB_PASSWORD}\nSECRET=changeme\n"),
         (".env.example", "DB_PASSWORD=postgres\n"),
         ("README.md", "password = hunter22\n"),
+        ("openssl.cnf", "secret = # disabled\npasswd:  files\n"),
+        ("ci.json", '{"CUSTOM_DB_PASSWORD": "DATABASE_PASSWORD"}\n'),
+        (
+            "errors.py",
+            'ACCESS_TOKEN_FAILURE = "ACCESS_TOKEN_FAILURE"\nscipy(pass_zero="bandstop")\n',
+        ),
+        ("gateway.py", 'EXAMPLE = {"api_key": "sk-xxx..."}\n'),
     ],
 )
 def test_placeholders_references_and_other_names_are_not_found(path: str, text: str) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import tempfile
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 from pydantic import Field
 
-from grader import fs, gitrepo, sandbox
+from grader import fs, gitrepo, sandbox, secretscan
 from grader.checks.base import (
     Context,
     NoParams,
@@ -186,42 +188,143 @@ DEFAULT_SECRET_PLUGINS = [
 ]
 
 
+# Where a credential assigned a literal value is a finding (detect-secrets scans every file).
+ASSIGNMENT_FILES = (
+    *("*.tfvars", "*.tfvars.json", "*.tf", "*.hcl", "*.yaml", "*.yml", "*.toml", "*.ini"),
+    *("*.cfg", "*.conf", "*.cnf", "*.json", "*.properties", ".env", "*.env", ".env.*"),
+    "*.ipynb",
+)
+HISTORY_BLOB_LIMIT = 1_000_000  # bytes: larger file versions are data, not configuration
+LISTED = 5
+
+
 class SecretsParams(Params):
     plugins: list[str] = Field(
         default_factory=lambda: list(DEFAULT_SECRET_PLUGINS),
         description="detect-secrets plugins to run (the high-entropy ones are off by default).",
     )
     exclude: list[str] = Field(
-        default_factory=lambda: ["*.lock", "*.ipynb", "mlruns/*", "*.db"],
-        description="Globs not scanned.",
+        default_factory=lambda: ["*.lock", "mlruns/*", "*.db"],
+        description="Globs (of the path in the repository) not scanned.",
     )
+    assignments: list[str] = Field(
+        default_factory=lambda: list(ASSIGNMENT_FILES),
+        description=(
+            "File names (globs) where a credential assigned a literal value "
+            '(`password = "..."`) is a finding: Terraform, YAML, TOML, INI, JSON, '
+            "`.properties`, env files and notebooks; add `*.py` for Python sources."
+        ),
+    )
+    history: bool = Field(True, description="Also scan every earlier version of every file.")
+
+
+Found = tuple[str, dict[str, Any]]  # (a digest of the secret, the finding without it)
 
 
 def no_secrets(ctx: Context, params: SecretsParams) -> Outcome:
     """No secrets (keys, tokens, private keys) are committed.
 
-    Scanned with detect-secrets. A committed key must be treated as leaked: revoke it at
-    its provider first, then remove it from the code (read it from an environment
-    variable) and from history. Fix false alarms by excluding the file in the rubric.
+    Scanned with detect-secrets (keys by their shape), plus credentials assigned in
+    configuration files: `database_password = "..."` in a `.tfvars`, `token:` in YAML,
+    `password =` in INI/TOML/`.properties`, `"api_key": "..."` in JSON, `.env` files, and
+    notebooks' code cells and outputs. Placeholders (`changeme`, `<...>`, `${VAR}`,
+    `{{ }}`, `var.db_password`, `os.environ[...]`) are fine, and so are files installed
+    packages ship (`.venv`, `site-packages`, `node_modules`). Every earlier version in
+    git history counts too. Findings name file, line and kind, never the value. A
+    committed key must be treated as leaked: revoke it at its provider first, then read
+    it from an environment variable or a secret store, and remove it from history
+    (`git filter-repo --replace-text`). Fix false alarms by excluding the file in the rubric.
     """
-    from detect_secrets.core.secrets_collection import SecretsCollection
     from detect_secrets.settings import transient_settings
 
-    collection = SecretsCollection(root=str(ctx.repo))
-    plugins = [{"name": name} for name in params.plugins]
-    with transient_settings({"plugins_used": plugins}):
-        for rel in fs.iter_files(ctx.repo):
-            if not any(fnmatch.fnmatch(str(rel), g) for g in params.exclude):
-                collection.scan_file(str(rel))
-    found = [
-        {"file": name, "line": s["line_number"], "type": s["type"]}
-        for name, secrets in collection.json().items()
-        for s in secrets
-    ]
-    if found:
-        where = ", ".join(f"{f['file']}:{f['line']} ({f['type']})" for f in found[:5])
-        return failed(f"{plural(len(found), 'possible secret')}: {where}", {"findings": found})
-    return passed("no secrets found", {"plugins": params.plugins})
+    files = [rel.as_posix() for rel in fs.iter_files(ctx.repo)]
+    venvs = _venvs(files)
+    found: list[Found] = []
+    history: list[dict[str, Any]] = []
+    with transient_settings({"plugins_used": [{"name": name} for name in params.plugins]}):
+        for rel in files:
+            if not _not_scanned(rel, params, venvs):
+                found += _secrets_in(ctx.repo / rel, rel, params)
+        if params.history and ctx.commit:
+            history = _secrets_in_history(ctx, ctx.commit, params, found)
+    findings = [finding for _, finding in found]
+    evidence = {"findings": findings[:100], "only_in_history": history[:100]}
+    listed = [_where(f) for f in [*findings, *history]]
+    if not listed:
+        return passed("no secrets found", {"plugins": params.plugins, "files": len(files)})
+    shown = ", ".join(listed[:LISTED])
+    more = f"; and {len(listed) - LISTED} more" if len(listed) > LISTED else ""
+    return failed(f"{plural(len(listed), 'possible secret')}: {shown}{more}", evidence)
+
+
+def _venvs(paths: list[str]) -> frozenset[str]:
+    """Folders that hold a virtual environment (a `pyvenv.cfg`), whatever their name."""
+    return frozenset(str(PurePosixPath(p).parent) for p in paths if p.endswith("pyvenv.cfg"))
+
+
+def _not_scanned(rel: str, params: SecretsParams, venvs: frozenset[str]) -> bool:
+    if secretscan.is_third_party(rel, venvs):
+        return True
+    return any(fnmatch.fnmatch(rel, pattern) for pattern in params.exclude)
+
+
+def _secrets_in(path: Path, rel: str, params: SecretsParams) -> list[Found]:
+    """The secrets of one file (on disk at `path`, `rel` in the repository), one per line."""
+    from detect_secrets.core.scan import scan_file
+
+    found: dict[int, Found] = {}
+    for secret in scan_file(str(path)):
+        finding = {"file": rel, "line": secret.line_number, "type": secret.type}
+        found.setdefault(secret.line_number, (secret.secret_hash, finding))
+    if any(fnmatch.fnmatch(PurePosixPath(rel).name, g) for g in params.assignments):
+        with path.open("rb") as handle:
+            text = handle.read(2_000_000).decode("utf-8", errors="replace")
+        for hit in secretscan.scan(rel, text):
+            kind = f"{hit.kind} assignment"
+            finding = {"file": rel, "line": hit.line, "type": kind, "key": hit.key}
+            found.setdefault(hit.line, (hit.fingerprint, finding))
+    return [found[line] for line in sorted(found)]
+
+
+def _secrets_in_history(
+    ctx: Context, commit: str, params: SecretsParams, in_tree: list[Found]
+) -> list[dict[str, Any]]:
+    """Secrets of the file versions that are not in the graded tree, each named once."""
+    current = gitrepo.tree_blobs(ctx.repo, commit)
+    blobs = gitrepo.history_blobs(ctx.repo)
+    venvs = _venvs([b.path for b in blobs])
+    paths: dict[str, list[str]] = {}
+    for blob in blobs:
+        small = blob.size <= HISTORY_BLOB_LIMIT and blob.sha not in current
+        if small and not _not_scanned(blob.path, params, venvs):
+            paths.setdefault(blob.sha, []).append(blob.path)
+    seen = {(finding["file"], digest) for digest, finding in in_tree}
+    found: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="grader-history-") as tmp:
+        for index, (sha, data) in enumerate(gitrepo.read_blobs(ctx.repo, list(paths))):
+            if b"\0" in data[:8192]:
+                continue  # binary
+            for rel in paths[sha]:
+                copy = Path(tmp, str(index), rel)
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                copy.write_bytes(data)
+                for digest, finding in _secrets_in(copy, rel, params):
+                    if (rel, digest) not in seen:
+                        seen.add((rel, digest))
+                        found.append({**finding, "blob": sha})
+                copy.unlink()
+    for number, finding in enumerate(found):
+        sha = finding.pop("blob")
+        finding["commit"] = gitrepo.commit_adding(ctx.repo, sha) if number < 20 else None
+    return found
+
+
+def _where(finding: dict[str, Any]) -> str:
+    key = f": {finding['key']}" if finding.get("key") else ""
+    where = f"{finding['file']}:{finding['line']} ({finding['type']}{key})"
+    if "commit" in finding:
+        where += f" in history ({finding['commit']})" if finding["commit"] else " in history"
+    return where
 
 
 class CommitsParams(Params):

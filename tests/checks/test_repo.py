@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +16,10 @@ from grader.checks import repo
 from grader.checks.base import Context, Outcome
 from grader.checks.registry import REGISTRY
 from grader.grade import Options, context_for
+from grader.main import main
 from grader.sandbox import remove_cache_images
 from grader.target import prepare
-from tests.helpers import ANN, BO, commit_all, git, team_files
+from tests.helpers import ANN, BO, commit_all, git, team_files, write_rubric
 
 MakeRepo = Callable[..., Path]
 
@@ -148,6 +151,7 @@ def test_large_file_deleted_but_in_history_fails(make_repo: MakeRepo) -> None:
 # --- repo.secrets -----------------------------------------------------------------------
 
 FAKE_AWS = 'AWS_ACCESS_KEY_ID = "AKIAZ3MSJV4WDQ7EXMPL"\n'
+PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\n"
 
 
 def test_secrets_pass(make_repo: MakeRepo) -> None:
@@ -161,10 +165,155 @@ def test_secrets_fail_on_cloud_key(make_repo: MakeRepo) -> None:
 
 
 def test_secrets_fail_on_private_key(make_repo: MakeRepo) -> None:
-    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\n"
-    out = run(make_repo(team_files(**{"deploy/id_rsa": key})), "repo.secrets")
+    out = run(make_repo(team_files(**{"deploy/id_rsa": PRIVATE_KEY})), "repo.secrets")
     assert out.status == "failed"
     assert "deploy/id_rsa:1 (Private Key)" in out.message
+
+
+# Each leaks one value (unique, so a test can look for it in every output).
+CONFIG_LEAKS = {
+    "tfvars": (
+        "infra/prod.tfvars",
+        'region = "eu-west-1"\ndatabase_password = "Tf-Leak-4417"\n',
+        "Tf-Leak-4417",
+        "infra/prod.tfvars:2 (Password assignment: database_password)",
+    ),
+    "yaml": (
+        "config/serving.yaml",
+        "model:\n  name: iris\nhub:\n  token: hf_YamlLeak9931\n",
+        "hf_YamlLeak9931",
+        "config/serving.yaml:4 (Token assignment: token)",
+    ),
+    "ini": (
+        "deploy/settings.ini",
+        "[upload]\nrepository = internal\napi_key = IniLeak-8a7c6e\n",
+        "IniLeak-8a7c6e",
+        "deploy/settings.ini:3 (API key assignment: api_key)",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIG_LEAKS))
+def test_secrets_fail_on_a_credential_in_a_config_file_without_its_value(
+    make_repo: MakeRepo, kind: str
+) -> None:
+    rel, text, value, where = CONFIG_LEAKS[kind]
+    out = run(make_repo(team_files(**{rel: text})), "repo.secrets")
+    assert (out.status, out.message) == ("failed", f"1 possible secret: {where}")
+    assert value not in json.dumps(out.evidence)
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIG_LEAKS))
+def test_secrets_fail_on_a_credential_only_in_history(make_repo: MakeRepo, kind: str) -> None:
+    rel, text, value, where = CONFIG_LEAKS[kind]
+    path = make_repo(team_files(**{rel: text}))
+    added = git(path, "rev-parse", "--short", "HEAD").strip()
+    (path / rel).unlink()
+    commit_all(path, "move the credential to an environment variable")
+    out = run(path, "repo.secrets")
+    assert (out.status, out.message) == (
+        "failed",
+        f"1 possible secret: {where} in history ({added})",
+    )
+    assert out.evidence["findings"] == []
+    assert value not in out.message + json.dumps(out.evidence)
+    assert run(path, "repo.secrets", history=False).status == "passed"
+
+
+def test_secrets_in_history_and_in_the_tree_are_named_once(make_repo: MakeRepo) -> None:
+    rel, text, _, where = CONFIG_LEAKS["tfvars"]
+    path = make_repo(team_files(**{rel: text}))
+    (path / rel).write_text(f"# production\n{text}")  # a new version, the same secret
+    commit_all(path, "comment")
+    out = run(path, "repo.secrets")
+    assert out.message == f"1 possible secret: {where.replace(':2 ', ':3 ')}"
+
+
+PLACEHOLDERS = {
+    "infra/prod.tfvars": 'database_password = ""\napi_token = "${var.api_token}"\n',
+    "infra/main.tf": (
+        'variable "db_password" {\n  type = string\n  sensitive = true\n}\n'
+        'resource "aws_db_instance" "db" {\n  password = var.db_password\n}\n'
+    ),
+    "config/serving.yaml": (
+        "hub:\n  token: ${HF_TOKEN}\n  password: changeme\n  api_key: <your-api-key>\n"
+        "  secret: '{{ vault_secret }}'\n"
+    ),
+    "deploy/settings.ini": "[upload]\npassword = your-password-here\ntoken = ***\n",
+    "config/app.json": '{"client_secret": null, "api_key": "example"}\n',
+    ".env": "DB_PASSWORD=\nAPI_TOKEN=${API_TOKEN}\n",
+    ".env.example": "DB_PASSWORD=postgres\n",
+    "src/alpha/settings.py": 'import os\nPASSWORD = os.environ["DB_PASSWORD"]\n',
+}
+
+
+def test_secrets_pass_on_placeholders_and_references(make_repo: MakeRepo) -> None:
+    out = run(make_repo(team_files(**PLACEHOLDERS)), "repo.secrets")
+    assert (out.status, out.message) == ("passed", "no secrets found")
+
+
+def test_secrets_in_a_notebook_output_are_found(make_repo: MakeRepo) -> None:
+    cell = {
+        "cell_type": "code",
+        "metadata": {},
+        "source": ["print(config)\n"],
+        "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": ["{'password': 'Nb-9918'}\n"]}
+        ],
+    }
+    notebook = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4}, indent=1)
+    line = next(n for n, text in enumerate(notebook.splitlines(), 1) if "Nb-9918" in text)
+    out = run(make_repo(team_files(**{"notebooks/eda.ipynb": notebook})), "repo.secrets")
+    where = f"notebooks/eda.ipynb:{line} (Password assignment: password)"
+    assert (out.status, out.message) == ("failed", f"1 possible secret: {where}")
+
+
+def test_secrets_python_sources_are_read_for_assignments_when_asked(make_repo: MakeRepo) -> None:
+    path = make_repo(team_files(**{"src/alpha/db.py": 'DB_PASSWORD = "Py-Leak-5521"\n'}))
+    assert run(path, "repo.secrets").status == "passed"
+    out = run(path, "repo.secrets", assignments=["*.py"])
+    assert out.message == "1 possible secret: src/alpha/db.py:1 (Password assignment: DB_PASSWORD)"
+
+
+def test_secrets_pass_on_files_installed_packages_ship(make_repo: MakeRepo) -> None:
+    files = team_files(
+        **{
+            ".venv/pyvenv.cfg": "home = /usr/bin\n",
+            ".venv/lib/python3.11/site-packages/x/tests/key.pem": PRIVATE_KEY,
+            "env/pyvenv.cfg": "home = /usr/bin\n",
+            "env/lib/python3.11/x/conf.yaml": "password: Venv-7731\n",
+            "web/node_modules/pkg/test/fixtures/key.pem": PRIVATE_KEY,
+        }
+    )
+    path = make_repo(files)
+    assert run(path, "repo.secrets").status == "passed"
+    shutil.rmtree(path / ".venv")
+    commit_all(path, "untrack the virtual environment")
+    assert run(path, "repo.secrets").status == "passed"
+
+
+def test_secrets_never_reach_any_report(
+    make_repo: MakeRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    leaks = {rel: text for rel, text, _, _ in CONFIG_LEAKS.values()}
+    path = make_repo(team_files(**leaks))
+    (path / "infra/prod.tfvars").unlink()
+    commit_all(path, "remove the Terraform variables")
+    rubric = write_rubric(
+        tmp_path / "t.yaml",
+        "milestone: t\ntitle: T\nchecks:\n  - {id: secrets, check: repo.secrets, points: 5}\n",
+    )
+    out = tmp_path / "out"
+    assert main(["check", str(path), "--rubric", str(rubric), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    results = json.loads((out / "results.json").read_text())
+    assert results["tests"][0]["score"] == 0
+    feedback = (out / "feedback.md").read_text()
+    assert "infra/prod.tfvars:2 (Password assignment: database_password) in history" in feedback
+    assert "config/serving.yaml:4 (Token assignment: token)" in feedback
+    outputs = [captured.out, captured.err, *(f.read_text() for f in out.rglob("*") if f.is_file())]
+    for _, _, value, _ in CONFIG_LEAKS.values():
+        assert not [text for text in outputs if value in text], value
 
 
 # --- repo.commits -----------------------------------------------------------------------
