@@ -196,7 +196,7 @@ class _Parsed:
         return self.source.count("\n", 0, node.pos[0]) + 1
 
     def text(self, start: int, end: int, limit: int = 60) -> str:
-        text = " ".join(self.source[start:end].split())
+        text = " ".join(self.source[start:end].replace("\\\n", " ").split())
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
     def command(self, node: Any) -> Command:
@@ -207,7 +207,8 @@ class _Parsed:
                 for i in range(sub.pos[0] - start, sub.pos[1] - start):
                     chars[i] = " "
         words = tuple(p.word for p in node.parts if p.kind in ("word", "assignment"))
-        return Command(self.line(node), words, " ".join("".join(chars).split()))
+        text = "".join(chars).replace("\\\n", " ")
+        return Command(self.line(node), words, " ".join(text.split()))
 
     def contains(self, node: Any, target: Any) -> bool:
         return any(n is target for n in _walk(node))

@@ -22,6 +22,7 @@ from jsonschema.exceptions import (  # type: ignore[import-untyped]
 )
 
 from grader import fs
+from grader.ghexpr import constant
 
 WORKFLOW_DIR = ".github/workflows"
 
@@ -56,6 +57,9 @@ class Step:
     coe_line: int
     condition: str
     if_line: int
+    run_line: int = 0
+    shell: str = ""
+    working_directory: str = ""
 
     @property
     def label(self) -> str:
@@ -79,6 +83,17 @@ class Workflow:
                 break
             node, line = child, child.start_mark.line + 1
         return line
+
+    def key_line(self, loc: tuple[str | int, ...]) -> int:
+        """Line of the key that ends `loc` (`on:` itself, not its first event)."""
+        parent = self.node
+        for part in loc[:-1]:
+            parent = _child(parent, part)
+        if isinstance(parent, yaml.MappingNode):
+            for key, _ in parent.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(loc[-1]):
+                    return int(key.start_mark.line) + 1
+        return self.line(loc)
 
 
 def workflow_files(repo: Path) -> list[str]:
@@ -171,11 +186,37 @@ def _step(
         uses=str(step.get("uses") or ""),
         first_line=first,
         last_line=last,
-        continue_on_error=coe_owner.get(coe_key) is True,
+        continue_on_error=constant(coe_owner.get(coe_key, False)) is True,
         coe_line=workflow.line(_loc(job_id, index, coe_owner is step, coe_key)),
-        condition=str(if_owner.get(if_key, "")).strip(),
+        condition=_shown(if_owner.get(if_key, "")),
         if_line=workflow.line(_loc(job_id, index, if_owner is step, if_key)),
+        run_line=_run_line(_child(node, "run"), first),
+        shell=_shell(workflow.data, job, step),
+        working_directory=str(
+            step.get("working-directory") or _defaults(job).get("working-directory") or ""
+        ),
     )
+
+
+def _run_line(node: yaml.Node | None, default: int) -> int:
+    """Line of the script's first line: a `|` block starts on the line after its key."""
+    if not isinstance(node, yaml.ScalarNode):
+        return default
+    return node.start_mark.line + (2 if node.style in ("|", ">") else 1)
+
+
+def _defaults(owner: Any) -> dict[str, Any]:
+    found = owner.get("defaults") if isinstance(owner, dict) else None
+    run = found.get("run") if isinstance(found, dict) else None
+    return run if isinstance(run, dict) else {}
+
+
+def _shell(data: Any, job: dict[str, Any], step: dict[str, Any]) -> str:
+    """The step's `shell`, else its job's or workflow's default; pwsh on Windows runners."""
+    for owner in (step, _defaults(job), _defaults(data)):
+        if owner.get("shell"):
+            return str(owner["shell"])
+    return "pwsh" if "windows" in str(job.get("runs-on", "")).lower() else ""
 
 
 def _own_or_job(step: dict[str, Any], job: dict[str, Any], key: str) -> tuple[str, dict[str, Any]]:
@@ -197,3 +238,185 @@ def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
             if isinstance(k, yaml.ScalarNode) and k.value == str(key):
                 return v
     return None
+
+
+# --- which jobs can run on a push or pull request to the graded branch ---------------------
+
+BRANCH_EVENTS = ("push", "pull_request", "pull_request_target")
+
+
+@dataclass(frozen=True)
+class Dead:
+    """Something that never runs for the branch: where, why, and the steps it takes along."""
+
+    file: str
+    line: int
+    why: str
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    branch: str
+    live: tuple[Step, ...]
+    dead: tuple[Dead, ...]
+
+
+def plan(loaded: list[Workflow], branch: str) -> Plan:
+    """The steps that run on a push or pull request to `branch`, and what never runs."""
+    valid = [w for w in loaded if isinstance(w.data, dict) and isinstance(w.data.get("jobs"), dict)]
+    firing = {w.file for w in valid if fires_for(w, branch)}
+    for _ in range(3):  # `on: workflow_call` runs when a job of a running workflow calls it
+        firing |= {
+            w.file for w in valid if "workflow_call" in triggers(w) and _called(w, valid, firing)
+        }
+    live: list[Step] = []
+    dead: list[Dead] = []
+    for w in valid:
+        if w.file not in firing:
+            why = f"workflow never runs on a push or pull request to {branch} (on: {_on_text(w)})"
+            dead.append(Dead(w.file, w.key_line(("on",)), why, tuple(steps(w))))
+            continue
+        _sort_jobs(w, live, dead)
+    return Plan(branch, tuple(live), tuple(dead))
+
+
+def _sort_jobs(w: Workflow, live: list[Step], dead: list[Dead]) -> None:
+    jobs: dict[str, Any] = w.data["jobs"]
+    off = _dead_jobs(w, jobs)
+    for step in steps(w):
+        if step.job in off:
+            continue
+        if constant(step.condition) is False:
+            dead.append(
+                Dead(step.file, step.if_line, f"step never runs (if: {step.condition})", (step,))
+            )
+        else:
+            live.append(step)
+    for job_id, (line, why) in off.items():
+        job_steps = tuple(s for s in steps(w) if s.job == job_id)
+        dead.append(Dead(w.file, line, f"job `{job_id}` never runs ({why})", job_steps))
+
+
+def _dead_jobs(w: Workflow, jobs: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    """job id -> (line, why) for jobs whose `if` is false or that need such a job."""
+    off: dict[str, tuple[int, str]] = {}
+    for job_id, job in jobs.items():
+        cond = job.get("if") if isinstance(job, dict) else None
+        if cond is not None and constant(cond) is False:
+            off[str(job_id)] = (w.key_line(("jobs", job_id, "if")), f"if: {_shown(cond)}")
+    changed = True
+    while changed:
+        changed = False
+        for job_id, job in jobs.items():
+            if str(job_id) in off or not isinstance(job, dict):
+                continue
+            needs = job.get("needs") or []
+            needs = [needs] if isinstance(needs, str) else needs
+            gone = [str(n) for n in needs if str(n) in off]
+            if gone and not re.search(r"\b(always|cancelled)\(\)", str(job.get("if", ""))):
+                why = f"it needs `{gone[0]}`, which never runs"
+                off[str(job_id)] = (w.key_line(("jobs", job_id, "needs")), why)
+                changed = True
+    return off
+
+
+def _shown(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value).strip()
+
+
+def triggers(w: Workflow) -> dict[str, Any]:
+    """The workflow's `on:` as event -> its filters (None when it has none)."""
+    on = w.data.get("on") if isinstance(w.data, dict) else None
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return {str(event): None for event in on}
+    return {str(k): v for k, v in on.items()} if isinstance(on, dict) else {}
+
+
+def _on_text(w: Workflow) -> str:
+    events = triggers(w)
+    parts = [f"{e} to {_branches_text(events[e])}" if e in BRANCH_EVENTS else e for e in events]
+    return ", ".join(parts) or "nothing"
+
+
+def _branches_text(config: Any) -> str:
+    if not isinstance(config, dict):
+        return "any branch"
+    for key, prefix in (("branches", ""), ("branches-ignore", "not ")):
+        if key in config:
+            return prefix + ", ".join(str(p) for p in _as_list(config[key]))
+    return "tags only"
+
+
+def fires_for(w: Workflow, branch: str) -> bool:
+    """A push or pull request to `branch` starts the workflow (paths filters aside)."""
+    events = triggers(w)
+    return any(e in events and _branch_filter(events[e], branch) for e in BRANCH_EVENTS)
+
+
+def _branch_filter(config: Any, branch: str) -> bool:
+    if not isinstance(config, dict):
+        return True
+    if "branches" in config:
+        return branch_matches(_as_list(config["branches"]), branch)
+    if "branches-ignore" in config:
+        return not branch_matches(_as_list(config["branches-ignore"]), branch)
+    # Only tag filters: GitHub then runs the workflow for tags, never for branches.
+    return not ("tags" in config or "tags-ignore" in config)
+
+
+def _as_list(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def branch_matches(patterns: list[str], branch: str) -> bool:
+    """GitHub's filter: the last pattern that matches decides; `!pattern` excludes."""
+    matched = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        if _glob(pattern[1:] if negated else pattern).fullmatch(branch):
+            matched = not negated
+    return matched
+
+
+@cache
+def _glob(pattern: str) -> re.Pattern[str]:
+    """`*` (not `/`), `**` (anything), `?`/`+` (zero-or-one/one-or-more of the previous
+    character), `[...]` and `\\` escapes, as in GitHub's filter pattern cheat sheet."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 1
+        elif c == "*":
+            out.append("[^/]*")
+        elif c in "?+" and out:
+            out.append(c)
+        elif c == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            out.append(pattern[i : end + 1])
+            i = end
+        elif c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 1
+        else:
+            out.append(re.escape(c))
+        i += 1
+    try:
+        return re.compile("".join(out))
+    except re.error:
+        return re.compile(re.escape(pattern))
+
+
+def _called(w: Workflow, valid: list[Workflow], firing: set[str]) -> bool:
+    for caller in valid:
+        if caller.file not in firing:
+            continue
+        for job in caller.data["jobs"].values():
+            uses = str(job.get("uses", "")) if isinstance(job, dict) else ""
+            if uses.removeprefix("./") == w.file:
+                return True
+    return False

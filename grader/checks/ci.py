@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from grader import github, gitrepo, workflows
+from grader import fs, github, gitrepo, shellscan, workflows
 from grader.checks.base import Context, Outcome, Params, failed, passed, skipped
 from grader.errors import CheckError
 from grader.text import plural
@@ -27,13 +28,56 @@ def _load_all(repo: Path) -> list[Workflow]:
     return [workflows.load(repo, rel) for rel in workflows.workflow_files(repo)]
 
 
-def _all_steps(repo: Path) -> list[Step]:
-    return [s for w in _load_all(repo) if not w.problem for s in workflows.steps(w)]
+def graded_branch(repo: Path) -> str:
+    """The branch under grade: the default branch of the repository the checkout came from."""
+    try:
+        ref = gitrepo.git(repo, "symbolic-ref", "--short", "refs/remotes/origin/HEAD", timeout=30)
+    except CheckError:
+        return "main"
+    return ref.strip().removeprefix("origin/") or "main"
+
+
+def _plan(repo: Path) -> workflows.Plan:
+    return workflows.plan([w for w in _load_all(repo) if not w.problem], graded_branch(repo))
 
 
 def _command(step: Step) -> str:
     """What a step runs: its shell script and the action it uses (never its name)."""
     return f"{step.run}\n{step.uses}"
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """Tells test, lint (...) steps and commands apart, reading the repo scripts they run."""
+
+    repo: Path
+    patterns: dict[str, re.Pattern[str]]
+
+    def of_text(self, text: str) -> list[str]:
+        return [kind for kind, rx in self.patterns.items() if rx.search(text)]
+
+    def of_step(self, step: Step) -> list[str]:
+        texts = [_command(step), *self.scripts(step.run, step.working_directory).values()]
+        return self.of_text("\n".join(texts))
+
+    def scripts(self, text: str, workdir: str = "") -> dict[str, str]:
+        """Repo scripts a command line names (`bash scripts/test.sh`, `./ci.sh`): path -> text."""
+        found = {}
+        for word in re.findall(r"[^\s;&|()<>'\"]+", text):
+            if not (word.endswith(".sh") or "/" in word) or word.startswith(("/", "-", "$")):
+                continue
+            rel = posixpath.normpath(posixpath.join(workdir, word))
+            body = fs.read_text(self.repo, rel, limit=200_000)
+            if body is not None:
+                found[rel] = body
+        return found
+
+    def is_gate(self, command: shellscan.Command, workdir: str = "") -> bool:
+        return bool(
+            self.of_text(
+                command.text + "\n" + "\n".join(self.scripts(command.text, workdir).values())
+            )
+        )
 
 
 # --- ci.workflows -------------------------------------------------------------------------
@@ -79,21 +123,35 @@ class RequiredStepsParams(Params):
 def required_steps(ctx: Context, params: RequiredStepsParams) -> Outcome:
     """CI runs the tests, the linter and the image build.
 
-    A step counts when its `run` script or its `uses` action matches the kind's
-    pattern (its name does not count). Partial credit per kind. Fix: add a step that
-    runs the missing tool in a workflow triggered on push.
+    A step counts when its `run` script, a repo script it runs (`bash scripts/test.sh`)
+    or its `uses` action matches the kind's pattern (its name does not count), and only
+    if it runs on a push or pull request to the graded branch (the repository's default
+    branch): a workflow whose `on:` never fires for that branch, a job or step with a
+    constant false `if:`, or a job that `needs:` such a job does not count. Partial credit
+    per kind. Fix: add a step that runs the missing tool in a workflow triggered on push.
     """
-    all_steps = _all_steps(ctx.repo)
-    found: dict[str, list[str]] = {}
-    for kind, pattern in params.steps.items():
-        rx = re.compile(pattern)
-        found[kind] = [f"{s.file}:{s.first_line}" for s in all_steps if rx.search(_command(s))]
+    plan = _plan(ctx.repo)
+    kinds = Kinds(ctx.repo, {kind: re.compile(rx) for kind, rx in params.steps.items()})
+    found: dict[str, list[str]] = {kind: [] for kind in params.steps}
+    for step in plan.live:
+        for kind in kinds.of_step(step):
+            found[kind].append(f"{step.file}:{step.first_line}")
     missing = [kind for kind, where in found.items() if not where]
-    evidence = {"found": found, "missing": missing}
+    not_run = [f"{d.file}:{d.line}: {d.why}" for d in plan.dead]
+    evidence = {"branch": plan.branch, "found": found, "missing": missing, "not_run": not_run}
     fraction = 1 - len(missing) / max(1, len(params.steps))
     if missing:
-        return failed(f"no CI step for: {', '.join(missing)}", evidence, fraction)
+        message = f"no CI step for: {', '.join(missing)}" + _never_runs(plan, kinds, missing)
+        return failed(message, evidence, fraction)
     return passed(f"CI runs {', '.join(params.steps)}", evidence)
+
+
+def _never_runs(plan: workflows.Plan, kinds: Kinds, missing: list[str]) -> str:
+    """Where a missing kind of step is written but never runs, if it is."""
+    for dead in plan.dead:
+        if any(set(kinds.of_step(s)) & set(missing) for s in dead.steps):
+            return f" ({dead.file}:{dead.line}: {dead.why})"
+    return ""
 
 
 # --- ci.anti_patterns ---------------------------------------------------------------------
@@ -118,39 +176,62 @@ class AntiPatternsParams(Params):
     )
 
 
-SWALLOW = re.compile(r"\|\|\s*(true|:|exit\s+0)\b")
 EXIT_ZERO = re.compile(r"--exit-zero\b")
 WHOLESALE = re.compile(r"--collect-only\b|--co\b|-k\s+[\"']?not\s+test")
-NEVER = re.compile(r"^(false|\$\{\{\s*false\s*\}\})$")
 
 
 def anti_patterns(ctx: Context, params: AntiPatternsParams) -> Outcome:
     """CI cannot pass while tests or lint fail.
 
-    Flags, with file and line: `continue-on-error: true` on a test or lint step (or
-    its job); `|| true` (or `|| exit 0`) and `--exit-zero` in a test or lint step;
-    test steps that skip the whole suite (`if: false`, `--collect-only`, ignoring or
-    deselecting the test folder); and a CI with no test step at all. Fix: let the step
-    fail, and fix the failing test or lint error instead of hiding it.
+    Reads every test or lint step that runs on a push or pull request to the graded
+    branch as GitHub runs it (its shell is `bash -e` unless `shell:` says otherwise) and
+    flags, with file and line, each way its failure could be swallowed: `|| true`,
+    `|| echo ...` or any other fallback that succeeds, `| tee` without `set -o
+    pipefail`, `set +e` with no later look at `$?`, `if pytest; then`, `pytest && a || b`,
+    `exit 0` after a failure, the same inside a repo script the step runs (file and
+    line of both), `continue-on-error: true` (step or job) and `--exit-zero`; test steps
+    that run no test (`--collect-only`, ignoring or deselecting the test folder); test or
+    lint steps, jobs or workflows that never run (`if: false`, a job that needs such a
+    job, `on:` triggers that never fire for the branch); and a CI with no test step at
+    all. Fix: let the step fail, and fix the failing test or lint error instead of hiding it.
     """
-    test_rx, lint_rx = re.compile(params.tests_pattern), re.compile(params.lint_pattern)
-    all_steps = _all_steps(ctx.repo)
+    patterns = {"test": params.tests_pattern, "lint": params.lint_pattern}
+    kinds = Kinds(ctx.repo, {kind: re.compile(rx) for kind, rx in patterns.items()})
+    plan = _plan(ctx.repo)
     test_paths = ctx.manifest.tests.paths if ctx.manifest else ("tests",)
-    findings: list[Finding] = []
-    for step in all_steps:
-        lines = _step_lines(ctx.repo, step)
-        is_test = bool(test_rx.search(_command(step)))
-        if is_test or lint_rx.search(_command(step)):
-            findings += _gate_findings(step, lines, "test" if is_test else "lint")
-        if is_test:
-            findings += _wholesale_findings(step, lines, test_paths)
-    if not any(test_rx.search(_command(s)) for s in all_steps):
-        findings.append(Finding(workflows.WORKFLOW_DIR, 0, "no CI step runs the tests"))
-    return _anti_outcome(findings, params.penalty)
+    findings, notes = _dead_findings(plan, kinds), list[str]()
+    for step in plan.live:
+        kind = _gate_kind(kinds, step)
+        if kind:
+            findings += _gate_findings(ctx.repo, step, kind, kinds, notes)
+        if kind == "test":
+            findings += _wholesale_findings(ctx.repo, step, test_paths)
+    if not any(_gate_kind(kinds, s) == "test" for s in plan.live):
+        where = f"on a push or pull request to {plan.branch}"
+        findings.append(Finding(workflows.WORKFLOW_DIR, 0, f"no CI step runs the tests {where}"))
+    return _anti_outcome(findings, notes, params.penalty)
 
 
-def _anti_outcome(findings: list[Finding], penalty: float) -> Outcome:
-    evidence = {"findings": [str(f) for f in findings]}
+def _gate_kind(kinds: Kinds, step: Step) -> str | None:
+    found = kinds.of_step(step)
+    return "test" if "test" in found else "lint" if "lint" in found else None
+
+
+def _dead_findings(plan: workflows.Plan, kinds: Kinds) -> list[Finding]:
+    out = []
+    for dead in plan.dead:
+        gates = [k for s in dead.steps if (k := _gate_kind(kinds, s))]
+        if not gates:
+            continue
+        kind = "test" if "test" in gates else "lint"
+        single = len(dead.steps) == 1 and dead.why.startswith("step ")
+        what = f"{kind} {dead.why}" if single else f"{dead.why}: its {kind} step never runs"
+        out.append(Finding(dead.file, dead.line, what))
+    return out
+
+
+def _anti_outcome(findings: list[Finding], notes: list[str], penalty: float) -> Outcome:
+    evidence = {"findings": [str(f) for f in findings], "notes": notes}
     if not findings:
         return passed("no CI anti-pattern found", evidence)
     head = "; ".join(str(f) for f in findings[:3])
@@ -165,22 +246,72 @@ def _step_lines(repo: Path, step: Step) -> list[tuple[int, str]]:
     return [(n, text[n - 1]) for n in span if not text[n - 1].lstrip().startswith("#")]
 
 
-def _gate_findings(step: Step, lines: list[tuple[int, str]], kind: str) -> list[Finding]:
+def _gate_findings(
+    repo: Path, step: Step, kind: str, kinds: Kinds, notes: list[str]
+) -> list[Finding]:
     out = []
     if step.continue_on_error:
         out.append(Finding(step.file, step.coe_line, f"continue-on-error: true on {kind} step"))
-    out += _grep(step, lines, SWALLOW, f"`|| true` hides a failing {kind} step")
-    out += _grep(step, lines, EXIT_ZERO, f"--exit-zero makes the {kind} step always pass")
+    out += _grep(
+        step, _step_lines(repo, step), EXIT_ZERO, f"--exit-zero makes the {kind} step always pass"
+    )
+    return out + _shell_findings(step, kind, kinds, notes)
+
+
+def _shell_findings(step: Step, kind: str, kinds: Kinds, notes: list[str]) -> list[Finding]:
+    """How the step's script (and the repo scripts it runs) could exit 0 on a failure."""
+    shell = shellscan.shell_for(step.shell)
+    if shell is None:
+        notes.append(f"{step.file}:{step.run_line}: `shell: {step.shell}` is not read")
+        return []
+    workdir = step.working_directory
+    scan = shellscan.scan(step.run, lambda c: kinds.is_gate(c, workdir), shell)
+    if scan.fallback:
+        notes.append(f"{step.file}:{step.run_line}: {scan.fallback}: read line by line")
+    out = [
+        Finding(step.file, step.run_line + s.line - 1, _swallowed(s, kind, kinds))
+        for s in scan.swallows
+    ]
+    for gate in scan.gates:
+        for rel, text in kinds.scripts(gate.text, workdir).items():
+            found = _script_swallows(gate, rel, text, shell, kinds, notes)
+            line = step.run_line + gate.line - 1
+            out += [
+                Finding(step.file, line, f"{rel}:{s.line}: {_swallowed(s, kind, kinds)}")
+                for s in found
+            ]
     return out
 
 
-def _wholesale_findings(
-    step: Step, lines: list[tuple[int, str]], test_paths: tuple[str, ...]
-) -> list[Finding]:
-    out = []
-    if NEVER.match(step.condition):
-        out.append(Finding(step.file, step.if_line, f"test step never runs (if: {step.condition})"))
-    out += _grep(step, lines, WHOLESALE, "the test step collects or selects no test")
+def _script_swallows(
+    gate: shellscan.Command,
+    rel: str,
+    text: str,
+    shell: shellscan.Shell,
+    kinds: Kinds,
+    notes: list[str],
+) -> tuple[shellscan.Swallow, ...]:
+    """What lets a repo script the step runs exit 0 when its own test command fails."""
+    at = next((i for i, w in enumerate(gate.words) if posixpath.normpath(w).endswith(rel)), 0)
+    invocation = gate.words[: at + 1]
+    if invocation and invocation[0] not in ("source", "."):
+        shell = shellscan.script_shell(invocation, text)
+    scan = shellscan.scan(text, lambda c: bool(kinds.of_text(c.text)), shell)
+    if scan.fallback:
+        notes.append(f"{rel}: {scan.fallback}: read line by line")
+    return scan.swallows
+
+
+def _swallowed(swallow: shellscan.Swallow, kind: str, kinds: Kinds) -> str:
+    """`what` makes the test (lint) step pass: named after the command it hides."""
+    own = kinds.of_text(swallow.command)
+    kind = kind if kind in own or not own else own[0]
+    return f"{swallow.what} makes the {kind} step pass when `{swallow.command}` fails"
+
+
+def _wholesale_findings(repo: Path, step: Step, test_paths: tuple[str, ...]) -> list[Finding]:
+    lines = _step_lines(repo, step)
+    out = _grep(step, lines, WHOLESALE, "the test step collects or selects no test")
     for path in test_paths:
         dropped = re.compile(rf"--(ignore|deselect)[= ]\.?/?{re.escape(path.strip('/'))}/?(\s|$)")
         out += _grep(step, lines, dropped, f"the test step ignores the whole {path} folder")

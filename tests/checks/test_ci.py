@@ -151,7 +151,8 @@ F = ".github/workflows/ci.yml"
         (
             "pytest --cov=src --junitxml=report.xml",
             "pytest --cov=src --junitxml=report.xml || true",
-            f"{F}:20: `|| true` hides a failing test step",
+            f"{F}:20: `|| true` makes the test step pass when"
+            " `pytest --cov=src --junitxml=report.xml` fails",
         ),
         (
             "ruff check .",
@@ -176,7 +177,7 @@ F = ".github/workflows/ci.yml"
         (
             "          pytest --cov=src --junitxml=report.xml\n",
             "          echo no tests\n",
-            ".github/workflows: no CI step runs the tests",
+            ".github/workflows: no CI step runs the tests on a push or pull request to main",
         ),
     ],
     ids=[
@@ -210,6 +211,351 @@ def test_commented_out_or_true_is_ignored(make_repo: MakeRepo) -> None:
         "          pytest --cov", "          # pytest || true\n          pytest --cov"
     )
     assert run(make_repo(workflow(text)), "ci.anti_patterns").status == "passed"
+
+
+# --- swallowed failures, read as the shell runs the step --------------------------------
+
+TESTS_RUN = "          pytest --cov=src --junitxml=report.xml\n"
+
+
+def with_tests(script: str, step_extra: str = "") -> str:
+    """GOOD with the Tests step's script (line 20 on) replaced, and keys added to the step."""
+    body = "".join(f"          {line}\n" for line in script.splitlines())
+    text = GOOD.replace(TESTS_RUN, body)
+    return text.replace("      - name: Tests\n", f"      - name: Tests\n{step_extra}")
+
+
+def findings(path: Path) -> list[str]:
+    out = run(path, "ci.anti_patterns")
+    assert out.status == ("failed" if out.evidence["findings"] else "passed")
+    return list(out.evidence["findings"])
+
+
+@pytest.mark.parametrize(
+    ("script", "line", "what", "command"),
+    [
+        ("pytest || true", 20, "`|| true`", "pytest"),
+        ("pytest -q || :", 20, "`|| :`", "pytest -q"),
+        ("pytest || echo 'tests failed'", 20, "`|| echo 'tests failed'`", "pytest"),
+        (
+            'make test-api || echo "Integration tests completed"',
+            20,
+            '`|| echo "Integration tests completed"`',
+            "make test-api",
+        ),
+        ("timeout 600 pytest || true", 20, "`|| true`", "timeout 600 pytest"),
+        ("pytest \\\n  --cov=src \\\n  || true", 22, "`|| true`", "pytest --cov=src"),
+        ("pytest | tee pytest.log", 20, "`| tee pytest.log` without `set -o pipefail`", "pytest"),
+        ("set +e\npytest\necho done", 20, "`set +e` with no check of `$?`", "pytest"),
+        (
+            "if pytest; then echo passed; fi",
+            20,
+            "`if pytest` (its failure only picks a branch)",
+            "pytest",
+        ),
+        ("pytest && echo passed || echo failed", 20, "`|| echo failed`", "pytest"),
+        (
+            "pytest && echo passed\necho done",
+            20,
+            "`pytest && echo passed` (exempt from `set -e` in a `&&`/`||` list)",
+            "pytest",
+        ),
+        ("! pytest", 20, "`! pytest` (`!` inverts the status)", "pytest"),
+        ("ruff check . || true\npytest", 20, "`|| true`", "ruff check ."),
+    ],
+    ids=[
+        "or-true",
+        "or-colon",
+        "or-echo",
+        "make-or-echo",
+        "timeout-or-true",
+        "continued-line",
+        "tee",
+        "set+e",
+        "if-cond",
+        "and-or",
+        "and-exempt",
+        "negated",
+        "lint-in-test-step",
+    ],
+)
+def test_swallowed_failure_is_named_with_file_and_line(
+    make_repo: MakeRepo, script: str, line: int, what: str, command: str
+) -> None:
+    found = findings(make_repo(workflow(with_tests(script))))
+    kind = "lint" if command.startswith("ruff") else "test"
+    assert found == [f"{F}:{line}: {what} makes the {kind} step pass when `{command}` fails"]
+
+
+def test_real_world_make_or_echo_fails_the_check(make_repo: MakeRepo) -> None:
+    text = with_tests('make test-api || echo "Integration tests completed"')
+    out = run(make_repo(workflow(text)), "ci.anti_patterns")
+    assert out.status == "failed"
+    assert out.message == (
+        f'{F}:20: `|| echo "Integration tests completed"` makes the test step pass'
+        " when `make test-api` fails"
+    )
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "pytest || (cat pytest.log; exit 1)",
+        "pytest || exit 1",
+        "set -e\npytest\necho done",
+        "if ! pytest; then exit 1; fi",
+        "if pytest; then echo passed; else echo failed; exit 1; fi",
+        "set -o pipefail\npytest | tee pytest.log",
+        "pytest | tee pytest.log; exit ${PIPESTATUS[0]}",
+        "set +e\npytest\nstatus=$?\necho done\nexit $status",
+        "pytest --exitfirst",
+        "pytest || pytest --last-failed",
+        # GitHub runs the step with `bash -e`: a failing pytest ends it before `exit 0`.
+        "pytest; exit 0",
+    ],
+)
+def test_legitimate_shell_constructs_pass(make_repo: MakeRepo, script: str) -> None:
+    assert findings(make_repo(workflow(with_tests(script)))) == []
+
+
+def test_shell_without_errexit_makes_exit_0_a_swallow(make_repo: MakeRepo) -> None:
+    text = with_tests("pytest; exit 0", "        shell: bash {0}\n")
+    found = findings(make_repo(workflow(text)))
+    assert found == [f"{F}:21: `exit 0` makes the test step pass when `pytest` fails"]
+
+
+def test_explicit_bash_shell_has_pipefail(make_repo: MakeRepo) -> None:
+    text = with_tests("pytest | tee pytest.log", "        shell: bash\n")
+    assert findings(make_repo(workflow(text))) == []
+
+
+def test_job_default_shell_is_read(make_repo: MakeRepo) -> None:
+    text = with_tests("pytest\necho done").replace(
+        "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
+        "      - uses: actions/setup-python@v5",
+        "    runs-on: ubuntu-latest\n    defaults:\n      run:\n        shell: bash {0}\n"
+        "    steps:\n      - uses: actions/checkout@v4\n      - uses: actions/setup-python@v5",
+    )
+    assert findings(make_repo(workflow(text))) == [
+        f"{F}:23: the shell `bash {{0}}` (no -e) with no check of `$?` makes the test step"
+        " pass when `pytest` fails"
+    ]
+
+
+def test_unparsable_script_is_read_line_by_line(make_repo: MakeRepo) -> None:
+    text = with_tests('case "$RUNNER_OS" in\n  Linux) pytest || true ;;\nesac')
+    out = run(make_repo(workflow(text)), "ci.anti_patterns")
+    assert out.evidence["findings"] == [
+        f"{F}:21: `|| true` makes the test step pass when `Linux) pytest || true ;;` fails"
+    ]
+    assert out.evidence["notes"][0].startswith(f"{F}:20: bashlex could not parse the script")
+    assert out.evidence["notes"][0].endswith(": read line by line")
+
+
+# --- wrapper scripts ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("run_line", "script", "expected"),
+    [
+        (
+            "bash scripts/test.sh",
+            "#!/usr/bin/env bash\npytest --cov=src\nexit 0\n",
+            "scripts/test.sh:3: `exit 0` makes the test step pass when `pytest --cov=src` fails",
+        ),
+        (
+            "./scripts/test.sh",
+            "#!/usr/bin/env bash\nset -e\npytest || true\n",
+            "scripts/test.sh:3: `|| true` makes the test step pass when `pytest` fails",
+        ),
+        (
+            "bash scripts/test.sh || true",
+            "#!/usr/bin/env bash\nset -euo pipefail\npytest\n",
+            "`|| true` makes the test step pass when `bash scripts/test.sh` fails",
+        ),
+    ],
+    ids=["exit-0-script", "or-true-in-script", "or-true-on-script"],
+)
+def test_wrapper_script_that_swallows_is_named(
+    make_repo: MakeRepo, run_line: str, script: str, expected: str
+) -> None:
+    files = {**workflow(with_tests(run_line)), "scripts/test.sh": script}
+    assert findings(make_repo(files)) == [f"{F}:20: {expected}"]
+
+
+def test_wrapper_script_that_fails_properly_counts_as_the_test_step(make_repo: MakeRepo) -> None:
+    script = "#!/usr/bin/env bash\nset -euo pipefail\npytest --cov=src\n"
+    files = {**workflow(with_tests("bash scripts/test.sh")), "scripts/test.sh": script}
+    path = make_repo(files)
+    assert findings(path) == []
+    steps = run(path, "ci.required_steps")
+    assert (steps.status, steps.evidence["found"]["tests"]) == ("passed", [f"{F}:18"])
+
+
+# --- jobs, steps and workflows that never run -------------------------------------------
+
+JOB = "  test:\n    runs-on: ubuntu-latest\n"
+ON = "on:\n  push:\n    branches: [main]\n  pull_request:\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (JOB, "  test:\n    if: false\n" + JOB[8:], f"{F}:8: job `test` never runs (if: false)"),
+        (
+            JOB,
+            "  test:\n    if: ${{ false }}\n" + JOB[8:],
+            f"{F}:8: job `test` never runs (if: ${{{{ false }}}})",
+        ),
+        (JOB, "  test:\n    if: 0 == 1\n" + JOB[8:], f"{F}:8: job `test` never runs (if: 0 == 1)"),
+        (
+            ON,
+            "on:\n  workflow_dispatch:\n  schedule:\n    - cron: '0 3 * * 1'\n",
+            f"{F}:2: workflow never runs on a push or pull request to main"
+            " (on: workflow_dispatch, schedule)",
+        ),
+        (
+            ON,
+            "on:\n  push:\n    branches: [release]\n",
+            f"{F}:2: workflow never runs on a push or pull request to main (on: push to release)",
+        ),
+        (
+            ON,
+            "on:\n  push:\n    branches-ignore: [main]\n  pull_request:\n"
+            "    branches-ignore: ['ma*']\n",
+            f"{F}:2: workflow never runs on a push or pull request to main"
+            " (on: push to not main, pull_request to not ma*)",
+        ),
+        (
+            ON,
+            "on:\n  push:\n    tags: ['v*']\n",
+            f"{F}:2: workflow never runs on a push or pull request to main (on: push to tags only)",
+        ),
+    ],
+    ids=[
+        "if-false",
+        "if-expr-false",
+        "if-constants",
+        "dispatch-schedule",
+        "release",
+        "ignore",
+        "tags",
+    ],
+)
+def test_test_job_that_never_runs_is_named(
+    make_repo: MakeRepo, old: str, new: str, expected: str
+) -> None:
+    assert old in GOOD
+    path = make_repo(workflow(GOOD.replace(old, new)))
+    found = findings(path)
+    assert f"{expected}: its test step never runs" in found
+    assert found[-1] == (
+        ".github/workflows: no CI step runs the tests on a push or pull request to main"
+    )
+    steps = run(path, "ci.required_steps")
+    assert steps.status == "failed"
+    assert steps.message.startswith("no CI step for: tests, lint, image (")
+
+
+def test_job_that_needs_a_disabled_job_does_not_count(make_repo: MakeRepo) -> None:
+    text = GOOD.replace(JOB, "  test:\n    if: false\n" + JOB[8:])
+    out = run(make_repo(workflow(text)), "ci.required_steps")
+    assert (
+        f"{F}:24: job `image` never runs (it needs `test`, which never runs)"
+        in (out.evidence["not_run"])
+    )
+
+
+def test_always_lets_a_job_run_after_a_disabled_one(make_repo: MakeRepo) -> None:
+    text = GOOD.replace(JOB, "  test:\n    if: false\n" + JOB[8:]).replace(
+        "    needs: test\n", "    needs: test\n    if: always()\n"
+    )
+    out = run(make_repo(workflow(text)), "ci.required_steps")
+    assert out.message == f"no CI step for: tests, lint ({F}:8: job `test` never runs (if: false))"
+
+
+@pytest.mark.parametrize(
+    "on",
+    [
+        "on: [push, pull_request]\n",
+        "on: push\n",
+        "on:\n  pull_request:\n    branches: [main]\n",
+        "on:\n  push:\n    branches: ['**']\n",
+        "on:\n  push:\n    branches: ['ma*', '!release/**']\n    paths: ['src/**']\n",
+        "on:\n  push:\n    branches-ignore: ['release/**']\n",
+    ],
+)
+def test_triggers_that_fire_for_main_pass(make_repo: MakeRepo, on: str) -> None:
+    path = make_repo(workflow(GOOD.replace(ON, on)))
+    assert findings(path) == []
+    assert run(path, "ci.required_steps").status == "passed"
+
+
+def test_step_if_always_is_not_a_swallow(make_repo: MakeRepo) -> None:
+    text = with_tests("pytest", "        if: always()\n")
+    assert findings(make_repo(workflow(text))) == []
+
+
+def test_graded_branch_is_the_default_branch(make_repo: MakeRepo) -> None:
+    path = make_repo(workflow(GOOD.replace(ON, "on:\n  push:\n    branches: [main]\n")))
+    git(path, "branch", "-m", "main", "trunk")
+    out = run(path, "ci.required_steps")
+    assert out.status == "failed"
+    assert out.evidence["branch"] == "trunk"
+    assert "workflow never runs on a push or pull request to trunk (on: push to main)" in (
+        out.message
+    )
+    live = make_repo(workflow(GOOD.replace(ON, "on:\n  push:\n    branches: [trunk]\n")))
+    git(live, "branch", "-m", "main", "trunk")
+    assert run(live, "ci.required_steps").status == "passed"
+
+
+def test_reusable_workflow_called_from_a_running_one_runs(make_repo: MakeRepo) -> None:
+    caller = "on: [push]\njobs:\n  ci:\n    uses: ./.github/workflows/ci.yml\n"
+    called = GOOD.replace(ON, "on:\n  workflow_call:\n")
+    path = make_repo({**workflow(called), **workflow(caller, "main.yml")})
+    assert findings(path) == []
+    lonely = make_repo(workflow(called))
+    assert findings(lonely)[0] == (
+        f"{F}:2: workflow never runs on a push or pull request to main (on: workflow_call):"
+        " its test step never runs"
+    )
+
+
+@pytest.mark.parametrize(
+    ("patterns", "branch", "expected"),
+    [
+        (["main"], "main", True),
+        (["mai"], "main", False),
+        (["*"], "main", True),
+        (["*"], "feature/x", False),
+        (["**"], "feature/x", True),
+        (["feature/*"], "feature/x", True),
+        (["feature/*"], "feature/x/y", False),
+        (["feature/**"], "feature/x/y", True),
+        (["**", "!main"], "main", False),
+        (["!main", "**"], "main", True),
+        (["v[12].*"], "v1.x", True),
+        (["mai?n"], "man", True),
+        (["ma+in"], "maaain", True),
+    ],
+)
+def test_branch_filter_globs(patterns: list[str], branch: str, expected: bool) -> None:
+    from grader.workflows import branch_matches
+
+    assert branch_matches(patterns, branch) is expected
+
+
+# --- the template's own workflow --------------------------------------------------------
+
+
+def test_template_workflow_passes_the_ci_checks(cookies: Any) -> None:
+    from tests.template.template_helpers import bake
+
+    repo = bake(cookies)
+    for check in ("ci.workflows", "ci.required_steps", "ci.anti_patterns"):
+        out = run(repo, check)
+        assert out.status == "passed", (check, out.message, out.evidence)
 
 
 # --- ci.run_status --------------------------------------------------------------------
