@@ -76,6 +76,9 @@ def run(
 
     Always writes results.json: if grading fails, it says the grade is pending review by
     course staff (exit code 3). The submission folder is never modified.
+
+    Example: grader gradescope run --submission ../team-07 --rubric rubrics/m1.yaml
+    --results /tmp/results.json
     """
     console = Console(highlight=False, soft_wrap=True)
 
