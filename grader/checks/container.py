@@ -10,6 +10,7 @@ import contextlib
 import fnmatch
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -18,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
 
+from docker.errors import DockerException
 from pydantic import Field
 
-from grader import fs
+from grader import fs, secretscan
 from grader.checks.base import (
     Context,
     NoParams,
@@ -286,6 +288,14 @@ class LayerSecretsParams(Params):
         (".env.example", ".env.sample", ".env.template", ".env.dist"),
         description="File names that are fine (templates without values).",
     )
+    system: tuple[str, ...] = Field(
+        ("usr/share/*", "usr/lib/*", "usr/lib64/*", "lib/*", "etc/ssl/*", "var/lib/*"),
+        description=(
+            "Paths (globs) where the OS and its package manager put files; files of "
+            "installed packages (site-packages, node_modules, virtual environments) and "
+            "of the base image's layers never count either."
+        ),
+    )
 
 
 KEY_SUFFIXES = (".pem", ".key", ".crt")
@@ -295,40 +305,101 @@ def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
     """No secret or .env file is baked into any image layer.
 
     A file copied into one layer stays in the image even if a later `RUN rm` deletes
-    it: anyone who pulls the image can read it. Fix: list `.env`, keys and credentials
-    in `.dockerignore`, pass secrets at run time (`--env-file`, or build secrets), and
-    rotate any secret that was ever in an image.
+    it: anyone who pulls the image can read it. Only files your Dockerfile adds count:
+    the base image's layers, system paths and installed packages (site-packages,
+    node_modules, virtual environments, whose test keys are not yours) do not. Fix:
+    list `.env`, keys and credentials in `.dockerignore`, pass secrets at run time
+    (`--env-file`, or build secrets), and rotate any secret that was ever in an image.
     """
     if ctx.settings.url:
         return skipped(URL_MODE)
+    image = _image(ctx)
     with engine_for(ctx) as engine:
-        stream = engine.client.images.get(_image(ctx)).save(named=False)
-        found = _scan_image(io.BufferedReader(_ChunkStream(stream), 1 << 20), params)
+        layers = list(engine.image_attrs(image).get("RootFS", {}).get("Layers") or [])
+        base, base_layers = _base_layers(ctx, engine, layers)
+        stream = engine.client.images.get(image).save(named=False)
+        found = _scan_image(io.BufferedReader(_ChunkStream(stream), 1 << 20), params, base_layers)
+    evidence = {"base": base, "base_layers_not_scanned": base_layers, "layers": len(layers)}
     if found:
         shown = ", ".join(found[:5]) + (" ..." if len(found) > 5 else "")
-        return failed(f"secret files in image layers: {shown}", {"files": found[:100]})
-    return passed("no secret or .env files in any layer", {"patterns": list(params.names)})
+        return failed(f"secret files in image layers: {shown}", {**evidence, "files": found[:100]})
+    return passed(
+        "no secret or .env files in any layer", {**evidence, "patterns": list(params.names)}
+    )
 
 
-def _scan_image(raw: IO[bytes], params: LayerSecretsParams) -> list[str]:
-    found: set[str] = set()
+def _base_layers(ctx: Context, engine: Engine, layers: list[str]) -> tuple[str | None, int]:
+    """The final stage's base image, and how many of the image's first layers are its."""
+    text = fs.read_text(ctx.repo, need_service(ctx).dockerfile)
+    base = final_base(text) if text else None
+    if base is None or base == "scratch":
+        return base, 0
+    try:
+        own = list(engine.client.images.get(base).attrs.get("RootFS", {}).get("Layers") or [])
+    except DockerException:
+        return base, 0
+    return base, len(own) if own and layers[: len(own)] == own else 0
+
+
+def final_base(dockerfile: str) -> str | None:
+    """The image the last stage of a Dockerfile starts from (stage names and ARGs resolved)."""
+    args: dict[str, str] = {}
+    stages: dict[str, str] = {}
+    base: str | None = None
+    for line in re.sub(r"\\\r?\n", " ", dockerfile).splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        instruction = words[0].upper()
+        if instruction == "ARG" and base is None and len(words) > 1:
+            name, _, value = words[1].partition("=")
+            args[name] = value.strip("\"'")
+        elif instruction == "FROM":
+            rest = [w for w in words[1:] if not w.startswith("--")]
+            if not rest:
+                return None
+            image = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), ""), rest[0])
+            base = stages.get(image.lower(), image)
+            if len(rest) >= 3 and rest[1].lower() == "as":
+                stages[rest[2].lower()] = base
+    return base or None
+
+
+def _scan_image(raw: IO[bytes], params: LayerSecretsParams, skip_layers: int = 0) -> list[str]:
+    """Secret files of the image's layers, but those of its first `skip_layers` layers."""
+    found: dict[str, set[str]] = {}
+    order: list[str] = []
     with tarfile.open(fileobj=raw, mode="r|") as outer:
         for member in outer:
-            layer = outer.extractfile(member) if member.name.endswith("layer.tar") else None
-            if layer is None:
+            handle = outer.extractfile(member) if member.isfile() else None
+            if handle is None:
                 continue
-            with tarfile.open(fileobj=layer, mode="r|") as inner:
-                for entry in inner:
-                    path = entry.name.removeprefix("./").lstrip("/")
-                    secret = entry.isfile() and _secret_name(path, params)
-                    if secret and _secret_content(inner, entry):
-                        found.add(path)
-    return sorted(found)
+            if member.name == "manifest.json":
+                manifest = json.loads(handle.read() or b"[]")
+                order = list(manifest[0].get("Layers", [])) if manifest else []
+            elif member.name.endswith("layer.tar") or member.name.startswith("blobs/"):
+                with contextlib.suppress(tarfile.ReadError):  # an OCI blob that is no layer
+                    found[member.name] = _scan_layer(handle, params)
+    skipped_layers = set(order[:skip_layers])
+    return sorted({p for name, paths in found.items() if name not in skipped_layers for p in paths})
+
+
+def _scan_layer(layer: IO[bytes], params: LayerSecretsParams) -> set[str]:
+    found: set[str] = set()
+    with tarfile.open(fileobj=layer, mode="r|") as inner:
+        for entry in inner:
+            path = entry.name.removeprefix("./").lstrip("/")
+            secret = entry.isfile() and _secret_name(path, params)
+            if secret and _secret_content(inner, entry):
+                found.add(path)
+    return found
 
 
 def _secret_name(path: str, params: LayerSecretsParams) -> bool:
     name = PurePosixPath(path).name
     if name in params.allow or name.startswith(".wh."):
+        return False
+    if secretscan.is_third_party(path) or any(fnmatch.fnmatch(path, g) for g in params.system):
         return False
     return any(fnmatch.fnmatch(name, pattern) for pattern in params.names)
 

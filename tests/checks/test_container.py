@@ -11,8 +11,10 @@ import pytest
 from grader.checks import container
 from grader.checks.base import Context, NoParams, Outcome
 from grader.engine import cleanup
+from tests.helpers import build_tree
 from tests.services import (
     context,
+    docker_client,
     ensure_base_image,
     free_port,
     manifest_data,
@@ -180,6 +182,83 @@ def test_layer_secrets_finds_a_deleted_env_file(variant: Variant) -> None:
         "failed",
         "secret files in image layers: app/.env",
     )
+
+
+FAKE_KEY = (
+    "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+)
+SITE_PACKAGES = "/usr/local/lib/python3.11/site-packages/somepkg/"
+
+
+def tiny_image(root: Path, run_id: str, dockerfile: str) -> Context:
+    """A two-layer image FROM python:3.11-slim that COPYs a fake package: no install."""
+    files = {
+        "Dockerfile": dockerfile,
+        "somepkg/__init__.py": "",
+        "somepkg/tests/test_key.pem": FAKE_KEY,
+    }
+    ctx = context(build_tree(root, files), manifest_data(8000), run_id=run_id)
+    outcome = container.build(ctx, container.BuildParams(timeout=120))
+    assert outcome.status == "passed", outcome.message
+    ctx.provided.update(outcome.provides)
+    return ctx
+
+
+def test_layer_secrets_pass_on_test_keys_that_a_package_ships(tmp_path: Path, run_id: str) -> None:
+    dockerfile = f"FROM python:3.11-slim\nCOPY somepkg/ {SITE_PACKAGES}\n"
+    ctx = tiny_image(tmp_path, run_id, dockerfile)
+    outcome = container.layer_secrets(ctx, container.LayerSecretsParams())
+    assert (outcome.status, outcome.message) == ("passed", "no secret or .env files in any layer")
+    assert outcome.evidence["base"] == "python:3.11-slim"
+    assert outcome.evidence["base_layers_not_scanned"] == outcome.evidence["layers"] - 1
+
+
+def test_layer_secrets_fail_on_the_same_key_copied_into_the_app(
+    tmp_path: Path, run_id: str
+) -> None:
+    dockerfile = (
+        f"FROM python:3.11-slim\nCOPY somepkg/ {SITE_PACKAGES}\n"
+        "COPY somepkg/tests/test_key.pem /app/key.pem\n"
+    )
+    ctx = tiny_image(tmp_path / "app", run_id, dockerfile)
+    outcome = container.layer_secrets(ctx, container.LayerSecretsParams())
+    assert (outcome.status, outcome.message) == (
+        "failed",
+        "secret files in image layers: app/key.pem",
+    )
+    # Built FROM that image, the key is the base image's, not a file this Dockerfile adds.
+    client = docker_client()
+    try:
+        client.images.get(ctx.provided["image"]).tag("mlops-kit-test/key-base", "1")
+        child = tiny_image(
+            tmp_path / "child",
+            run_id,
+            "FROM mlops-kit-test/key-base:1\nCOPY somepkg/__init__.py /srv/\n",
+        )
+        outcome = container.layer_secrets(child, container.LayerSecretsParams())
+        assert outcome.status == "passed", outcome.message
+        assert outcome.evidence["base"] == "mlops-kit-test/key-base:1"
+    finally:
+        client.images.remove("mlops-kit-test/key-base:1")
+        client.close()
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "base"),
+    [
+        ("FROM python:3.11-slim\nCOPY . /app\n", "python:3.11-slim"),
+        ("ARG BASE=python:3.12-slim\nFROM ${BASE}\n", "python:3.12-slim"),
+        ("FROM python:3.11 AS build\nRUN x\nFROM build\nCOPY . .\n", "python:3.11"),
+        ("FROM --platform=linux/amd64 \\\n  python:3.11-slim AS app\n", "python:3.11-slim"),
+        (
+            "FROM python:3.11 AS build\nFROM gcr.io/distroless/python3\n",
+            "gcr.io/distroless/python3",
+        ),
+        ("# no stage\n", None),
+    ],
+)
+def test_final_base(dockerfile: str, base: str | None) -> None:
+    assert container.final_base(dockerfile) == base
 
 
 CONTAINER_CHECKS = {
