@@ -56,7 +56,14 @@ def _grade() -> GradeResult:
             10,
             10,
             message="f1_macro of the champion = 0.91 (need >= 0.85)",
-            evidence={"leaderboard": {"name": "f1_macro", "value": 0.91, "order": "desc"}},
+            evidence={
+                "leaderboard": {
+                    "name": "f1_macro",
+                    "value": 0.91,
+                    "order": "desc",
+                    "measured": False,
+                }
+            },
         ),
         _check(
             "files",
@@ -206,6 +213,25 @@ def test_leaderboard_has_the_measured_metric_and_latencies_with_their_order() ->
         {"name": "p95 latency (ms)", "value": 600.0, "order": "asc"},
         {"name": "p50 latency (ms)", "value": 80.0, "order": "asc"},
     ]
+
+
+def test_a_measured_value_takes_the_place_of_the_one_the_team_logged() -> None:
+    grade = _grade()
+    measured = _check(
+        "heldout",
+        "tracking.metric",
+        "passed",
+        5,
+        5,
+        evidence={"leaderboard": {"name": "f1_macro", "value": 0.87, "order": "desc"}},
+    )
+    again = measured.model_copy(
+        update={"evidence": {"leaderboard": {"name": "f1_macro", "value": 0.5}}}
+    )
+    grade = grade.model_copy(update={"checks": (*grade.checks, measured, again)})
+    board = results_json(grade)["leaderboard"]
+    assert board[0] == {"name": "f1_macro", "value": 0.87, "order": "desc"}
+    assert [e["name"] for e in board] == ["f1_macro", "p95 latency (ms)", "p50 latency (ms)"]
 
 
 def test_malformed_leaderboard_evidence_is_left_out() -> None:

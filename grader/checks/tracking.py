@@ -259,7 +259,9 @@ def metric_threshold(
     message = f"{metric.name} of {subject.label} = {value:.4g} (need {relation} {bar.value:g}"
     if bar.teams:
         message += ", the team's target"
-    entry = {"name": metric.name, "value": value, "order": "desc" if maximize else "asc"}
+    order = "desc" if maximize else "asc"
+    # Logged by the team: a value the grader measures itself takes its leaderboard place.
+    entry = {"name": metric.name, "value": value, "order": order, "measured": False}
     return graded(fraction, message + ")", {**evidence, "value": value, "leaderboard": entry})
 
 

@@ -149,7 +149,8 @@ def test_metric_under_threshold_fails_with_partial_credit(team: Team) -> None:
     assert out.message == "accuracy of the champion (version 1) = 0.6 (need >= 0.8)"
     assert out.fraction == pytest.approx(0.75)
     # The leaderboard ranks the champion's value; higher accuracy ranks first.
-    assert out.evidence["leaderboard"] == {"name": "accuracy", "value": 0.6, "order": "desc"}
+    entry = {"name": "accuracy", "value": 0.6, "order": "desc", "measured": False}
+    assert out.evidence["leaderboard"] == entry
     out = run(team("low"), "tracking.metric", threshold=0.8, zero_at=0.5)
     assert out.fraction == pytest.approx(1 / 3)
 
