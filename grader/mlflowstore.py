@@ -69,6 +69,15 @@ class Store:
     def run(self, run_id: str) -> Any | None:
         return self._or_none(self.client.get_run, run_id)
 
+    @staticmethod
+    def run_problem(run: Any) -> str | None:
+        """Why a run does not count (deleted, or not finished), or None when it does."""
+        if getattr(run.info, "lifecycle_stage", "active") == "deleted":
+            return "was deleted"
+        if run.info.status != FINISHED:
+            return f"did not finish (status {run.info.status})"
+        return None
+
     def _or_none(self, func: Any, *args: str) -> Any | None:
         from mlflow.exceptions import MlflowException
 

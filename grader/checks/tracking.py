@@ -21,7 +21,7 @@ from grader import gitrepo, modelsandbox, web
 from grader.checks.base import Context, NoParams, Outcome, Params, failed, graded, passed
 from grader.errors import CheckError
 from grader.manifest import PrimaryMetric, Tracking
-from grader.mlflowstore import FINISHED, Store, StoreProblem, open_store
+from grader.mlflowstore import Store, StoreProblem, open_store
 from grader.text import plural
 
 __all__ = ["NoParams"]
@@ -77,12 +77,21 @@ def _best_run(store: Store, tracking: Tracking) -> Any | None:
     return max(runs, key=lambda r: sign * (_metric(r, name) or 0.0))
 
 
-def _subject(store: Store, tracking: Tracking) -> Subject:
-    """The champion's run if the alias is set, else the best finished run."""
+def champion_subject(store: Store, tracking: Tracking) -> Subject:
+    """The champion's run if the alias is set, else the best finished run. A champion whose
+    run was deleted or did not finish is a StoreProblem: that run never counts."""
     version = store.version_by_alias(tracking.registered_model, tracking.alias)
-    run = store.run(str(version.run_id)) if version is not None and version.run_id else None
-    if version is not None and run is not None:
-        return Subject(run, f"the {tracking.alias} (version {version.version})", version)
+    if version is not None:
+        label = f"the {tracking.alias} (version {version.version})"
+        run = store.run(str(version.run_id)) if version.run_id else None
+        if run is None:
+            raise StoreProblem(f"{label} has no run in the tracking store")
+        problem = store.run_problem(run)
+        if problem:
+            raise StoreProblem(
+                f"{label} comes from run {run.info.run_id[:8]}, which {problem}: it does not count"
+            )
+        return Subject(run, label, version)
     best = _best_run(store, tracking)
     if best is None:
         raise StoreProblem(f"no finished run of {tracking.experiment!r} logs the primary metric")
@@ -157,7 +166,7 @@ def logged(ctx: Context, params: LoggedParams, store: Store, tracking: Tracking)
     credit per item. Fix: `mlflow.log_params(...)` and `mlflow.log_metrics(...)` in the
     training run, then retrain and re-register.
     """
-    subject = _subject(store, tracking)
+    subject = champion_subject(store, tracking)
     metrics = [*params.metrics]
     if params.primary and tracking.primary_metric.name not in metrics:
         metrics.append(tracking.primary_metric.name)
@@ -240,7 +249,7 @@ def metric_threshold(
     any metric. Partial credit below the bar. Fix: improve the model, retrain, and move the
     alias to the better version; or state your agreed target in capstone.yaml.
     """
-    subject = _subject(store, tracking)
+    subject = champion_subject(store, tracking)
     metric = tracking.primary_metric
     bar = _bar(params, metric)
     if bar is None:
@@ -284,13 +293,12 @@ def registered_model(ctx: Context, params: NoParams, store: Store, tracking: Tra
     if version is None:
         return failed(f"{name!r} has no version with alias {alias!r}", {"model": name}, 1 / 3)
     run = store.run(str(version.run_id)) if version.run_id else None
-    status = run.info.status if run is not None else None
     evidence = {"model": name, "version": version.version, "run_id": version.run_id}
-    if status != FINISHED:
-        reason = f"status {status}" if status else "no run"
-        return failed(
-            f"{name}@{alias} (version {version.version}) comes from {reason}", evidence, 2 / 3
-        )
+    problem = "has no run" if run is None else store.run_problem(run)
+    if problem:
+        run_id = str(version.run_id or "")[:8]
+        what = f"its run {run_id} {problem}" if run is not None else "it has no run"
+        return failed(f"{name}@{alias} (version {version.version}): {what}", evidence, 2 / 3)
     return passed(f"{name}@{alias} is version {version.version}, from a finished run", evidence)
 
 
@@ -369,7 +377,7 @@ def lineage(ctx: Context, params: LineageParams, store: Store, tracking: Trackin
     the graded commit: a model trained from code that was never committed or pushed
     cannot be reproduced. Fix: commit and push first, then train.
     """
-    subject = _subject(store, tracking)
+    subject = champion_subject(store, tracking)
     tags = subject.run.data.tags
     tag = next((t for t in params.tags if tags.get(t)), None)
     evidence = {"run": subject.label, "run_id": subject.run.info.run_id}

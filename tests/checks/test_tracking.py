@@ -37,6 +37,7 @@ VARIANTS = {
     "no-alias": Variant(runs=1, alias=False),
     "no-signature": Variant(runs=1, signature=False),
     "foreign-commit": Variant(runs=1, commit="foreign"),
+    "deleted-champion": Variant(runs=2, delete_champion_run=True),
 }
 ALL_CHECKS = {
     "tracking.experiment": {},
@@ -206,6 +207,25 @@ def test_no_alias_fails(team: Team) -> None:
     )
     out = run(path, "tracking.signature")
     assert (out.status, out.message) == ("failed", "no registered model version iris-clf@champion")
+
+
+def test_a_champion_whose_run_was_deleted_never_counts(team: Team) -> None:
+    """The alias still names version 1, but its run is deleted: the registry check fails,
+    and the checks that read the champion's run say why instead of judging it (or falling
+    back to another run)."""
+    path = team("deleted-champion")
+    out = run(path, "tracking.registered_model")
+    assert out.status == "failed"
+    assert out.message.startswith("iris-clf@champion (version 1): its run ")
+    assert out.message.endswith(" was deleted")
+    assert out.fraction == pytest.approx(2 / 3)
+    for check in ("tracking.metric", "tracking.lineage"):
+        out = run(path, check, **ALL_CHECKS[check])
+        assert out.status == "failed"
+        assert out.message.startswith("the champion (version 1) comes from run ")
+        assert out.message.endswith("which was deleted: it does not count")
+    # The deleted run is not one of the experiment's runs either.
+    assert run(path, "tracking.runs", min_runs=3).message == "1 finished run in 'iris-exp' (need 3)"
 
 
 def test_model_without_signature_fails(team: Team) -> None:
