@@ -84,6 +84,7 @@ def _grade() -> GradeResult:
             0,
             message="graded by course staff (needs a Docker engine)",
             evidence=STAFF,
+            visibility="after_due_date",
         ),
         _check(
             "tests-pass",
@@ -180,6 +181,8 @@ def test_each_status_maps_onto_gradescope() -> None:
     assert (build["score"], build["max_score"]) == (0.0, 0.0)
     assert build["output"].startswith("**Graded by course staff.** This check needs a Docker")
     assert "Its 10 points are not part of the autograder score." in build["output"]
+    # No result to hold back, and held back it would hide the student's total: visible.
+    assert build["visibility"] == "visible"
     blocked = tests["tests-pass"]
     assert (blocked["score"], blocked["max_score"], blocked["status"]) == (0, 15, "failed")
     assert blocked["visibility"] == "after_due_date"
