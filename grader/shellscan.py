@@ -187,7 +187,7 @@ class _Parsed:
         for gate in self.gates:
             found = self.outcome(gate, shell)
             if found is not None:
-                swallows.append(Swallow(found[0], found[1], self.command(gate).text))
+                swallows.append(Swallow(found[0], found[1], self.text(*gate.pos)))
         return Scan(tuple(self.command(g) for g in self.gates), tuple(swallows))
 
     # -- text and positions

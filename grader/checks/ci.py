@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from grader import fs, github, gitrepo, shellscan, workflows
+from grader import fs, github, gitrepo, makefile, shellscan, workflows
 from grader.checks.base import Context, Outcome, Params, failed, passed, skipped
 from grader.errors import CheckError
 from grader.text import plural
@@ -18,10 +18,15 @@ from grader.workflows import Step, Workflow
 
 DEFAULT_STEP_PATTERNS = {
     "tests": r"\bpytest\b|\bmake\s+test\b|\btox\b|\bnox\b|unittest",
-    "lint": r"\bruff\b|\bflake8\b|\bpylint\b|pre-commit|\bblack\s+--check\b|\bmake\s+lint\b",
+    # `pre-commit run` lints; `pre-commit install` and `pip install pre-commit` do not.
+    "lint": r"\bruff\b|\bflake8\b|\bpylint\b|\bpre-commit\s+run\b|pre-commit/action"
+    r"|\bblack\s+--check\b|\bmake\s+lint\b",
     "image": r"docker\s+(buildx\s+)?build|docker/build-push-action|docker\s+compose\s+build"
     r"|\bmake\s+(image|docker)\b",
 }
+
+
+SHEBANG = re.compile(r"#!\s*\S*/(env\s+(-\S+\s+)*)?(ba|da|k|z)?sh\b")
 
 
 def _load_all(repo: Path) -> list[Workflow]:
@@ -57,27 +62,43 @@ class Kinds:
         return [kind for kind, rx in self.patterns.items() if rx.search(text)]
 
     def of_step(self, step: Step) -> list[str]:
-        texts = [_command(step), *self.scripts(step.run, step.working_directory).values()]
+        workdir = step.working_directory
+        texts = [_command(step), *self.scripts(step.run, workdir).values()]
+        for found in re.finditer(r"\bmake\b[^;&|\n]*", step.run):
+            texts += [r.text for r in self.recipes(tuple(found.group().split()), workdir)[1]]
         return self.of_text("\n".join(texts))
 
     def scripts(self, text: str, workdir: str = "") -> dict[str, str]:
-        """Repo scripts a command line names (`bash scripts/test.sh`, `./ci.sh`): path -> text."""
+        """Repo shell scripts a command line names (`bash scripts/test.sh`): path -> text."""
         found = {}
         for word in re.findall(r"[^\s;&|()<>'\"]+", text):
             if not (word.endswith(".sh") or "/" in word) or word.startswith(("/", "-", "$")):
                 continue
             rel = posixpath.normpath(posixpath.join(workdir, word))
             body = fs.read_text(self.repo, rel, limit=200_000)
-            if body is not None:
+            if body is not None and (rel.endswith((".sh", ".bash")) or SHEBANG.match(body)):
                 found[rel] = body
         return found
 
+    def recipes(
+        self, words: tuple[str, ...], workdir: str = ""
+    ) -> tuple[str, list[makefile.Recipe]]:
+        """The Makefile and the recipe lines a `make ...` command runs (none if not make)."""
+        if not words or posixpath.basename(words[0]) != "make":
+            return "", []
+        directory, targets = makefile.targets(words)
+        folder = posixpath.normpath(posixpath.join(workdir, directory or "."))
+        for name in makefile.NAMES:
+            rel = posixpath.normpath(posixpath.join(folder, name))
+            text = fs.read_text(self.repo, rel, limit=500_000)
+            if text is not None:
+                return rel, makefile.recipes(text, targets)
+        return "", []
+
     def is_gate(self, command: shellscan.Command, workdir: str = "") -> bool:
-        return bool(
-            self.of_text(
-                command.text + "\n" + "\n".join(self.scripts(command.text, workdir).values())
-            )
-        )
+        texts = [command.text, *self.scripts(command.text, workdir).values()]
+        texts += [r.text for r in self.recipes(command.words, workdir)[1]]
+        return bool(self.of_text("\n".join(texts)))
 
 
 # --- ci.workflows -------------------------------------------------------------------------
@@ -123,7 +144,7 @@ class RequiredStepsParams(Params):
 def required_steps(ctx: Context, params: RequiredStepsParams) -> Outcome:
     """CI runs the tests, the linter and the image build.
 
-    A step counts when its `run` script, a repo script it runs (`bash scripts/test.sh`)
+    A step counts when its `run` script, a repo script or `make` target's recipe it runs
     or its `uses` action matches the kind's pattern (its name does not count), and only
     if it runs on a push or pull request to the graded branch (the repository's default
     branch): a workflow whose `on:` never fires for that branch, a job or step with a
@@ -188,12 +209,13 @@ def anti_patterns(ctx: Context, params: AntiPatternsParams) -> Outcome:
     flags, with file and line, each way its failure could be swallowed: `|| true`,
     `|| echo ...` or any other fallback that succeeds, `| tee` without `set -o
     pipefail`, `set +e` with no later look at `$?`, `if pytest; then`, `pytest && a || b`,
-    `exit 0` after a failure, the same inside a repo script the step runs (file and
-    line of both), `continue-on-error: true` (step or job) and `--exit-zero`; test steps
-    that run no test (`--collect-only`, ignoring or deselecting the test folder); test or
-    lint steps, jobs or workflows that never run (`if: false`, a job that needs such a
-    job, `on:` triggers that never fire for the branch); and a CI with no test step at
-    all. Fix: let the step fail, and fix the failing test or lint error instead of hiding it.
+    `exit 0` after a failure; the same inside a repo script or `make` target the step
+    runs (file and line of both), and `-` before a Makefile recipe line;
+    `continue-on-error: true` (step or job) and `--exit-zero`; test steps that run no
+    test (`--collect-only`, ignoring or deselecting the test folder); test or lint
+    steps, jobs or workflows that never run (`if: false`, a job that needs such a job,
+    `on:` triggers that never fire for the branch); and a CI with no test step at all.
+    Fix: let the step fail, and fix the failing test or lint error instead of hiding it.
     """
     patterns = {"test": params.tests_pattern, "lint": params.lint_pattern}
     kinds = Kinds(ctx.repo, {kind: re.compile(rx) for kind, rx in patterns.items()})
@@ -273,14 +295,38 @@ def _shell_findings(step: Step, kind: str, kinds: Kinds, notes: list[str]) -> li
         for s in scan.swallows
     ]
     for gate in scan.gates:
-        for rel, text in kinds.scripts(gate.text, workdir).items():
-            found = _script_swallows(gate, rel, text, shell, kinds, notes)
-            line = step.run_line + gate.line - 1
-            out += [
-                Finding(step.file, line, f"{rel}:{s.line}: {_swallowed(s, kind, kinds)}")
-                for s in found
-            ]
+        line = step.run_line + gate.line - 1
+        found = _called_swallows(gate, workdir, shell, kinds, notes)
+        out += [Finding(step.file, line, f"{w}: {_swallowed(s, kind, kinds)}") for w, s in found]
     return out
+
+
+def _called_swallows(
+    gate: shellscan.Command,
+    workdir: str,
+    shell: shellscan.Shell,
+    kinds: Kinds,
+    notes: list[str],
+) -> list[tuple[str, shellscan.Swallow]]:
+    """(file:line, swallow) in the repo scripts and Makefile recipes a gate command runs."""
+    out = []
+    for rel, text in kinds.scripts(gate.text, workdir).items():
+        found = _script_swallows(gate, rel, text, shell, kinds, notes)
+        out += [(f"{rel}:{s.line}", s) for s in found]
+    rel, recipes = kinds.recipes(gate.words, workdir)
+    for recipe in recipes:
+        out += [(f"{rel}:{recipe.line}", s) for s in _recipe_swallows(recipe, kinds)]
+    return out
+
+
+def _recipe_swallows(recipe: makefile.Recipe, kinds: Kinds) -> tuple[shellscan.Swallow, ...]:
+    """A Makefile recipe line runs in `sh -c` without -e; `-` makes make ignore its status."""
+    sh = shellscan.Shell(errexit=False, pipefail=False, how="sh -c")
+    scan = shellscan.scan(recipe.text, lambda c: bool(kinds.of_text(c.text)), sh)
+    if recipe.ignored and scan.gates:
+        what = f"`-` before the recipe line of `{recipe.target}`"
+        return (shellscan.Swallow(1, what, " ".join(recipe.text.split())),)
+    return scan.swallows
 
 
 def _script_swallows(

@@ -392,6 +392,47 @@ def test_wrapper_script_that_fails_properly_counts_as_the_test_step(make_repo: M
     assert (steps.status, steps.evidence["found"]["tests"]) == ("passed", [f"{F}:18"])
 
 
+@pytest.mark.parametrize(
+    ("run_line", "makefile", "expected"),
+    [
+        (
+            "make test",
+            "test:  ## the tests\n\tpytest --cov=src || true\n",
+            "Makefile:2: `|| true` makes the test step pass when `pytest --cov=src` fails",
+        ),
+        (
+            "make test",
+            "PY := .venv/bin/python\ntest:\n\t-$(PY) -m pytest\n",
+            "Makefile:3: `-` before the recipe line of `test` makes the test step pass when"
+            " `$(PY) -m pytest` fails",
+        ),
+        (
+            "make -C app check",
+            "check: lint unit\nlint:\n\truff check .\nunit:\n\tpytest; echo done\n",
+            "app/Makefile:5: the shell `sh -c` (no -e) with no check of `$?` makes the test step"
+            " pass when `pytest` fails",
+        ),
+    ],
+    ids=["or-true", "dash", "prerequisite"],
+)
+def test_make_target_that_swallows_is_named(
+    make_repo: MakeRepo, run_line: str, makefile: str, expected: str
+) -> None:
+    where = "app/Makefile" if "-C app" in run_line else "Makefile"
+    files = {**workflow(with_tests(run_line)), where: makefile}
+    assert findings(make_repo(files)) == [f"{F}:20: {expected}"]
+
+
+def test_make_target_that_fails_properly_passes(make_repo: MakeRepo) -> None:
+    makefile = "setup:\n\t-pre-commit install\ncheck: setup\n\tpytest\n"
+    text = with_tests("make check").replace("ruff check .", "echo no lint")
+    path = make_repo({**workflow(text), "Makefile": makefile})
+    assert findings(path) == []
+    out = run(path, "ci.required_steps")
+    assert out.evidence["found"]["tests"] == [f"{F}:18"]
+    assert out.evidence["missing"] == ["lint"]  # `pre-commit install` runs no hook
+
+
 # --- jobs, steps and workflows that never run -------------------------------------------
 
 JOB = "  test:\n    runs-on: ubuntu-latest\n"
