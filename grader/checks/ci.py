@@ -33,13 +33,24 @@ def _load_all(repo: Path) -> list[Workflow]:
     return [workflows.load(repo, rel) for rel in workflows.workflow_files(repo)]
 
 
-def graded_branch(repo: Path) -> str:
-    """The branch under grade: the default branch of the repository the checkout came from."""
-    try:
-        ref = gitrepo.git(repo, "symbolic-ref", "--short", "refs/remotes/origin/HEAD", timeout=30)
-    except CheckError:
-        return "main"
-    return ref.strip().removeprefix("origin/") or "main"
+def graded_branch(repo: Path, hops: int = 3) -> str:
+    """The branch under grade: the default branch of the repository the checkout came from.
+
+    A local clone on a feature branch is followed to its own origin, whose default
+    branch is the one GitHub runs the team's CI for; `main` when none is known.
+    """
+    branch = "main"
+    for _ in range(hops):
+        try:
+            ref = gitrepo.git(repo, "symbolic-ref", "--short", "refs/remotes/origin/HEAD")
+            url = gitrepo.git(repo, "config", "--get", "remote.origin.url")
+        except CheckError:
+            break
+        branch = ref.strip().removeprefix("origin/") or branch
+        repo = Path(url.strip().removeprefix("file://"))
+        if not repo.is_dir():
+            break
+    return branch
 
 
 def _plan(repo: Path) -> workflows.Plan:

@@ -551,6 +551,17 @@ def test_graded_branch_is_the_default_branch(make_repo: MakeRepo) -> None:
     assert run(live, "ci.required_steps").status == "passed"
 
 
+def test_local_clone_on_a_feature_branch_is_graded_for_its_origins_default(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    origin = make_repo(workflow(GOOD.replace(ON, "on:\n  push:\n    branches: [main]\n")))
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    git(clone, "switch", "-q", "-c", "feature/model")
+    out = run(clone, "ci.required_steps")
+    assert (out.status, out.evidence["branch"]) == ("passed", "main")
+
+
 def test_reusable_workflow_called_from_a_running_one_runs(make_repo: MakeRepo) -> None:
     caller = "on: [push]\njobs:\n  ci:\n    uses: ./.github/workflows/ci.yml\n"
     called = GOOD.replace(ON, "on:\n  workflow_call:\n")
