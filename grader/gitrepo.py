@@ -60,7 +60,10 @@ class Blob:
 
 
 def history_blobs(repo: Path) -> list[Blob]:
-    """Every blob reachable from any ref, with a path it had, once per (blob, path)."""
+    """Every blob reachable from any ref, with a path it had, once, roughly oldest first.
+
+    rev-list lists the newest commit's tree first, then what each older commit adds.
+    """
     listing = git(repo, "rev-list", "--objects", "--all", timeout=300)
     batch = subprocess.run(
         [
@@ -79,12 +82,12 @@ def history_blobs(repo: Path) -> list[Blob]:
     )
     if batch.returncode != 0:
         raise CheckError(f"git cat-file failed: {batch.stderr.strip()[:500]}")
-    seen: set[Blob] = set()
+    seen: dict[Blob, None] = {}
     for line in batch.stdout.splitlines():
         kind, sha, size, *rest = line.split(" ", 3)
         if kind == "blob" and rest:
-            seen.add(Blob(sha, rest[0], int(size)))
-    return sorted(seen, key=lambda b: (b.path, b.sha))
+            seen.setdefault(Blob(sha, rest[0], int(size)))
+    return list(reversed(seen))
 
 
 def blobs_in_history(repo: Path) -> list[tuple[str, int]]:

@@ -241,12 +241,20 @@ def no_secrets(ctx: Context, params: SecretsParams) -> Outcome:
     venvs = _venvs(files)
     found: list[Found] = []
     history: list[dict[str, Any]] = []
+    seen: set[str] = set()  # lines already scanned: a later version is scanned for new ones
     with transient_settings({"plugins_used": [{"name": name} for name in params.plugins]}):
         for rel in files:
-            if not _not_scanned(rel, params, venvs):
-                found += _secrets_in(ctx.repo / rel, rel, params)
+            if _not_scanned(rel, params, venvs):
+                continue
+            with (ctx.repo / rel).open("rb") as handle:
+                data = handle.read(2_000_000)
+            text = data.decode("utf-8", errors="replace")
+            seen.update(_lines(data, text))
+            found += _per_line(
+                [*_detected(ctx.repo / rel, rel), *_assigned(text, rel, params, None)]
+            )
         if params.history and ctx.commit:
-            history = _secrets_in_history(ctx, ctx.commit, params, found)
+            history = _secrets_in_history(ctx, ctx.commit, params, found, seen)
     findings = [finding for _, finding in found]
     evidence = {"findings": findings[:100], "only_in_history": history[:100]}
     listed = [_where(f) for f in [*findings, *history]]
@@ -268,28 +276,53 @@ def _not_scanned(rel: str, params: SecretsParams, venvs: frozenset[str]) -> bool
     return any(fnmatch.fnmatch(rel, pattern) for pattern in params.exclude)
 
 
-def _secrets_in(path: Path, rel: str, params: SecretsParams) -> list[Found]:
-    """The secrets of one file (on disk at `path`, `rel` in the repository), one per line."""
+def _lines(data: bytes, text: str) -> set[str]:
+    return (
+        set() if b"\0" in data[:8192] else {s for line in text.splitlines() if (s := line.strip())}
+    )
+
+
+def _detected(path: Path, rel: str, numbers: list[int] | None = None) -> list[Found]:
+    """detect-secrets' findings in a file; `numbers`: the line each of its lines was."""
     from detect_secrets.core.scan import scan_file
 
-    found: dict[int, Found] = {}
+    found: list[Found] = []
     for secret in scan_file(str(path)):
-        finding = {"file": rel, "line": secret.line_number, "type": secret.type}
-        found.setdefault(secret.line_number, (secret.secret_hash, finding))
-    if any(fnmatch.fnmatch(PurePosixPath(rel).name, g) for g in params.assignments):
-        with path.open("rb") as handle:
-            text = handle.read(2_000_000).decode("utf-8", errors="replace")
-        for hit in secretscan.scan(rel, text):
-            kind = f"{hit.kind} assignment"
-            finding = {"file": rel, "line": hit.line, "type": kind, "key": hit.key}
-            found.setdefault(hit.line, (hit.fingerprint, finding))
-    return [found[line] for line in sorted(found)]
+        line = numbers[secret.line_number - 1] if numbers else secret.line_number
+        found.append((secret.secret_hash, {"file": rel, "line": line, "type": secret.type}))
+    return found
+
+
+def _assigned(text: str, rel: str, params: SecretsParams, only: set[int] | None) -> list[Found]:
+    """Credentials assigned literal values (on the lines in `only`, if given)."""
+    if not any(fnmatch.fnmatch(PurePosixPath(rel).name, g) for g in params.assignments):
+        return []
+    return [
+        (
+            hit.fingerprint,
+            {"file": rel, "line": hit.line, "type": f"{hit.kind} assignment", "key": hit.key},
+        )
+        for hit in secretscan.scan(rel, text)
+        if only is None or hit.line in only
+    ]
+
+
+def _per_line(found: list[Found]) -> list[Found]:
+    """One finding per line (detect-secrets' first: it names the kind of key)."""
+    by_line: dict[int, Found] = {}
+    for item in found:
+        by_line.setdefault(item[1]["line"], item)
+    return [by_line[line] for line in sorted(by_line)]
 
 
 def _secrets_in_history(
-    ctx: Context, commit: str, params: SecretsParams, in_tree: list[Found]
+    ctx: Context, commit: str, params: SecretsParams, in_tree: list[Found], seen: set[str]
 ) -> list[dict[str, Any]]:
-    """Secrets of the file versions that are not in the graded tree, each named once."""
+    """Secrets on the lines of earlier file versions that no scanned version had, oldest first.
+
+    Versions share most lines, so each is scanned only for the lines it brought: a
+    class's history is scanned in about the time of its tree.
+    """
     current = gitrepo.tree_blobs(ctx.repo, commit)
     blobs = gitrepo.history_blobs(ctx.repo)
     venvs = _venvs([b.path for b in blobs])
@@ -298,19 +331,25 @@ def _secrets_in_history(
         small = blob.size <= HISTORY_BLOB_LIMIT and blob.sha not in current
         if small and not _not_scanned(blob.path, params, venvs):
             paths.setdefault(blob.sha, []).append(blob.path)
-    seen = {(finding["file"], digest) for digest, finding in in_tree}
+    named = {(finding["file"], digest) for digest, finding in in_tree}
     found: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="grader-history-") as tmp:
         for index, (sha, data) in enumerate(gitrepo.read_blobs(ctx.repo, list(paths))):
-            if b"\0" in data[:8192]:
-                continue  # binary
+            text = data.decode("utf-8", errors="replace")
+            lines = text.splitlines()
+            fresh = _lines(data, text) - seen
+            new = [n for n, line in enumerate(lines, 1) if line.strip() in fresh]
+            if not new:
+                continue
+            seen.update(lines[n - 1].strip() for n in new)
             for rel in paths[sha]:
                 copy = Path(tmp, str(index), rel)
                 copy.parent.mkdir(parents=True, exist_ok=True)
-                copy.write_bytes(data)
-                for digest, finding in _secrets_in(copy, rel, params):
-                    if (rel, digest) not in seen:
-                        seen.add((rel, digest))
+                copy.write_text("".join(f"{lines[n - 1]}\n" for n in new), encoding="utf-8")
+                hits = [*_detected(copy, rel, new), *_assigned(text, rel, params, set(new))]
+                for digest, finding in _per_line(hits):
+                    if (rel, digest) not in named:
+                        named.add((rel, digest))
                         found.append({**finding, "blob": sha})
                 copy.unlink()
     for number, finding in enumerate(found):

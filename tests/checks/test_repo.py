@@ -220,6 +220,18 @@ def test_secrets_fail_on_a_credential_only_in_history(make_repo: MakeRepo, kind:
     assert run(path, "repo.secrets", history=False).status == "passed"
 
 
+def test_secrets_in_history_name_the_commit_that_added_them(make_repo: MakeRepo) -> None:
+    rel, text, _, where = CONFIG_LEAKS["yaml"]
+    path = make_repo(team_files(**{rel: text}))
+    added = git(path, "rev-parse", "--short", "HEAD").strip()
+    (path / rel).write_text(f"{text}logging: debug\n")
+    commit_all(path, "more settings")
+    (path / rel).unlink()
+    commit_all(path, "read the token from the environment")
+    out = run(path, "repo.secrets")
+    assert out.message == f"1 possible secret: {where} in history ({added})"
+
+
 def test_secrets_in_history_and_in_the_tree_are_named_once(make_repo: MakeRepo) -> None:
     rel, text, _, where = CONFIG_LEAKS["tfvars"]
     path = make_repo(team_files(**{rel: text}))
