@@ -123,7 +123,7 @@ def credential_kind(key: str) -> str | None:
         p in _STRONG or p.endswith(("password", "passwd", "secret", "token")) for p in parts
     )
     pair = any(pair in _PAIRS for pair in itertools.pairwise(parts))
-    weak = len(parts) > 1 and parts[-1] in _WEAK
+    weak = (len(parts) > 1 and parts[-1] in _WEAK) or parts == ["auth"]
     if not (strong or pair or weak):
         return None
     joined = "".join(parts)
@@ -315,6 +315,19 @@ def _locate(raw: list[str], start: int, piece: str) -> int | None:
     return None
 
 
+def _netrc(text: str) -> Iterator[Candidate]:
+    """`machine host login me password VALUE`, on one line or many."""
+    pattern = re.compile(r"(?:^|\s)(?P<key>password|passwd)\s+(?P<value>\S+)")
+    for number, line in enumerate(text.splitlines(), 1):
+        for m in pattern.finditer(line):
+            yield number, m["key"], m["value"]
+
+
+def _npmrc(text: str) -> Iterator[Candidate]:
+    """`//registry.npmjs.org/:_authToken=VALUE`: an INI line under a registry prefix."""
+    return _ini("\n".join(re.sub(r"^(\s*)//\S*?:(?=_)", r"\1", line) for line in text.splitlines()))
+
+
 Reader = Callable[[str], Iterator[Candidate]]
 READERS: dict[str, Reader] = {
     "env": _env,
@@ -326,6 +339,17 @@ READERS: dict[str, Reader] = {
     "hcl": _hcl,
     "notebook": _notebook,
     "code": _code,
+    "netrc": _netrc,
+    "npmrc": _npmrc,
+}
+# Credential files known by name: netrc, pip, npm, AWS, DVC's local remote settings.
+_NAME_FORMAT = {
+    ".netrc": "netrc",
+    "_netrc": "netrc",
+    ".pypirc": "ini",
+    ".npmrc": "npmrc",
+    "credentials": "ini",
+    "config.local": "ini",
 }
 _SUFFIX_FORMAT = {
     ".tfvars": "hcl",
@@ -355,6 +379,10 @@ def file_format(path: str) -> str | None:
         return "env"
     if name.endswith(".tfvars.json"):
         return "json"
+    if name in _NAME_FORMAT:
+        return _NAME_FORMAT[name]
+    if name == "config" and PurePosixPath(path).parent.name == ".dvc":
+        return "ini"
     return _SUFFIX_FORMAT.get(PurePosixPath(name).suffix.lower())
 
 
@@ -373,6 +401,8 @@ def scan(path: str, text: str) -> list[Assignment]:
     found: dict[tuple[int, str], Assignment] = {}
     for number, key, value in READERS[fmt](text):
         kind = credential_kind(key)
+        if kind == "Auth" and words(key) == ["auth"] and not re.fullmatch(r"\S{12,}", value):
+            continue  # `auth: basic` names a method; docker's `"auth": "dXNlcjpw..."` is one
         if kind and is_literal(value) and not _names_a_setting(key, value):
             digest = hashlib.sha256(value.encode()).hexdigest()[:16]
             found.setdefault((number, key), Assignment(number, key, kind, digest))

@@ -41,6 +41,24 @@ def found(path: str, text: str) -> list[tuple[int, str, str]]:
         (".env", "export DB_PASSWORD=hunter22\n", (1, "DB_PASSWORD")),
         ("prod.env", "PWD=/home/x\nHF_TOKEN='hf_abcdefgh'  # mine\n", (2, "HF_TOKEN")),
         (".env.production", "AWS_SECRET_ACCESS_KEY=wJalr-XUtn\n", (1, "AWS_SECRET_ACCESS_KEY")),
+        (
+            ".aws/credentials",
+            "[default]\naws_secret_access_key = wJalr-XUtn\n",
+            (2, "aws_secret_access_key"),
+        ),
+        (
+            ".dvc/config.local",
+            "['remote \"s3\"']\nsecret_access_key = wJalr-X\n",
+            (2, "secret_access_key"),
+        ),
+        (".netrc", "machine pypi.org login ann password Netrc-81x\n", (1, "password")),
+        (".npmrc", "//registry.npmjs.org/:_authToken=npm-81x-abc\n", (1, "_authToken")),
+        (".pypirc", "[pypi]\nusername = __token__\npassword = pypi-AgEIcHlw\n", (3, "password")),
+        (
+            "docker/config.json",
+            '{"auths": {"ghcr.io": {"auth": "YW5uOmhsdHIyOTE="}}}\n',
+            (1, "auth"),
+        ),
     ],
 )
 def test_a_literal_credential_is_found_with_its_line_and_key(

@@ -192,7 +192,8 @@ DEFAULT_SECRET_PLUGINS = [
 ASSIGNMENT_FILES = (
     *("*.tfvars", "*.tfvars.json", "*.tf", "*.hcl", "*.yaml", "*.yml", "*.toml", "*.ini"),
     *("*.cfg", "*.conf", "*.cnf", "*.json", "*.properties", ".env", "*.env", ".env.*"),
-    "*.ipynb",
+    *("*.ipynb", ".netrc", "_netrc", ".pypirc", ".npmrc", "credentials", "config.local"),
+    "config",
 )
 HISTORY_BLOB_LIMIT = 1_000_000  # bytes: larger file versions are data, not configuration
 LISTED = 5
