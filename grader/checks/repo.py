@@ -344,8 +344,8 @@ def _secrets_in_history(
                 continue
             seen.update(lines[n - 1].strip() for n in new)
             for rel in paths[sha]:
-                copy = Path(tmp, str(index), rel)
-                copy.parent.mkdir(parents=True, exist_ok=True)
+                # Named by its suffix only: a crafted tree's `../` never leaves `tmp`.
+                copy = Path(tmp, f"version{index}{PurePosixPath(rel).suffix[:20]}")
                 copy.write_text("".join(f"{lines[n - 1]}\n" for n in new), encoding="utf-8")
                 hits = [*_detected(copy, rel, new), *_assigned(text, rel, params, set(new))]
                 for digest, finding in _per_line(hits):
