@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.checks import ci, container, deploy, repo, service, testsuite, tracking
+from grader.checks import (
+    ci,
+    container,
+    deploy,
+    evaluate,
+    repo,
+    reproduce,
+    service,
+    testsuite,
+    tracking,
+)
 from grader.checks.base import CheckDef, NoParams
 
 REGISTRY: dict[str, CheckDef[Any]] = {
@@ -69,6 +79,12 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "tracking.registered_model": CheckDef(tracking.registered_model, NoParams, timeout=120),
     "tracking.signature": CheckDef(tracking.signature, NoParams, timeout=180),
     "tracking.lineage": CheckDef(tracking.lineage, tracking.LineageParams, timeout=120),
+    "tracking.reproduce": CheckDef(
+        reproduce.reproduce, reproduce.ReproduceParams, timeout=2400, engine=True
+    ),
+    "tracking.evaluate": CheckDef(
+        evaluate.evaluate, evaluate.EvaluateParams, timeout=1500, engine=True
+    ),
     "tracking.consistency": CheckDef(
         tracking.consistency, tracking.ConsistencyParams, timeout=1500, engine=True
     ),

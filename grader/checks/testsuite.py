@@ -139,6 +139,27 @@ def run_suite(ctx: Context, params: RunParams) -> Outcome:
     return _judge_run(command, result, params)
 
 
+@dataclass(frozen=True)
+class ProjectSandbox:
+    """How the suite's container is made: other checks that run the team's code (training,
+    a rerun of the tests) use the same, so they share its cached environment."""
+
+    image: str
+    setup: str
+    cache: EnvCache | None
+    network_mode: str | None
+
+
+def project_sandbox(ctx: Context) -> ProjectSandbox:
+    params = RunParams()
+    return ProjectSandbox(
+        _image(ctx, params.image),
+        _setup_command(ctx.repo, params),
+        _env_cache(ctx.repo, params),
+        _network_mode(ctx),
+    )
+
+
 DEFAULT_IMAGE = "python:3.11-slim"
 FROM_PYTHON = re.compile(
     r"^\s*FROM\s+(?:--\S+\s+)*(?:docker\.io/(?:library/)?)?python:(\d+\.\d+)", re.I | re.M

@@ -21,6 +21,7 @@ from grader import gitrepo, modelsandbox, web
 from grader.checks.base import Context, NoParams, Outcome, Params, failed, graded, passed
 from grader.errors import CheckError
 from grader.manifest import PrimaryMetric, Tracking
+from grader.metrics import Measured
 from grader.mlflowstore import Store, StoreProblem, open_store
 from grader.text import plural
 
@@ -236,6 +237,24 @@ def _bar(params: MetricParams, metric: PrimaryMetric) -> _Bar | None:
     return None
 
 
+LOGGED = "logged by the team"
+
+
+def _graded_value(
+    ctx: Context, subject: Subject, metric: PrimaryMetric
+) -> tuple[float | None, str]:
+    """The value to grade: the grader's own measurement of this run when tracking.evaluate
+    made one, else the number the team logged."""
+    measured = ctx.provided.get("measured_metric")
+    if (
+        isinstance(measured, Measured)
+        and measured.name == metric.name
+        and measured.run_id == subject.run.info.run_id
+    ):
+        return measured.value, measured.source
+    return _metric(subject.run, metric.name), LOGGED
+
+
 @with_store
 def metric_threshold(
     ctx: Context, params: MetricParams, store: Store, tracking: Tracking
@@ -243,7 +262,8 @@ def metric_threshold(
     """The champion's primary metric reaches the bar.
 
     The primary metric and its direction (maximize or minimize) come from capstone.yaml;
-    the value is the one logged by the run behind the alias (else the best run). The bar
+    the value is the one `tracking.evaluate` measured on the held-out data when the rubric
+    runs it first, else the one logged by the run behind the alias (else the best run). The bar
     is the course's for that metric if the rubric names it, else the team's own
     `tracking.primary_metric.target` (agreed in the proposal), else the rubric's bar for
     any metric. Partial credit below the bar. Fix: improve the model, retrain, and move the
@@ -258,14 +278,17 @@ def metric_threshold(
             "(the value agreed in your proposal)",
             {"metric": metric.name, "course_targets": params.targets},
         )
-    value = _metric(subject.run, metric.name)
+    value, source = _graded_value(ctx, subject, metric)
     evidence = {**_run_evidence(subject), "threshold": bar.value, "threshold_from": bar.source}
+    evidence["value_from"] = source
     if value is None:
         return failed(f"{subject.label} did not log {metric.name}", evidence)
     maximize = metric.direction == "maximize"
     relation = ">=" if maximize else "<="
     fraction = _metric_fraction(value, bar.value, maximize, bar.zero_at)
     message = f"{metric.name} of {subject.label} = {value:.4g} (need {relation} {bar.value:g}"
+    if source != LOGGED:
+        message += ", measured by the grader"
     if bar.teams:
         message += ", the team's target"
     order = "desc" if maximize else "asc"

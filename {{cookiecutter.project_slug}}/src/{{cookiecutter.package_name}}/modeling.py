@@ -12,7 +12,7 @@ import pandas as pd
 {%- if cookiecutter.task == "classification" %}
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, log_loss
 {%- else %}
 from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import Ridge
@@ -84,9 +84,13 @@ def evaluate(model: Pipeline, features: pd.DataFrame, target: pd.Series) -> dict
     predicted = model.predict(to_matrix(features))
     truth = target.to_numpy()
 {%- if cookiecutter.task == "classification" %}
+    # Log loss reads the probabilities: unlike accuracy it moves with any change of the
+    # model, so a rerun that does not reproduce the model shows up here first.
+    probabilities = model.predict_proba(to_matrix(features))
     return {
         "accuracy": float(accuracy_score(truth, predicted)),
         "f1_macro": float(f1_score(truth, predicted, average="macro")),
+        "log_loss": float(log_loss(truth, probabilities, labels=list(model.classes_))),
     }
 {%- else %}
     return {
