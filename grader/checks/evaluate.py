@@ -168,7 +168,7 @@ def _team_metric(
             f"it does not know the metric {metric.name!r}: name one of "
             f"{', '.join(sorted(metrics.METRICS))}, or give evaluation.command"
         )
-    box = project_sandbox(ctx)
+    box = project_sandbox(ctx, params.image, params.setup)
     with tempfile.TemporaryDirectory(prefix="grader-evaluate-") as tmp:
         work = Path(tmp) / "repo"
         shutil.copytree(ctx.repo, work, symlinks=True, ignore=shutil.ignore_patterns(".git"))
@@ -176,9 +176,9 @@ def _team_metric(
         result = run_in_sandbox(
             work,
             evaluation.command,
-            image=box.image if params.image == "auto" else params.image,
-            setup=box.setup if params.setup == "auto" else params.setup,
-            cache=box.cache if params.setup == "auto" else None,
+            image=box.image,
+            setup=box.setup,
+            cache=box.cache,
             timeout=params.timeout,
             setup_timeout=params.setup_timeout,
             memory=params.memory,

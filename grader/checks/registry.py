@@ -17,6 +17,7 @@ from grader.checks import (
     evaluate,
     repo,
     reproduce,
+    sensitivity,
     service,
     testsuite,
     tracking,
@@ -90,6 +91,9 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     ),
     # test suite
     "tests.run": CheckDef(testsuite.run_suite, testsuite.RunParams, timeout=1800, engine=True),
+    "tests.sensitivity": CheckDef(
+        sensitivity.sensitivity, sensitivity.SensitivityParams, timeout=1800, engine=True
+    ),
     "tests.pass": CheckDef(testsuite.all_pass, testsuite.PassParams, timeout=30),
     "tests.count": CheckDef(testsuite.count_tests, testsuite.CountParams, timeout=30),
     "tests.coverage": CheckDef(testsuite.coverage, testsuite.CoverageParams, timeout=30),

@@ -134,7 +134,7 @@ def _train(
     store = shlex.quote(rel)
     command = f'rm -rf {store} && mkdir -p "$(dirname {store})" && {training.command}'
     env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri, "GIT_PYTHON_REFRESH": "quiet"}
-    box = project_sandbox(ctx)
+    box = project_sandbox(ctx, params.image, params.setup)
     if training.seed is not None:
         env["SEED"] = str(training.seed)
     if not uri.startswith("sqlite:"):
@@ -142,9 +142,9 @@ def _train(
     return run_in_sandbox(
         ctx.repo,
         command,
-        image=box.image if params.image == "auto" else params.image,
-        setup=box.setup if params.setup == "auto" else params.setup,
-        cache=box.cache if params.setup == "auto" else None,
+        image=box.image,
+        setup=box.setup,
+        cache=box.cache,
         timeout=training.timeout,
         setup_timeout=params.setup_timeout,
         memory=params.memory,

@@ -1,0 +1,262 @@
+"""tests.sensitivity: the team's tests must notice a broken model.
+
+In the sandbox, the model file the manifest names (`training.artifact`) is replaced by
+scikit-learn's DummyClassifier or DummyRegressor, fit on the team's training rows and saved
+in the same format; then the team's test command runs again. At least one model or API test
+must fail: a suite that still passes cannot tell a working model from a constant one.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from grader import fs
+from grader.checks.base import Context, Outcome, Params, failed, passed, skipped
+from grader.checks.testsuite import (
+    JUNIT,
+    SuiteCase,
+    is_kind,
+    project_sandbox,
+    pytest_env,
+    suite_report,
+)
+from grader.manifest import Manifest
+from grader.sandbox import SandboxResult, run_in_sandbox
+from grader.text import tail
+
+NO_ARTIFACT = (
+    "capstone.yaml names no model file: add `training.artifact` (the file the service and "
+    "your tests load, e.g. model/model.joblib)"
+)
+SWAP_OUT = "/tmp/grader/swap.txt"
+# Runs in the container, in the team's environment: unpickling happens only there.
+SWAP = r"""
+import csv, pathlib, pickle, sys
+
+path, target, sources = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+out = pathlib.Path("/tmp/grader/swap.txt")
+out.parent.mkdir(parents=True, exist_ok=True)
+
+
+def done(message, code=0):
+    out.write_text(message)
+    sys.exit(code)
+
+
+if path.is_dir():
+    inner = [p for p in (path / "model.pkl", path / "model.joblib") if p.is_file()]
+    if not inner:
+        done("unsupported: an MLflow model without model.pkl (sklearn flavor)", 3)
+    path = inner[0]
+if not path.is_file():
+    done(f"missing: {sys.argv[1]} is not in the repository", 4)
+if path.suffix not in (".joblib", ".pkl", ".pickle"):
+    done(f"unsupported: a {path.suffix or 'suffix-less'} model file", 3)
+try:
+    import joblib
+except ImportError:
+    joblib = None
+with path.open("rb") as handle:
+    original = joblib.load(handle) if joblib else pickle.load(handle)
+
+rows = []
+for source in sources:
+    with open(source, newline="") as handle:
+        rows += list(csv.DictReader(handle))
+labels = [row.pop(target) for row in rows if target in row]
+
+
+def number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def is_model(value):
+    return hasattr(value, "predict") and not isinstance(value, type)
+
+
+def dummy_for(model):
+    import numbers
+
+    from sklearn.base import is_classifier
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    classes = list(getattr(model, "classes_", []))
+    classifier = is_classifier(model) or bool(classes)
+    y = labels or classes or [0.0]
+    numeric = classes and isinstance(classes[0], numbers.Number)
+    if not classifier or numeric:
+        y = [number(v) for v in y]
+    x = [[number(v) for v in row.values()] for row in rows] if labels else [[0.0]] * len(y)
+    made = DummyClassifier(strategy="most_frequent") if classifier else DummyRegressor()
+    return made.fit(x, y), "DummyClassifier" if classifier else "DummyRegressor"
+
+
+kind = None
+if is_model(original):
+    swapped, kind = dummy_for(original)
+elif isinstance(original, dict):
+    swapped = dict(original)
+    for key, value in original.items():
+        if is_model(value):
+            swapped[key], kind = dummy_for(value)
+else:
+    swapped = original
+    for key, value in list(vars(original).items()) if hasattr(original, "__dict__") else []:
+        if is_model(value):
+            dummy, kind = dummy_for(value)
+            setattr(swapped, key, dummy)
+if kind is None:
+    done(f"unsupported: no model object with predict() in {path.name}", 3)
+with path.open("wb") as handle:
+    if joblib and path.suffix == ".joblib":
+        joblib.dump(swapped, handle)
+    else:
+        pickle.dump(swapped, handle)
+done(f"swapped: {path} now holds a {kind} fit on {len(labels)} training rows")
+"""
+# An assertion that lets a server error through: the test passes whatever the model does.
+LENIENT = re.compile(
+    r"status(?:_code)?\s*(?:in\s*[\[\(\{][^\]\)\}]*\b5\d\d\b|[<>]=?\s*(?:5\d\d|600)|!=\s*404)"
+)
+
+
+class SensitivityParams(Params):
+    image: str = Field("auto", description="Image the suite runs in (`auto`: as tests.run).")
+    setup: str | None = Field(
+        "auto", description="Install command (`auto`: as tests.run installs, sharing its cache)."
+    )
+    timeout: float = Field(600, gt=0, description="Seconds the test command may run.")
+    setup_timeout: float = Field(900, gt=0, description="Seconds the install may take.")
+    memory: str = "2g"
+    cpus: float = Field(1.0, gt=0)
+
+
+def sensitivity(ctx: Context, params: SensitivityParams) -> Outcome:
+    """Your tests fail when the model is replaced by a constant one.
+
+    In a sandbox the grader replaces the model file named by `training.artifact` with
+    scikit-learn's DummyClassifier or DummyRegressor (fit on your training rows, saved in
+    the same format), then runs your test command again. At least one model or API test
+    (`tests.kinds`) must fail. Fix: assert on predictions, not only on status codes: the
+    known answer for a known input, and quality on held-out rows (accuracy, R^2) through
+    the model the service loads. Never accept a 500 as a pass.
+    """
+    manifest = ctx.need_manifest()
+    artifact = manifest.training.artifact if manifest.training else None
+    if not artifact:
+        return failed(NO_ARTIFACT)
+    result = _rerun(ctx, manifest, artifact, params)
+    swap = result.files.get(SWAP_OUT, b"").decode("utf-8", "replace")
+    lenient = lenient_assertions(ctx.repo, manifest)
+    evidence: dict[str, Any] = {
+        "artifact": artifact,
+        "swap": swap or "the swap did not run",
+        "exit_code": result.exit_code,
+        "seconds": round(result.seconds, 1),
+        "output": tail(result.output, 4000),
+        "lenient_assertions": lenient,
+    }
+    if swap.startswith("unsupported"):
+        return skipped(f"the grader cannot swap this model ({swap.removeprefix('unsupported: ')})")
+    if not swap.startswith("swapped"):
+        why = swap or f"setup or swap failed: {tail(result.output, 300)}"
+        return failed(f"the model file could not be replaced: {why}", evidence)
+    return _verdict(manifest, suite_report(result).cases, lenient, evidence)
+
+
+def _rerun(
+    ctx: Context, manifest: Manifest, artifact: str, params: SensitivityParams
+) -> SandboxResult:
+    evaluation = manifest.evaluation
+    target = evaluation.target if evaluation else ""
+    held_out = set(evaluation.data) if evaluation else set()
+    training_rows = [p for p in manifest.data.paths if p not in held_out and p.endswith(".csv")]
+    encoded = base64.b64encode(SWAP.encode()).decode()
+    args = " ".join(shlex.quote(a) for a in (artifact, target, *training_rows))
+    swap = f"python -c \"import base64; exec(base64.b64decode('{encoded}'))\" {args}"
+    command = f"{swap} && {manifest.tests.command}"
+    box = project_sandbox(ctx, params.image, params.setup)
+    return run_in_sandbox(
+        ctx.repo,
+        command,
+        image=box.image,
+        setup=box.setup,
+        cache=box.cache,
+        timeout=params.timeout,
+        setup_timeout=params.setup_timeout,
+        memory=params.memory,
+        cpus=params.cpus,
+        env=pytest_env(ctx.repo, manifest.tests.command),
+        collect=[JUNIT, SWAP_OUT],
+        run_id=ctx.settings.run_id,
+        check_id=ctx.check_id,
+        network_mode=box.network_mode,
+    )
+
+
+def _verdict(
+    manifest: Manifest,
+    cases: tuple[SuiteCase, ...],
+    lenient: list[str],
+    evidence: dict[str, Any],
+) -> Outcome:
+    selectors = [*manifest.tests.kinds.get("model", ()), *manifest.tests.kinds.get("api", ())]
+    chosen = [c for c in cases if not selectors or is_kind(c, selectors)]
+    what = "model and API tests" if selectors else "tests"
+    caught = [c.nodeid for c in chosen if c.outcome in ("failed", "error")]
+    evidence["caught_by"] = caught
+    if not chosen:
+        return failed(f"no {what} ran with the constant model in place", evidence)
+    if caught:
+        return passed(
+            f"{len(caught)} of {len(chosen)} {what} fail with a constant model: {_few(caught)}",
+            evidence,
+        )
+    passing = [c.nodeid for c in chosen if c.outcome == "passed"]
+    note = f"; these accept a server error: {', '.join(lenient[:3])}" if lenient else ""
+    return failed(
+        f"your tests pass with a constant model: {len(passing)} {what} passed"
+        f" ({_few(passing, 4)}){note}",
+        evidence,
+    )
+
+
+def _few(items: list[str], count: int = 3) -> str:
+    return ", ".join(items[:count]) + (", ..." if len(items) > count else "")
+
+
+def lenient_assertions(repo: Path, manifest: Manifest) -> list[str]:
+    """file:line of each test assertion that accepts a server error (200 or 500, < 600)."""
+    found: list[str] = []
+    for path in sorted(_test_files(repo, manifest)):
+        text = fs.read_text(repo, path) or ""
+        for number, line in enumerate(text.splitlines(), 1):
+            if "assert" in line and LENIENT.search(line):
+                found.append(f"{path}:{number}")
+    return found
+
+
+def _test_files(repo: Path, manifest: Manifest) -> set[str]:
+    roots = [*manifest.tests.kinds.get("api", ()), *manifest.tests.kinds.get("model", ())]
+    roots = [r for r in roots if "/" in r or r.endswith(".py")] or list(manifest.tests.paths)
+    files: set[str] = set()
+    for root in roots:
+        base = fs.inside(repo, root)
+        if base is None:
+            continue
+        if base.is_file():
+            files.add(root)
+        elif base.is_dir():
+            files |= {
+                str(p.relative_to(repo.resolve())) for p in base.rglob("*.py") if not p.is_symlink()
+            }
+    return files

@@ -1,0 +1,96 @@
+"""tests.sensitivity on a team whose tests load the shipped model (they notice a constant
+one) and on the same team with tests that accept any answer (they do not)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from grader.checks.base import Outcome
+from grader.checks.registry import REGISTRY
+from grader.checks.sensitivity import lenient_assertions
+from grader.grade import Options, context_for
+from grader.manifest import load_manifest
+from grader.target import prepare
+from tests.fixtures import training_team
+
+MANIFEST = "version: 1\nteam: {name: T, members: [{name: A, github: a}]}\n"
+
+
+@pytest.fixture(scope="module")
+def mlflow_image() -> str:
+    from tests.fixtures.mlflow_image import ensure_mlflow_image
+
+    return ensure_mlflow_image()
+
+
+def sensitivity(path: Path, **params: object) -> Outcome:
+    co = prepare(str(path))
+    try:
+        ctx = context_for(co, Options(network_mode="host"), "sensitivity-test")
+        ctx.check_id = "tests.sensitivity"
+        definition = REGISTRY["tests.sensitivity"]
+        return definition.func(ctx, definition.params.model_validate(params))
+    finally:
+        co.close()
+
+
+def test_without_a_model_file_in_the_manifest_it_says_what_to_add(
+    make_repo: Callable[..., Path],
+) -> None:
+    out = sensitivity(make_repo({"capstone.yaml": MANIFEST}))
+    assert out.status == "failed"
+    assert out.message.startswith("capstone.yaml names no model file: add `training.artifact`")
+
+
+def test_assertions_that_accept_a_server_error_are_named(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo(
+        {
+            "capstone.yaml": MANIFEST + "tests: {paths: [tests]}\n",
+            "tests/test_api.py": (
+                "def test_a(client):\n"
+                "    assert client.get('/').status_code in (200, 500)\n"
+                "    assert r.status_code < 600\n"
+                "    assert r.status_code == 200\n"
+                "    assert response.status != 404\n"
+            ),
+        }
+    )
+    found = lenient_assertions(repo, load_manifest(repo / "capstone.yaml"))
+    assert found == ["tests/test_api.py:2", "tests/test_api.py:3", "tests/test_api.py:5"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_tests_that_load_the_model_notice_a_constant_one(tmp_path: Path, mlflow_image: str) -> None:
+    path = training_team.build(tmp_path / "good", "good")
+    setup = f"pip install -q pytest=={version('pytest')}"
+    out = sensitivity(path, image=mlflow_image, setup=setup)
+    assert out.status == "passed", out
+    assert out.message == (
+        "1 of 2 model and API tests fail with a constant model:"
+        " tests/test_model.py::test_the_shipped_model_knows_iris"
+    )
+    swapped = "swapped: model/model.joblib now holds a DummyClassifier fit on 120 training rows"
+    assert out.evidence["swap"] == swapped
+    # The team's checkout is untouched: the swap happened in the sandbox's copy.
+    assert "DummyClassifier" not in (path / "model" / "model.joblib").read_bytes().decode("latin-1")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_tests_that_accept_any_answer_fail_it_and_are_named(
+    tmp_path: Path, mlflow_image: str
+) -> None:
+    path = training_team.build(tmp_path / "lenient", "lenient-tests")
+    setup = f"pip install -q pytest=={version('pytest')}"
+    out = sensitivity(path, image=mlflow_image, setup=setup)
+    assert out.status == "failed"
+    assert out.message == (
+        "your tests pass with a constant model: 2 model and API tests passed"
+        " (tests/test_model.py::test_the_shipped_model_knows_iris,"
+        " tests/test_model.py::test_data_has_three_species)"
+    )
