@@ -6,6 +6,11 @@ the grader still removes its containers. Threads only supervise those processes.
 team's reports are written in a staging folder and moved to OUT/teams/<team>/ in one
 rename, with `batch.json` (status, commit, cache key) last, so an interrupted batch
 resumes where it stopped.
+
+A team whose checks were graded but one of them is in `error` (the grader or the engine
+failed) has the status `needs review`: its score is not a grade until a TA regrades it or
+accepts the errors as zero (`accept_errors`). Such a result is never reused as a grade by a
+later batch that does not accept errors: the team is graded again.
 """
 
 from __future__ import annotations
@@ -38,13 +43,13 @@ from grader.errors import GraderError, TargetError, UsageError
 from grader.manifest import MANIFEST_NAME
 from grader.reports.files import write_atomic
 from grader.reports.gradescope import read_grade
-from grader.results import GradeResult
+from grader.results import GradeResult, accepted_note, errored_checks, review_reason
 from grader.roster import Member, load_roster
 from grader.rubric import LatePolicy, Rubric
 from grader.runner import preload_modules
 from grader.target import cache_dir, git, is_url, mirror
 
-TeamStatus = Literal["graded", "error"]
+TeamStatus = Literal["graded", "needs review", "error"]
 RECORD = "batch.json"
 GRACE_SECONDS = 10.0  # after SIGINT, time a grader gets to remove its containers
 
@@ -92,6 +97,20 @@ class BatchConfig:
     timeout: float = 1800.0
     network: str = "published"
     force: set[str] = field(default_factory=set)
+    accept_errors: bool = False  # a check in error counts as 0 instead of needing review
+
+
+def judge(outcome: TeamOutcome, accept_errors: bool = False) -> TeamOutcome:
+    """A graded team with a check in error needs review: its score counts the check as 0
+    and is not a grade, unless the TA accepts errors as zero (then the note says so)."""
+    result = outcome.result
+    if result is None or outcome.status == "error":
+        return outcome
+    if not errored_checks(result):
+        return replace(outcome, status="graded", reason="")
+    if accept_errors:
+        return replace(outcome, status="graded", reason=accepted_note(result))
+    return replace(outcome, status="needs review", reason=review_reason(result))
 
 
 # ---- teams ------------------------------------------------------------------------------
@@ -211,7 +230,7 @@ def load_outcome(folder: Path) -> TeamOutcome | None:
         data.pop("grader_version", None)
         data["members"] = tuple(Member(**m) for m in data.get("members", ()))
         outcome = TeamOutcome(**data)
-        if outcome.status == "graded":
+        if outcome.status != "error":
             outcome = replace(outcome, result=read_grade(folder / "results.json"))
     except (OSError, ValueError, TypeError, KeyError):
         return None  # half-written or foreign: grade again
@@ -297,13 +316,15 @@ def grade_team(spec: TeamSpec, config: BatchConfig, stop: threading.Event) -> Te
         base = replace(base, commit=commit, key=key, members=members_of(spec, commit))
         stored = _stored(base, config)
         if stored is not None:
-            return stored  # already in place: nothing to write
+            outcome, changed = stored
+            # In place already; written again only when its status or note changed.
+            return save(outcome, staging, config.out) if changed else outcome
         cached = _from_cache(base, config)
         if cached is not None:
             return save(cached, staging, config.out)
         outcome = _run_grader(base, team_due(spec, config), config, staging, stop)
         outcome = replace(
-            outcome,
+            judge(outcome, config.accept_errors),
             members=members_of(spec, outcome.commit),
             duration=round(time.monotonic() - start, 3),
         )
@@ -318,14 +339,19 @@ def _staging_root(out: Path) -> Path:
     return root
 
 
-def _stored(base: TeamOutcome, config: BatchConfig) -> TeamOutcome | None:
-    """This team's finished outcome in OUT, if it is for this exact commit, rubric and grader."""
+def _stored(base: TeamOutcome, config: BatchConfig) -> tuple[TeamOutcome, bool] | None:
+    """This team's finished outcome in OUT, if it is for this exact commit, rubric and grader
+    and is a grade under this batch's policy (a check in error: graded again unless errors
+    are accepted as zero), and whether its status or note changed."""
     if base.key is None or base.id in config.force:
         return None
     done = load_outcome(team_dir(config.out, base.id))
-    if done is not None and done.key == base.key and done.status == "graded":
-        return replace(done, cached=True)
-    return None
+    if done is None or done.key != base.key or done.result is None:
+        return None
+    judged = judge(done, config.accept_errors)
+    if judged.status != "graded":
+        return None
+    return replace(judged, cached=True), judged != done
 
 
 def _from_cache(base: TeamOutcome, config: BatchConfig) -> TeamOutcome | None:
@@ -337,7 +363,8 @@ def _from_cache(base: TeamOutcome, config: BatchConfig) -> TeamOutcome | None:
         result = read_grade(path)
     except (OSError, ValueError, KeyError):
         return None
-    return replace(base, status="graded", result=result, cached=True)
+    outcome = judge(replace(base, status="graded", result=result), config.accept_errors)
+    return replace(outcome, cached=True) if outcome.status == "graded" else None
 
 
 def _grade_in_child(
@@ -506,14 +533,18 @@ def _safe_grade(spec: TeamSpec, config: BatchConfig, stop: threading.Event) -> T
         return TeamOutcome(spec.id, spec.name, spec.source, "error", reason, members=spec.members)
 
 
-def class_outcomes(specs: list[TeamSpec], out: Path) -> list[TeamOutcome]:
-    """Every team's stored outcome; a team never graded still gets an error row."""
+def class_outcomes(
+    specs: list[TeamSpec], out: Path, accept_errors: bool = False
+) -> list[TeamOutcome]:
+    """Every team's stored outcome under this batch's policy for checks in error; a team
+    never graded still gets an error row."""
     outcomes = []
     for spec in specs:
         stored = load_outcome(team_dir(out, spec.id))
         outcomes.append(
-            stored
-            or TeamOutcome(
+            judge(stored, accept_errors)
+            if stored
+            else TeamOutcome(
                 spec.id, spec.name, spec.source, "error", "not graded yet", members=spec.members
             )
         )
@@ -521,10 +552,10 @@ def class_outcomes(specs: list[TeamSpec], out: Path) -> list[TeamOutcome]:
 
 
 def outcomes_from_results(
-    specs: list[TeamSpec], results_dir: Path, rubric: Rubric
+    specs: list[TeamSpec], results_dir: Path, rubric: Rubric, accept_errors: bool = False
 ) -> list[TeamOutcome]:
     """Outcomes from the result files teams uploaded: DIR/<team>/results.json or DIR/<team>.json."""
-    return [_from_file(spec, results_dir, rubric) for spec in specs]
+    return [judge(_from_file(spec, results_dir, rubric), accept_errors) for spec in specs]
 
 
 def _from_file(spec: TeamSpec, results_dir: Path, rubric: Rubric) -> TeamOutcome:

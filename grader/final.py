@@ -113,6 +113,8 @@ def read_result(root: Path, m: Milestone, slug: str) -> tuple[GradeResult | None
         record = {}
     if isinstance(record, dict) and record.get("status") == "error":
         return None, f"grading error: {record.get('reason') or 'see grader.log'}"
+    if isinstance(record, dict) and record.get("status") == "needs review":
+        return None, f"needs review: {record.get('reason') or 'a check is in error'}"
     path = folder / "results.json"
     if not path.is_file():
         return None, f"not graded (no {path})"

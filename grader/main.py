@@ -1,7 +1,8 @@
 """The `grader` command line: parse and dispatch only; the work lives in grader.commands.
 
 Exit codes: 0 graded, 1 score under --fail-under, 2 usage, rubric or manifest error,
-3 infrastructure error (engine unreachable, clone failed), 130 interrupted.
+3 infrastructure error (engine unreachable, clone failed) or a check in error (the team
+needs review), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ HELP = """Grade MLOps capstone team repositories against milestone rubrics.
 Example: grader check ../team-07 --milestone m1
 
 Exit codes: 0 graded, 1 score under --fail-under, 2 usage/rubric/manifest error,
-3 infrastructure error, 130 interrupted.
+3 infrastructure error or a check in error (needs review; --accept-errors-as-zero),
+130 interrupted.
 """
 
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)

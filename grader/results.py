@@ -82,3 +82,37 @@ class GradeResult(BaseModel):
     needs_review: tuple[str, ...] = Field(
         (), description="Why a TA must look (errors, unscored manual items)."
     )
+
+
+def errored_checks(result: GradeResult) -> tuple[CheckResult, ...]:
+    """The checks the grader could not judge: while any is left, the score is not a grade."""
+    return tuple(r for r in result.checks if r.status == "error")
+
+
+def review_reason(result: GradeResult) -> str:
+    """Which checks are in error and why, for a TA: '' when none is."""
+    errors = errored_checks(result)
+    if not errors:
+        return ""
+    points = sum(r.max_score for r in errors)
+    details = "; ".join(f"{r.id}: {_short(r.message)}" for r in errors)
+    count = f"{len(errors)} check{'s' if len(errors) != 1 else ''}"
+    return (
+        f"{count} in error ({points:g} points not graded; {result.score:g}/{result.max_score:g}"
+        f" if they count as 0): {details}"
+    )
+
+
+def accepted_note(result: GradeResult) -> str:
+    """The note of a score whose checks in error a TA accepted as zero: '' when none is."""
+    errors = errored_checks(result)
+    if not errors:
+        return ""
+    points = sum(r.max_score for r in errors)
+    ids = ", ".join(r.id for r in errors)
+    return f"errors accepted as zero: {ids} ({points:g} points)"
+
+
+def _short(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -371,7 +371,7 @@ def test_upload_posts_grades_and_feedback_and_reports_every_student(
         "Flo Gil": "not found",  # Canvas id 99 is not in the course
         "Gus Ho": "not found",  # Canvas answered 404 for sis_login_id:gus@...
     }
-    assert report["Ed Fox"]["detail"] == "needs review: grading errored"
+    assert report["Ed Fox"]["detail"].startswith("grading errored: no results.json for this team")
     assert report["Flo Gil"]["detail"] == "Canvas user 99 is not a student of course 101"
     assert report["Gus Ho"]["detail"] == "login 'gus@example.edu' is not a student of course 101"
     assert (report["Cy Dee"]["previous"], report["Cy Dee"]["grade"]) == ("10", "20")
@@ -566,3 +566,76 @@ def test_batch_takes_the_assignment_id_from_the_course_file(graded: Path, tmp_pa
     assert _csv_rows(tmp_path / "by-course" / "canvas.csv")[0][-1] == "Milestone t1 (777)"
     assert main([*argv, "--canvas-assignment-id", "888"]) == 3  # the option wins
     assert _csv_rows(tmp_path / "by-course" / "canvas.csv")[0][-1] == "Milestone t1 (888)"
+
+
+def _class_with_an_error(tmp_path: Path, *extra: str) -> tuple[Path, int]:
+    """Alpha graded; Beta's `files` check is in error (the grader failed, not the team)."""
+    (tmp_path / "roster.csv").write_text(ROSTER)
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(FAST_RUBRIC)
+    digest = load_rubric(rubric).hash
+    reports.write_all(_result("Alpha", 25.0, digest), tmp_path / "ci" / "alpha")
+    beta = _result("Beta", 0.0, digest)
+    broken = beta.checks[0].model_copy(update={"status": "error", "message": "engine down"})
+    beta = beta.model_copy(
+        update={"checks": (broken,), "needs_review": ("files: grader error: engine down",)}
+    )
+    reports.write_all(beta, tmp_path / "ci" / "beta")
+    out = tmp_path / "out"
+    argv = ["batch", str(tmp_path / "roster.csv"), "--rubric", str(rubric), "--out", str(out)]
+    code = main([*argv, "--from-results", str(tmp_path / "ci"), *extra])
+    return out, code
+
+
+def test_a_team_that_needs_review_has_empty_canvas_cells_and_is_never_uploaded(
+    canvas: Canvas, tmp_path: Path
+) -> None:
+    out, code = _class_with_an_error(tmp_path)
+    assert code == 3
+    cells = {row[0]: row[5] for row in _csv_rows(out / "canvas.csv")}
+    assert (cells["Ann Lee"], cells["Cy Dee"], cells["Di Eve"]) == ("25", "", "")
+
+    assert _upload(canvas, out / "gradebook.csv") == 0
+    report = _report(out / "canvas-upload.csv")
+    assert report["Cy Dee"]["outcome"] == "skipped"
+    assert report["Cy Dee"]["detail"] == (
+        "needs review: 1 check in error (30 points not graded; 0/30 if they count as 0):"
+        " files: engine down"
+    )
+    assert report["Ann Lee"]["outcome"] == "updated"
+    assert 13 not in canvas.forms
+    assert 14 not in canvas.forms
+
+
+def test_accepting_errors_as_zero_fills_and_uploads_the_score(
+    canvas: Canvas, tmp_path: Path
+) -> None:
+    out, code = _class_with_an_error(tmp_path, "--accept-errors-as-zero")
+    assert code == 3  # Gamma and Delta have no results: still errors
+    cells = {row[0]: row[5] for row in _csv_rows(out / "canvas.csv")}
+    assert (cells["Cy Dee"], cells["Di Eve"]) == ("0", "0")
+    assert _upload(canvas, out / "gradebook.csv") == 0
+    assert canvas.forms[13]["submission[posted_grade]"] == ["0"]
+
+
+def test_an_older_gradebook_with_a_grader_error_on_a_graded_row_is_not_uploaded(
+    canvas: Canvas, tmp_path: Path
+) -> None:
+    """Gradebooks written before `needs review` existed said `graded` for such a team."""
+    out, _ = _class_with_an_error(tmp_path)
+    text = (out / "gradebook.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for row in rows:
+        if row["status"] == "needs review":
+            row.update(status="graded", score="0", reason="")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    (out / "gradebook.csv").write_text(buffer.getvalue(), encoding="utf-8")
+
+    assert _upload(canvas, out / "gradebook.csv") == 0
+    report = _report(out / "canvas-upload.csv")
+    assert report["Cy Dee"]["outcome"] == "skipped"
+    assert report["Cy Dee"]["detail"] == "needs review: files: grader error: engine down"
+    assert 13 not in canvas.forms

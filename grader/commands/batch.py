@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -78,6 +79,12 @@ def batch(
     from_results: Path | None = typer.Option(
         None, help="Build the class outputs from downloaded results.json files; grade nothing."
     ),
+    accept_errors: bool = typer.Option(
+        False,
+        "--accept-errors-as-zero",
+        help="Count checks in error as 0 and fill the team's score (default: the team needs"
+        " review, its Canvas cell stays empty, and the batch exits 3).",
+    ),
     canvas_assignment_id: str | None = typer.Option(
         None,
         help="Canvas assignment id: names canvas.csv's column 'Milestone m3 (12345)'"
@@ -85,6 +92,9 @@ def batch(
     ),
 ) -> int:
     """Grade every team at one milestone; write gradebook, item analysis and dashboard.
+
+    Exits 3, after writing every output, when a team's grading failed or one of its checks
+    is in error (the team needs review) unless --accept-errors-as-zero.
 
     Example: grader batch roster.csv --milestone m1 --jobs 4 --out grades/m1
     """
@@ -104,7 +114,8 @@ def batch(
     if from_results is not None:
         if not from_results.is_dir():
             raise UsageError(f"--from-results {from_results} is not a folder")
-        outcomes = _store(outcomes_from_results(specs, from_results, loaded), out)
+        found = outcomes_from_results(specs, from_results, loaded, accept_errors)
+        outcomes = _store(found, out)
     else:
         config = BatchConfig(
             rubric=loaded,
@@ -115,13 +126,14 @@ def batch(
             timeout=timeout,
             network=resolve_network(network),
             force={s.id for s in chosen} if only else set(),
+            accept_errors=accept_errors,
         )
         _grade(chosen, config, console)
-        outcomes = class_outcomes(specs, out)
+        outcomes = class_outcomes(specs, out, accept_errors)
     _summary(outcomes, console)
     for kind, path in _write_class(outcomes, out, loaded, canvas_id).items():
         console.print(f"{kind}: {path}")
-    return EXIT_INFRA if any(o.status == "error" for o in outcomes) else EXIT_OK
+    return EXIT_INFRA if any(o.status != "graded" for o in outcomes) else EXIT_OK
 
 
 def _canvas_id(given: str | None, course: Course | None, mid: str | None) -> str | None:
@@ -170,9 +182,13 @@ def _grade(specs: Sequence[TeamSpec], config: BatchConfig, console: Console) -> 
 
 def _line(o: TeamOutcome) -> str:
     if o.result is None:
-        return f"  [magenta]error[/]  {o.id}: {o.reason}"
+        return f"  [magenta]error[/]  {o.id}: {escape(o.reason)}"
+    if o.status == "needs review":
+        return f"  [magenta]needs review[/] {o.id}: {escape(o.reason)}"
     note = "cached" if o.cached else f"{o.duration:.1f}s"
-    return f"  [green]graded[/] {o.id}: {o.result.score:g}/{o.result.max_score:g} ({note})"
+    accepted = f"; {o.reason}" if o.reason else ""
+    score = f"{o.result.score:g}/{o.result.max_score:g}"
+    return f"  [green]graded[/] {o.id}: {score} ({note}{escape(accepted)})"
 
 
 def _store(outcomes: list[TeamOutcome], out: Path) -> list[TeamOutcome]:
@@ -189,9 +205,20 @@ def _summary(outcomes: Sequence[TeamOutcome], console: Console) -> None:
     for name in ("team", "status", "score", "commit", "note"):
         table.add_column(name, overflow="fold")
     for o in outcomes:
-        score = f"{o.result.score:g}/{o.result.max_score:g}" if o.result else "—"
-        table.add_row(o.id, o.status, score, (o.commit or "")[:10], o.reason)
+        graded = o.status == "graded" and o.result is not None
+        score = f"{o.result.score:g}/{o.result.max_score:g}" if graded and o.result else "—"
+        status = o.status if graded else f"[magenta]{o.status}[/]"
+        table.add_row(o.id, status, score, (o.commit or "")[:10], escape(o.reason))
     console.print(table)
+    review = sum(o.status == "needs review" for o in outcomes)
+    errors = sum(o.status == "error" for o in outcomes)
+    if review or errors:
+        accept = " (or accept checks in error with --accept-errors-as-zero)" if review else ""
+        console.print(
+            f"[magenta]{review + errors} of {len(outcomes)} teams need a TA[/]"
+            f" ({review} needs review, {errors} error): their Canvas cells are empty."
+            f" Fix the cause and run the batch again: they are graded again{accept}."
+        )
 
 
 def _write_class(

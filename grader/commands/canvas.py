@@ -51,6 +51,7 @@ class Row:
     grade: str
     max_score: str
     line: int
+    reason: str = ""
     outcome: Outcome | Literal[""] = ""
     canvas_user: str = ""
     previous: str = ""
@@ -84,7 +85,7 @@ def read_gradebook(path: Path) -> list[Row]:
         line = reader.line_num
         if record.get("kind") != "member":
             continue
-        row = _row(record, line)
+        row = _needs_review(_row(record, line), record.get("needs_review") or "")
         if row.status == "graded" and not _is_number(row.grade):
             problems.append(f"{path}:{line}: score: {row.grade!r} is not a number")
         rows.append(row)
@@ -107,7 +108,16 @@ def _row(record: dict[str, str], line: int) -> Row:
         grade=get("score"),
         max_score=get("max_score"),
         line=line,
+        reason=get("reason"),
     )
+
+
+def _needs_review(row: Row, review: str) -> Row:
+    """A `graded` row of an older gradebook whose checks include a grader error, not accepted
+    as zero, is not a grade either."""
+    if row.status == "graded" and "grader error:" in review and not row.reason:
+        return replace(row, status="needs review", reason=review)
+    return row
 
 
 def _is_number(text: str) -> bool:
@@ -184,7 +194,9 @@ class Uploader:
 
     def one(self, row: Row) -> Row:
         if row.status != "graded" or not row.grade:
-            return replace(row, outcome="skipped", detail="needs review: grading errored")
+            kind = "grading errored" if row.status == "error" else row.status or "no status"
+            detail = f"{kind}: {row.reason}" if row.reason else kind
+            return replace(row, outcome="skipped", detail=detail)
         try:
             return self._upload(row)
         except CanvasError as exc:
@@ -345,7 +357,8 @@ def upload(
     """Post each student's grade and their team's feedback to a Canvas assignment.
 
     The token comes from the environment only (CANVAS_API_TOKEN). Teams whose grading
-    errored are never uploaded. A report is written next to the gradebook.
+    errored or that need review (a check in error) are never uploaded. A report is written
+    next to the gradebook.
 
     Example: grader canvas upload grades/m3/gradebook.csv --course-id 12345 --assignment-id 678
     """

@@ -16,10 +16,10 @@ from rich.console import Console
 from grader import reports
 from grader.course import Course, find_course, grading_cutoff
 from grader.engine import resolve_network
-from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, UsageError
+from grader.errors import EXIT_FAIL_UNDER, EXIT_INFRA, EXIT_OK, UsageError
 from grader.grade import Options, grade
 from grader.reports.terminal import print_result, status_text
-from grader.results import CheckResult
+from grader.results import CheckResult, errored_checks
 from grader.rubric import Rubric, load_rubric, rubric_path
 
 
@@ -103,8 +103,17 @@ def check(
         help="Grade without a container engine, as on Gradescope: checks that need one"
         " are skipped as graded by course staff.",
     ),
+    accept_errors: bool = typer.Option(
+        False,
+        "--accept-errors-as-zero",
+        help="Count checks in error as 0 and exit 0 (default: the result needs review and"
+        " the command exits 3 after writing its reports).",
+    ),
 ) -> int:
     """Grade one team repository at one milestone.
+
+    Exits 3 after writing every report when a check is in error (the grader or the engine
+    failed: the total is not a grade), unless --accept-errors-as-zero.
 
     Example: grader check ../team-07 --milestone m1 --deadline 2026-10-01T23:59-04:00
     """
@@ -145,9 +154,11 @@ def check(
     result = grade(target, loaded, options, on_result=progress)
     out_dir = out or Path("grader-out") / f"{_slug(target)}-{loaded.milestone}"
     written = reports.write_all(result, out_dir)
-    print_result(result, console)
+    print_result(result, console, accept_errors)
     for kind, path in written.items():
         console.print(f"{kind}: {path}", highlight=False, soft_wrap=True)
+    if errored_checks(result) and not accept_errors:
+        return EXIT_INFRA
     if fail_under is not None and result.score < fail_under:
         return EXIT_FAIL_UNDER
     return EXIT_OK

@@ -40,12 +40,18 @@ def _score_row(o: TeamOutcome) -> str:
             f"<td></td><td>{escape(o.reason)}</td></tr>"
         )
     r = o.result
+    if o.status == "needs review":
+        return (
+            f'<tr class="team-error"><td>{name}</td><td><strong>needs review</strong></td>'
+            f'<td class="num">—</td><td></td><td>{escape(o.reason)} {link}</td></tr>'
+        )
     pct = _pct(r.score, r.max_score)
     bar = f'<div class="bar"><span style="width:{pct:.0f}%"></span></div>'
     commit = escape((r.commit or "")[:10])
+    note = f" {escape(o.reason)}" if o.reason else ""  # errors accepted as zero
     return (
         f'<tr><td>{name}</td><td>{escape(o.status)}</td><td class="num">{r.score:g} / '
-        f"{r.max_score:g}</td><td>{bar}</td><td>{link} <code>{commit}</code></td></tr>"
+        f"{r.max_score:g}</td><td>{bar}</td><td>{link} <code>{commit}</code>{note}</td></tr>"
     )
 
 
@@ -72,11 +78,14 @@ def _heat_map(outcomes: Sequence[TeamOutcome]) -> str:
 
 
 def dashboard_html(outcomes: Sequence[TeamOutcome], title: str) -> str:
-    graded = [o for o in outcomes if o.result]
+    graded = [o for o in outcomes if o.status == "graded" and o.result]
+    review = sum(o.status == "needs review" for o in outcomes)
     errors = len(outcomes) - len(graded)
     summary = f"{len(graded)} of {len(outcomes)} teams graded" + (
         f", {errors} need a TA" if errors else ""
     )
+    if review:
+        summary += f" ({review} with checks in error: needs review, no score)"
     scores = "".join(_score_row(o) for o in outcomes)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>

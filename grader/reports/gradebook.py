@@ -1,8 +1,9 @@
 """Class-level CSVs: the gradebook (a row per team, always, and per member), a file an LMS
 imports (Canvas's gradebook columns), and per-check item analysis.
 
-A team whose grading failed keeps its row with status `error` and an empty score: a TA
-must look, and an empty cell is never mistaken for a zero.
+A team whose grading failed keeps its row with status `error` and an empty score; a team
+with a check in error has the status `needs review`, an empty score and the checks and why
+in `reason`: a TA must look, and an empty cell is never mistaken for a zero.
 """
 
 from __future__ import annotations
@@ -70,11 +71,12 @@ def _team_cells(o: TeamOutcome) -> list[str]:
     r = o.result
     if r is None:
         return [o.status, "", "", "", "", o.commit or "", "", "", o.reason]
-    percent = 100 * r.score / r.max_score if r.max_score else None
+    graded = o.status == "graded"
+    percent = 100 * r.score / r.max_score if r.max_score and graded else None
     late = r.late.points if r.late else None
     return [
         o.status,
-        _num(r.score),
+        _num(r.score) if graded else "",
         _num(r.max_score),
         _num(percent),
         _num(late),
@@ -112,8 +114,8 @@ def canvas_column(milestone: str, assignment_id: str | None) -> str:
 def canvas_csv(outcomes: Sequence[TeamOutcome], assignment: str) -> str:
     """Canvas's gradebook import: the student columns of its export (Student, ID = Canvas user
     id, SIS User ID, SIS Login ID = email, Section = team), a Points Possible row, and one
-    assignment column. A team whose grading errored keeps an empty cell: Canvas leaves an
-    empty cell alone, where a 0 would overwrite a grade."""
+    assignment column. A team whose grading errored or that needs review keeps an empty
+    cell: Canvas leaves an empty cell alone, where a 0 would overwrite a grade."""
     graded = [o for o in outcomes if o.status == "graded" and o.result is not None]
     max_score = graded[0].result.max_score if graded and graded[0].result else None
     rows: list[list[str]] = [["Points Possible", "", "", "", "", _num(max_score)]]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from grader.results import CheckResult, GradeResult
+from grader.results import CheckResult, GradeResult, accepted_note, review_reason
 
 STYLE = {
     "passed": "green",
@@ -35,14 +36,27 @@ def grade_table(result: GradeResult) -> Table:
     return table
 
 
-def print_result(result: GradeResult, console: Console) -> None:
+def print_result(result: GradeResult, console: Console, accept_errors: bool = False) -> None:
+    """The table and the total; with a check in error, says in words that the total is not a
+    grade (needs review) unless the TA accepts errors as zero."""
     console.print(grade_table(result))
-    console.print(
-        f"[bold]Total: {result.score:g} / {result.max_score:g}[/]  ({result.execution_time:.1f}s)"
-    )
+    total = f"{result.score:g} / {result.max_score:g}"
+    time = f"({result.execution_time:.1f}s)"
+    review = review_reason(result)
+    if review and not accept_errors:
+        console.print(
+            f"[bold magenta]Needs review: not a grade[/] {time}: {escape(review)}",
+            soft_wrap=True,
+        )
+    elif review:
+        note = escape(accepted_note(result))
+        console.print(f"[bold]Total: {total}[/]  {time}  {note}", soft_wrap=True)
+    else:
+        console.print(f"[bold]Total: {total}[/]  {time}")
     if result.gate:
-        console.print(f"[red]Automated score set to 0:[/] {result.gate}")
+        console.print(f"[red]Automated score set to 0:[/] {escape(result.gate)}")
     if result.late:
         console.print(f"[yellow]Late:[/] {result.late.reason} (-{result.late.points:g})")
-    for reason in result.needs_review:
-        console.print(f"[magenta]Needs a TA:[/] {reason}")
+    for m in result.manual:
+        if m.score is None:
+            console.print(f"[cyan]Pending:[/] {m.id}: manual item not scored yet")
