@@ -40,7 +40,15 @@ import pandas as pd
 
 records = json.load(open("records.json"))
 model = mlflow.pyfunc.load_model("model")
-out = model.predict(pd.DataFrame(records))
+frame = pd.DataFrame(records)
+# JSON and CSV give 127 for a column the signature declares double: MLflow refuses to
+# convert int64 to float64 itself, so the columns are cast as the signature says.
+schema = model.metadata.get_input_schema()
+for spec in getattr(schema, "inputs", None) or []:
+    kind = getattr(getattr(spec, "type", None), "name", "")
+    if getattr(spec, "name", None) in frame and kind in ("double", "float"):
+        frame[spec.name] = frame[spec.name].astype("float64" if kind == "double" else "float32")
+out = model.predict(frame)
 if hasattr(out, "columns"):  # a DataFrame: one column is the prediction itself
     out = out.iloc[:, 0] if out.shape[1] == 1 else out.to_dict(orient="records")
 if hasattr(out, "tolist"):
