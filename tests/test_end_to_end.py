@@ -20,9 +20,10 @@ import yaml
 
 from grader.engine import resolve_network
 from grader.grade import Options, grade
+from grader.mutants import MUTANTS
 from grader.results import GradeResult
 from grader.rubric import KIT_RUBRICS, load_rubric
-from grader.selftest import MUTANTS, run_selftest
+from grader.selftest import run_selftest
 from scripts import reference_team
 from tests.fixtures import fake_github
 from tests.fixtures.fake_github import FakeGitHub

@@ -14,9 +14,10 @@ from grader.checks.registry import REGISTRY
 from grader.engine import resolve_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, ConfigError, UsageError
 from grader.grade import Options
+from grader.mutants import MUTANTS
 from grader.rubric import Rubric, json_schema, load_rubric, rubric_path
 from grader.runner import engine_checks
-from grader.selftest import MUTANTS, MutantOutcome, run_selftest
+from grader.selftest import MutantOutcome, run_selftest
 
 app = typer.Typer(help="Validate, show and explain rubrics.", no_args_is_help=True)
 

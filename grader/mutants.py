@@ -1,0 +1,415 @@
+"""The self-test's mutants: the reference team broken in one known way each.
+
+Each mutant names the checks it must break (`breaks`) and those it may take down with
+them (`may_break`); `grader.selftest` grades every mutant and compares. Some mutants train
+again (a changed training must leave a store that matches it): they run the reference's own
+training command with the reference's virtual environment, on the host, as the course's
+own trusted code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from grader.manifest import MANIFEST_NAME, Manifest
+
+FAKE_AWS_KEY = 'AWS_ACCESS_KEY_ID = "AKIAZ3MSJV4WDQ7EXMPL"\n'
+MUTANT_AUTHOR = "Self Test"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    description: str
+    breaks: frozenset[str]
+    apply: Callable[[Path, Manifest], None]
+    may_break: frozenset[str] = frozenset()
+
+
+def _delete_data_tests(repo: Path, manifest: Manifest) -> None:
+    for rel in manifest.tests.kinds.get("data", ()):
+        target = repo / rel
+        if target.is_file():
+            target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
+
+
+def _break_dockerfile(repo: Path, manifest: Manifest) -> None:
+    dockerfile = repo / (manifest.service.dockerfile if manifest.service else "Dockerfile")
+    dockerfile.write_text("FRUM python:3.11-slim\n" + dockerfile.read_text(encoding="utf-8"))
+
+
+PREDICT_500 = """\
+@app.middleware("http")
+async def _self_test_mutant(request, call_next):
+    from fastapi.responses import JSONResponse
+
+    if request.url.path.startswith("{path}"):
+        return JSONResponse({{"detail": "mutant"}}, status_code=500)
+    return await call_next(request)
+"""
+
+
+def _predict_500(repo: Path, manifest: Manifest) -> None:
+    """Register a middleware answering 500 on the predict path, wherever the app is made."""
+    path = manifest.service.predict_path if manifest.service else "/predict"
+    block = PREDICT_500.format(path=path)
+    for module in sorted(repo.glob("src/**/*.py")) + sorted(repo.glob("*.py")):
+        text = module.read_text(encoding="utf-8")
+        if "FastAPI(" not in text:
+            continue
+        factory = re.search(r"(?m)^(\s+)return app\s*$", text)
+        if factory:  # the app is built in a function: register before it is returned
+            indented = textwrap.indent(block, factory.group(1))
+            text = text[: factory.start()] + indented + text[factory.start() :]
+        elif re.search(r"(?m)^app\s*=\s*FastAPI\(", text):
+            text += "\n\n" + block
+        else:
+            continue
+        module.write_text(text, encoding="utf-8")
+        return
+    raise ValueError("no module that builds a FastAPI `app` was found")
+
+
+def _store_paths(repo: Path, manifest: Manifest) -> list[Path]:
+    uri = manifest.tracking.uri if manifest.tracking else "sqlite:///mlflow.db"
+    local = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else uri
+    return [repo / local, repo / "mlruns", repo / "mlartifacts"]
+
+
+def _empty_store(repo: Path, manifest: Manifest) -> None:
+    for path in _store_paths(repo, manifest):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _remove_alias(repo: Path, manifest: Manifest) -> None:
+    from mlflow import MlflowClient
+
+    assert manifest.tracking is not None
+    db = _store_paths(repo, manifest)[0]
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")
+    client.delete_registered_model_alias(
+        manifest.tracking.registered_model, manifest.tracking.alias
+    )
+
+
+def _ci_or_true(repo: Path, manifest: Manifest) -> None:
+    for workflow in sorted((repo / ".github" / "workflows").glob("*.y*ml")):
+        text = workflow.read_text(encoding="utf-8")
+        changed = re.sub(r"(run:\s*make test)\s*$", r"\1 || true", text, flags=re.MULTILINE)
+        workflow.write_text(changed, encoding="utf-8")
+
+
+def _big_file(repo: Path, manifest: Manifest) -> None:
+    (repo / "data").mkdir(exist_ok=True)
+    (repo / "data" / "raw_dump.bin").write_bytes(os.urandom(10 * 1024 * 1024))
+
+
+def _cloud_key(repo: Path, manifest: Manifest) -> None:
+    (repo / "deploy_settings.py").write_text(FAKE_AWS_KEY, encoding="utf-8")
+
+
+def _silent_member(repo: Path, manifest: Manifest) -> None:
+    path = repo / MANIFEST_NAME
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["team"]["members"].append({"name": "Grace Hopper", "github": "ghopper"})
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def _skeleton_proposal(repo: Path, manifest: Manifest) -> None:
+    rel = manifest.docs.proposal or "docs/proposal.md"
+    skeleton = (
+        "# Project proposal\n\n## Problem\n_Who has the problem?_\n\n## Data\n_Where from?_\n"
+    )
+    (repo / rel).write_text(skeleton, encoding="utf-8")
+
+
+def _broken_manifest(repo: Path, manifest: Manifest) -> None:
+    (repo / MANIFEST_NAME).write_text("version: 1\nteam: {name: ''}\n", encoding="utf-8")
+
+
+def _no_readme_sections(repo: Path, manifest: Manifest) -> None:
+    readme = repo / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    readme.write_text(re.sub(r"(?m)^#+\s+", "", text), encoding="utf-8")
+
+
+def _no_dockerignore(repo: Path, manifest: Manifest) -> None:
+    (repo / ".dockerignore").unlink()
+
+
+def _no_precommit_hooks(repo: Path, manifest: Manifest) -> None:
+    path = repo / ".pre-commit-config.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for entry in config.get("repos", []):
+        entry["hooks"] = [h for h in entry.get("hooks", []) if not h["id"].startswith("ruff")]
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
+def _lint_error(repo: Path, manifest: Manifest) -> None:
+    (repo / "scratch.py").write_text("import os\n", encoding="utf-8")
+
+
+def _invalid_workflow(repo: Path, manifest: Manifest) -> None:
+    (repo / ".github" / "workflows" / "broken.yml").write_text(
+        "name: broken\non: push\njobs: 3\n", encoding="utf-8"
+    )
+
+
+def _deleted_tests(repo: Path, manifest: Manifest) -> None:
+    for test in repo.glob("tests/*.py"):
+        test.unlink()
+
+
+def _runs_as_root(repo: Path, manifest: Manifest) -> None:
+    dockerfile = repo / (manifest.service.dockerfile if manifest.service else "Dockerfile")
+    text = dockerfile.read_text(encoding="utf-8")
+    dockerfile.write_text(re.sub(r"(?m)^USER .*$", "USER root", text), encoding="utf-8")
+
+
+def _failing_test(repo: Path, manifest: Manifest) -> None:
+    (repo / "tests" / "test_self_test_mutant.py").write_text(
+        "def test_mutant_fails():\n    assert 1 == 2\n", encoding="utf-8"
+    )
+
+
+# --- mutants of the numbers the grader measures itself ---------------------------------------
+
+
+def _champion_run(db: Path, manifest: Manifest) -> tuple[str, float]:
+    """Run id and primary metric of the committed champion (the reference is trusted)."""
+    from mlflow import MlflowClient
+
+    assert manifest.tracking is not None
+    tracking = manifest.tracking
+    uri = f"sqlite:///{db}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version_by_alias(tracking.registered_model, tracking.alias)
+    run = client.get_run(str(version.run_id))
+    return str(version.run_id), float(run.data.metrics[tracking.primary_metric.name])
+
+
+def _raise_logged_metric(repo: Path, manifest: Manifest) -> None:
+    """One SQL statement per table: the champion's primary metric looks better than it is."""
+    assert manifest.tracking is not None
+    db = _store_paths(repo, manifest)[0]
+    run_id, value = _champion_run(db, manifest)
+    better = (
+        value + 0.02 if manifest.tracking.primary_metric.direction == "maximize" else 0.9 * value
+    )
+    key = manifest.tracking.primary_metric.name
+    with sqlite3.connect(db) as connection:
+        for table in ("metrics", "latest_metrics"):
+            connection.execute(
+                f"UPDATE {table} SET value = ? WHERE run_uuid = ? AND key = ?",
+                (better, run_id, key),
+            )
+
+
+def _edit_source(repo: Path, name: str, old: str, new: str) -> None:
+    for module in sorted(repo.glob(f"src/**/{name}")):
+        text = module.read_text(encoding="utf-8")
+        if old in text:
+            module.write_text(text.replace(old, new, 1), encoding="utf-8")
+            return
+    raise ValueError(f"no src/**/{name} holds {old.strip()!r}")
+
+
+def _train_split_metric(repo: Path, manifest: Manifest) -> None:
+    """The metrics are measured on the training rows, then the champion is trained again."""
+    _edit_source(
+        repo,
+        "train.py",
+        "metrics = evaluate(model, x_test, y_test)",
+        "metrics = evaluate(model, x_train, y_train)",
+    )
+    retrain(repo, manifest)
+
+
+UNSEEDED = """
+    import random
+
+    rows = random.Random().sample(range(len(x_train)), int(0.8 * len(x_train)))
+    x_train, y_train = x_train.iloc[rows], y_train.iloc[rows]
+"""
+
+
+def _unseeded_training(repo: Path, manifest: Manifest) -> None:
+    """Training draws its rows from an unseeded random source, then trains again."""
+    for module in sorted(repo.glob("src/**/modeling.py")):
+        text = module.read_text(encoding="utf-8")
+        found = re.search(r"(?m)^def fit\(.*x_train.*y_train.*\n", text)
+        if found:
+            text = text[: found.end()] + UNSEEDED.lstrip("\n") + text[found.end() :]
+            module.write_text(text, encoding="utf-8")
+            break
+    else:
+        raise ValueError("no src/**/modeling.py defines fit(..., x_train, y_train, ...)")
+    retrain(repo, manifest)
+
+
+def retrain(repo: Path, manifest: Manifest, times: int = 2) -> None:
+    """The training command on the host, from a fresh store, with the reference's own
+    virtual environment (the clone's origin), the clone's code first on the path."""
+    if manifest.training is None:
+        raise ValueError("capstone.yaml has no training command")
+    python = _reference_venv(repo)
+    for path in [*_store_paths(repo, manifest), repo / "model"]:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env |= {
+        "PATH": f"{python}{os.pathsep}{env.get('PATH', '')}",
+        "VIRTUAL_ENV": str(python.parent),
+        "PYTHONPATH": str(repo / "src"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if manifest.training.seed is not None:
+        env["SEED"] = str(manifest.training.seed)
+    for _ in range(times):
+        done = subprocess.run(
+            ["sh", "-c", manifest.training.command],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise ValueError(f"training failed: {(done.stdout + done.stderr)[-800:]}")
+
+
+def _reference_venv(repo: Path) -> Path:
+    """bin/ of the reference's .venv: the clone's origin is the reference checkout."""
+    origin = subprocess.run(
+        ["git", "-C", str(repo), "remote", "get-url", "origin"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    bin_dir = Path(origin) / ".venv" / "bin"
+    if not (bin_dir / "python").exists():
+        raise ValueError(f"this mutant trains: it needs {bin_dir.parent} (`make setup` there)")
+    return bin_dir
+
+
+def _lenient_api_tests(repo: Path, manifest: Manifest) -> None:
+    """The API tests accept a server error and no longer look at what the model answers."""
+    selectors = manifest.tests.kinds.get("api", ()) or ("tests",)
+    files = [
+        p
+        for s in selectors
+        for p in ([repo / s] if s.endswith(".py") else (repo / s).glob("**/*.py"))
+    ]
+    for path in files:
+        lines = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            code = line.strip()
+            if code.startswith("assert") and "status_code == 200" in code:
+                line = line.replace("status_code == 200", "status_code in (200, 500)")
+            elif code.startswith("assert") and any(w in code for w in LOOKS_AT_ANSWERS):
+                line = line[: len(line) - len(line.lstrip())] + "assert True"
+            lines.append(line)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+LOOKS_AT_ANSWERS = ('["prediction"] ==', "QUALITY_THRESHOLD", "residual", '["prediction"] <')
+
+
+SERVICE = frozenset({"service.bad_input", "service.fuzz", "service.openapi", "service.latency"})
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "deleted-data-tests",
+        "the data tests are deleted",
+        frozenset({"tests.kinds"}),
+        _delete_data_tests,
+        frozenset({"tests.coverage", "tests.count"}),
+    ),
+    Mutant(
+        "broken-dockerfile",
+        "the Dockerfile has a syntax error",
+        frozenset({"container.build", "container.lint"}),
+        _break_dockerfile,
+    ),
+    Mutant(
+        "predict-500",
+        "/predict answers 500",
+        frozenset({"service.examples"}),
+        _predict_500,
+        SERVICE | {"tracking.consistency", "service.deployed"},
+    ),
+    Mutant(
+        "empty-store",
+        "the tracking store is deleted",
+        frozenset({"tracking.experiment"}),
+        _empty_store,
+    ),
+    Mutant(
+        "no-alias",
+        "the champion alias is removed",
+        frozenset({"tracking.registered_model"}),
+        _remove_alias,
+        frozenset({"tracking.*", "service.model_info"}),
+    ),
+    Mutant(
+        "ci-or-true",
+        "`|| true` is added to the CI test step",
+        frozenset({"ci.anti_patterns"}),
+        _ci_or_true,
+    ),
+    Mutant(
+        "big-file",
+        "a 10 MB file is committed",
+        frozenset({"repo.large_files"}),
+        _big_file,
+        frozenset({"precommit.run"}),
+    ),
+    Mutant("cloud-key", "a fake cloud key is committed", frozenset({"repo.secrets"}), _cloud_key),
+    Mutant("silent-member", "a member has no commits", frozenset({"repo.commits"}), _silent_member),
+    Mutant(
+        "skeleton-proposal",
+        "the proposal is the template's skeleton",
+        frozenset({"repo.doc_filled"}),
+        _skeleton_proposal,
+    ),
+    Mutant(
+        "tampered-store",
+        "the champion's metric is raised by SQL in the tracking store",
+        frozenset({"tracking.reproduce", "tracking.evaluate"}),
+        _raise_logged_metric,
+    ),
+    Mutant(
+        "train-split-metric",
+        "the metrics are logged on the training rows",
+        frozenset({"tracking.evaluate"}),
+        _train_split_metric,
+    ),
+    Mutant(
+        "unseeded-training",
+        "training draws its rows without a seed",
+        frozenset({"tracking.reproduce"}),
+        _unseeded_training,
+    ),
+    Mutant(
+        "lenient-api-tests",
+        "the API tests accept a server error and ignore the answers",
+        frozenset({"tests.sensitivity"}),
+        _lenient_api_tests,
+    ),
+)
