@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -108,7 +108,10 @@ def scan(script: str, is_gate: Callable[[Command], bool], shell: Shell) -> Scan:
         nodes = bashlex.parse(_prepared(script))
     except Exception as exc:  # bashlex raises many kinds (NotImplementedError for `case`)
         return line_scan(script, is_gate, shell, f"{type(exc).__name__}: {exc}")
-    return _Parsed(script, nodes, is_gate).scan(shell)
+    try:
+        return _Parsed(script, nodes, is_gate).scan(shell)
+    except Exception as exc:  # a tree shape bashlex makes that this reading does not know
+        return line_scan(script, is_gate, shell, f"{type(exc).__name__} in its tree: {exc}")
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -164,6 +167,9 @@ class _Run:
     last: bool = False
     reason: tuple[int, str] | None = None
     pending: tuple[int, str] | None = None
+    ignoring: int = 0  # > 0 where `set -e` does not apply (conditions, `&&` lists, `!`)
+    soft: bool = False  # the last failure happened where `set -e` did not apply
+    calling: set[str] = field(default_factory=set)
 
     def swallow(self, line: int, what: str) -> None:
         if self.hit and self.reason is None:
@@ -234,8 +240,8 @@ class _Parsed:
             if background and failed:
                 run.swallow(self.line(parts[0]), "`&` (runs it in the background)")
                 failed = False
-            run.last = failed
-            if failed and run.errexit and not exempt:
+            run.last, run.soft = failed, failed and (exempt or run.ignoring > 0)
+            if failed and run.errexit and not run.soft:
                 raise _Exit(True)
             if failed and run.hit and i + 1 < len(statements):
                 if self.reads_status(statements[i + 1][0]):
@@ -274,30 +280,54 @@ class _Parsed:
         )
 
     def and_or(self, parts: list[Any], run: _Run) -> tuple[bool, bool]:
-        """Status of `a && b || c`, and whether `set -e` ignores it."""
-        failed = run.last = self.node(parts[0], run)
-        ran_last = len(parts) == 1
+        """Status of `a && b || c`, and whether `set -e` ignores it.
+
+        `set -e` is ignored in every part but the last; a compound command (not a
+        subshell) whose own last command failed while it was ignored is exempt too.
+        """
+        failed = run.last = self.guarded(parts[0], run, len(parts) > 1)
+        ran_last, soft = len(parts) == 1, run.soft
         for i in range(1, len(parts), 2):
             op, node = parts[i].op, parts[i + 1]
             if (op == "&&") == failed:
                 ran_last = False
                 continue
-            before = failed
-            failed = self.rescue(node, run) if op == "||" else self.node(node, run)
-            run.last = failed
-            ran_last = i + 2 == len(parts)
+            before, last = failed, i + 2 == len(parts)
+            failed = (
+                self.rescue(node, run, not last)
+                if op == "||"
+                else self.guarded(node, run, not last)
+            )
+            run.last, ran_last, soft = failed, last, run.soft
             if before and not failed:
                 text = self.text(parts[i].pos[0], node.pos[1])
                 run.swallow(self.line(parts[i]), f"`{text}`")
-        negated = parts[0].kind == "pipeline" and _is(parts[0].parts[0], "reservedword", "!")
-        return failed, not ran_last or (len(parts) == 1 and negated)
+        node = parts[-1] if ran_last else None
+        compound = node is not None and node.kind == "compound" and not self.subshelled(node)
+        return failed, not ran_last or self.negated(parts[-1]) or (compound and soft)
 
-    def rescue(self, node: Any, run: _Run) -> bool:
+    def guarded(self, node: Any, run: _Run, ignore: bool) -> bool:
+        """`node`'s status; with `ignore`, `set -e` does not apply inside it."""
+        run.soft = False
+        run.ignoring += ignore
+        try:
+            return self.node(node, run)
+        finally:
+            run.ignoring -= ignore
+
+    def negated(self, node: Any) -> bool:
+        return bool(node.kind == "pipeline" and _is(node.parts[0], "reservedword", "!"))
+
+    def subshelled(self, node: Any) -> bool:
+        return _is(node.list[0], "reservedword", "(")
+
+    def rescue(self, node: Any, run: _Run, ignore: bool) -> bool:
         """`|| node`: a retry of a gate, an `exit 1`, a look at `$?` keep the failure."""
         gates = {id(g) for g in self.gates}
-        if any(id(n) in gates for n in _walk(node)) or self.reads_status([node]):
+        others = any(id(n) in gates for n in _walk(node)) and not self.contains(node, run.target)
+        if others or self.reads_status([node]):
             return True
-        return self.node(node, run)
+        return self.guarded(node, run, ignore)
 
     def node(self, node: Any, run: _Run) -> bool:
         kind = node.kind
@@ -322,8 +352,10 @@ class _Parsed:
         if name == "set":
             self.set(node, words, run)
             return False
-        if name in self.functions and self.contains(self.functions[name], run.target):
-            return self.subshell([self.functions[name]], run)
+        body = self.functions.get(name) if name not in run.calling else None
+        if body is not None and self.contains(body, run.target):
+            run.calling.add(name)  # a function that calls itself is followed once
+            return self.subshell([body], run)
         if self.contains(node, run.target):  # inside $( ): the word takes its output
             self.node(next(n for n in _walk(node) if n is run.target), run)
             if all(p.kind == "assignment" for p in node.parts if p.kind != "redirect"):
@@ -351,9 +383,13 @@ class _Parsed:
         parts = [p for p in node.parts if p.kind != "pipe"]
         negated = _is(parts[0], "reservedword", "!")
         commands = parts[1:] if negated else parts
-        statuses = [
-            self.subshell([c], run) if len(commands) > 1 else self.node(c, run) for c in commands
-        ]
+        run.ignoring += negated  # `set -e` does not apply in a `!` pipeline
+        try:
+            statuses = [
+                self.subshell([c], run) if commands[1:] else self.node(c, run) for c in commands
+            ]
+        finally:
+            run.ignoring -= negated
         failed = statuses[-1] or (run.pipefail and any(statuses))
         if any(statuses[:-1]) and not failed:
             tail = self.text(commands[-2].pos[1], commands[-1].pos[1])
@@ -383,12 +419,11 @@ class _Parsed:
             run.errexit, run.pipefail, run.off, run.off_line = saved
 
     def condition(self, node: Any, run: _Run) -> bool:
-        saved = (run.errexit, run.off)
-        run.errexit, run.off = False, ""
+        run.ignoring += 1
         try:
             return self.block([node], run)
         finally:
-            run.errexit, run.off = saved
+            run.ignoring -= 1
 
     def if_(self, node: Any, run: _Run) -> bool:
         clauses, orelse, parts = [], None, node.parts

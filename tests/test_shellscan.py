@@ -142,3 +142,45 @@ def test_apply_set() -> None:
     assert apply_set(["-euo", "pipefail"], False, False) == (True, True)
     assert apply_set(["+e"], True, True) == (False, True)
     assert apply_set(["-x"], False, False) == (False, False)
+
+
+BASH_CASES = [
+    "pytest || true",
+    "pytest | tee /dev/null",
+    "set -o pipefail\npytest | tee /dev/null",
+    "set +e\npytest\necho done",
+    "pytest; exit 0",
+    "pytest && echo ok\necho done",
+    "pytest && echo ok",
+    "{ pytest; echo reached; } && true\necho done",
+    "if set +e; then :; fi\npytest\necho done",
+    "for f in a b; do pytest && echo ok; done\necho done",
+    "for f in a; do pytest; done\necho done",
+    "( pytest; echo reached )\necho done",
+    "if pytest; then echo ok; fi",
+    "if ! pytest; then exit 1; fi",
+    "pytest || (echo failed; exit 1)",
+    "! pytest\necho done",
+    "x=$(pytest)\necho done",
+    "echo $(pytest)",
+    "f() { pytest; echo in-f; }\nf\necho done",
+    "true && ! pytest\necho done",
+    "while pytest; do :; done",
+]
+
+
+@pytest.mark.parametrize("errexit", [True, False], ids=["bash-e", "bash"])
+@pytest.mark.parametrize("script", BASH_CASES)
+def test_verdict_matches_what_bash_does(script: str, errexit: bool) -> None:
+    """Run the script in real bash with a failing `pytest`: exit 0 is a swallow."""
+    import subprocess
+
+    shell = shell_for("bash -e {0}" if errexit else "bash {0}")
+    assert shell is not None
+    preamble = "pytest() { return 1; }\n"
+    flags = ["-e"] if errexit else []
+    done = subprocess.run(
+        ["bash", *flags, "-c", preamble + script], capture_output=True, timeout=10, check=False
+    )
+    found = scan(script, is_gate, shell)
+    assert bool(found.swallows) is (done.returncode == 0), (done.returncode, found.swallows)
