@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema  # type: ignore[import-untyped]
 import yaml
@@ -192,9 +192,7 @@ def _step(
         if_line=workflow.line(_loc(job_id, index, if_owner is step, if_key)),
         run_line=_run_line(_child(node, "run"), first),
         shell=_shell(workflow.data, job, step),
-        working_directory=str(
-            step.get("working-directory") or _defaults(job).get("working-directory") or ""
-        ),
+        working_directory=_working_directory(workflow.data, job, step),
     )
 
 
@@ -203,6 +201,13 @@ def _run_line(node: yaml.Node | None, default: int) -> int:
     if not isinstance(node, yaml.ScalarNode):
         return default
     return node.start_mark.line + (2 if node.style in ("|", ">") else 1)
+
+
+def _working_directory(data: Any, job: dict[str, Any], step: dict[str, Any]) -> str:
+    for owner in (step, _defaults(job), _defaults(data)):
+        if owner.get("working-directory"):
+            return str(owner["working-directory"])
+    return ""
 
 
 def _defaults(owner: Any) -> dict[str, Any]:
@@ -253,6 +258,7 @@ class Dead:
     line: int
     why: str
     steps: tuple[Step, ...]
+    what: Literal["workflow", "job", "step"] = "job"
 
 
 @dataclass(frozen=True)
@@ -275,7 +281,7 @@ def plan(loaded: list[Workflow], branch: str) -> Plan:
     for w in valid:
         if w.file not in firing:
             why = f"workflow never runs on a push or pull request to {branch} (on: {_on_text(w)})"
-            dead.append(Dead(w.file, w.key_line(("on",)), why, tuple(steps(w))))
+            dead.append(Dead(w.file, w.key_line(("on",)), why, tuple(steps(w)), "workflow"))
             continue
         _sort_jobs(w, live, dead)
     return Plan(branch, tuple(live), tuple(dead))
@@ -289,7 +295,13 @@ def _sort_jobs(w: Workflow, live: list[Step], dead: list[Dead]) -> None:
             continue
         if constant(step.condition) is False:
             dead.append(
-                Dead(step.file, step.if_line, f"step never runs (if: {step.condition})", (step,))
+                Dead(
+                    step.file,
+                    step.if_line,
+                    f"step never runs (if: {step.condition})",
+                    (step,),
+                    "step",
+                )
             )
         else:
             live.append(step)

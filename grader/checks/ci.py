@@ -206,6 +206,11 @@ class AntiPatternsParams(Params):
     penalty: float = Field(
         0.5, gt=0, le=1, description="Credit lost per finding (0.5: two findings score 0)."
     )
+    other_triggers_ok: bool = Field(
+        True,
+        description="A workflow that never runs on a push or pull request to the graded branch"
+        " (nightly, release, manual) is fine when a step of the same kind runs on push.",
+    )
 
 
 EXIT_ZERO = re.compile(r"--exit-zero\b")
@@ -225,14 +230,16 @@ def anti_patterns(ctx: Context, params: AntiPatternsParams) -> Outcome:
     `continue-on-error: true` (step or job) and `--exit-zero`; test steps that run no
     test (`--collect-only`, ignoring or deselecting the test folder); test or lint
     steps, jobs or workflows that never run (`if: false`, a job that needs such a job,
-    `on:` triggers that never fire for the branch); and a CI with no test step at all.
-    Fix: let the step fail, and fix the failing test or lint error instead of hiding it.
+    `on:` triggers that never fire for the branch, unless a step of the same kind runs
+    on push elsewhere: a nightly or release workflow is fine); and a CI with no test
+    step at all. Fix: let the step fail, and fix the failing test or lint error instead
+    of hiding it.
     """
     patterns = {"test": params.tests_pattern, "lint": params.lint_pattern}
     kinds = Kinds(ctx.repo, {kind: re.compile(rx) for kind, rx in patterns.items()})
     plan = _plan(ctx.repo)
     test_paths = ctx.manifest.tests.paths if ctx.manifest else ("tests",)
-    findings, notes = _dead_findings(plan, kinds), list[str]()
+    findings, notes = _dead_findings(plan, kinds, params.other_triggers_ok), list[str]()
     for step in plan.live:
         kind = _gate_kind(kinds, step)
         if kind:
@@ -250,14 +257,16 @@ def _gate_kind(kinds: Kinds, step: Step) -> str | None:
     return "test" if "test" in found else "lint" if "lint" in found else None
 
 
-def _dead_findings(plan: workflows.Plan, kinds: Kinds) -> list[Finding]:
+def _dead_findings(plan: workflows.Plan, kinds: Kinds, other_triggers_ok: bool) -> list[Finding]:
+    """Test or lint steps that never run; a whole workflow only if nothing else runs them."""
+    live = {_gate_kind(kinds, s) for s in plan.live}
     out = []
     for dead in plan.dead:
         gates = [k for s in dead.steps if (k := _gate_kind(kinds, s))]
-        if not gates:
-            continue
         kind = "test" if "test" in gates else "lint"
-        single = len(dead.steps) == 1 and dead.why.startswith("step ")
+        if not gates or (dead.what == "workflow" and other_triggers_ok and kind in live):
+            continue
+        single = dead.what == "step"
         what = f"{kind} {dead.why}" if single else f"{dead.why}: its {kind} step never runs"
         out.append(Finding(dead.file, dead.line, what))
     return out
@@ -322,7 +331,7 @@ def _called_swallows(
     """(file:line, swallow) in the repo scripts and Makefile recipes a gate command runs."""
     out = []
     for rel, text in kinds.scripts(gate.text, workdir).items():
-        found = _script_swallows(gate, rel, text, shell, kinds, notes)
+        found = _script_swallows(gate, (workdir, rel), text, shell, kinds, notes)
         out += [(f"{rel}:{s.line}", s) for s in found]
     rel, recipes = kinds.recipes(gate.words, workdir)
     for recipe in recipes:
@@ -342,14 +351,16 @@ def _recipe_swallows(recipe: makefile.Recipe, kinds: Kinds) -> tuple[shellscan.S
 
 def _script_swallows(
     gate: shellscan.Command,
-    rel: str,
+    where: tuple[str, str],
     text: str,
     shell: shellscan.Shell,
     kinds: Kinds,
     notes: list[str],
 ) -> tuple[shellscan.Swallow, ...]:
     """What lets a repo script the step runs exit 0 when its own test command fails."""
-    at = next((i for i, w in enumerate(gate.words) if posixpath.normpath(w).endswith(rel)), 0)
+    workdir, rel = where
+    paths = [posixpath.normpath(posixpath.join(workdir, w)) for w in gate.words]
+    at = paths.index(rel) if rel in paths else 0
     invocation = gate.words[: at + 1]
     if invocation and invocation[0] not in ("source", "."):
         shell = shellscan.script_shell(invocation, text)

@@ -383,6 +383,30 @@ def test_wrapper_script_that_swallows_is_named(
     assert findings(make_repo(files)) == [f"{F}:20: {expected}"]
 
 
+@pytest.mark.parametrize(
+    ("where", "text_of"),
+    [
+        ("step", lambda t: with_tests("bash scripts/test.sh", "        working-directory: app\n")),
+        (
+            "workflow",
+            lambda t: with_tests("bash scripts/test.sh").replace(
+                "jobs:\n", "defaults:\n  run:\n    working-directory: app\njobs:\n", 1
+            ),
+        ),
+    ],
+)
+def test_wrapper_script_is_found_from_the_working_directory(
+    make_repo: MakeRepo, where: str, text_of: Any
+) -> None:
+    script = "#!/usr/bin/env bash\npytest || echo failed\n"
+    files = {**workflow(text_of(None)), "app/scripts/test.sh": script}
+    found = findings(make_repo(files))
+    assert len(found) == 1
+    assert found[0].endswith(
+        ": app/scripts/test.sh:2: `|| echo failed` makes the test step pass when `pytest` fails"
+    )
+
+
 def test_wrapper_script_that_fails_properly_counts_as_the_test_step(make_repo: MakeRepo) -> None:
     script = "#!/usr/bin/env bash\nset -euo pipefail\npytest --cov=src\n"
     files = {**workflow(with_tests("bash scripts/test.sh")), "scripts/test.sh": script}
@@ -496,6 +520,30 @@ def test_test_job_that_never_runs_is_named(
     steps = run(path, "ci.required_steps")
     assert steps.status == "failed"
     assert steps.message.startswith("no CI step for: tests, lint, image (")
+
+
+NIGHTLY = GOOD.replace(ON, "on:\n  schedule:\n    - cron: '0 3 * * *'\n")
+
+
+def test_nightly_workflow_is_fine_when_tests_also_run_on_push(make_repo: MakeRepo) -> None:
+    path = make_repo({**workflow(), **workflow(NIGHTLY, "nightly.yml")})
+    assert findings(path) == []
+    strict = run(path, "ci.anti_patterns", other_triggers_ok=False)
+    assert strict.evidence["findings"] == [
+        ".github/workflows/nightly.yml:2: workflow never runs on a push or pull request to main"
+        " (on: schedule): its test step never runs"
+    ]
+
+
+def test_disabled_test_job_is_flagged_even_when_another_job_runs_tests(
+    make_repo: MakeRepo,
+) -> None:
+    extra = "  integration:\n    if: false\n    runs-on: ubuntu-latest\n    steps:\n"
+    extra += "      - run: pytest tests/integration\n"
+    path = make_repo(workflow(GOOD + extra))
+    assert findings(path) == [
+        f"{F}:28: job `integration` never runs (if: false): its test step never runs"
+    ]
 
 
 def test_job_that_needs_a_disabled_job_does_not_count(make_repo: MakeRepo) -> None:
