@@ -142,6 +142,11 @@ F = ".github/workflows/ci.yml"
             f"{F}:18: continue-on-error: true on lint step",
         ),
         (
+            "        run: ruff check .\n",
+            "        run: ruff check .\n        continue-on-error: ${{ true }}\n",
+            f"{F}:18: continue-on-error: true on lint step",
+        ),
+        (
             "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
             "      - uses: actions/setup-python@v5",
             "    runs-on: ubuntu-latest\n    continue-on-error: true\n    steps:\n"
@@ -182,6 +187,7 @@ F = ".github/workflows/ci.yml"
     ],
     ids=[
         "coe-step",
+        "coe-expr",
         "coe-job",
         "or-true",
         "exit-zero",
