@@ -294,15 +294,8 @@ def _sort_jobs(w: Workflow, live: list[Step], dead: list[Dead]) -> None:
         if step.job in off:
             continue
         if constant(step.condition) is False:
-            dead.append(
-                Dead(
-                    step.file,
-                    step.if_line,
-                    f"step never runs (if: {step.condition})",
-                    (step,),
-                    "step",
-                )
-            )
+            why = f"step never runs (if: {step.condition})"
+            dead.append(Dead(step.file, step.if_line, why, (step,), "step"))
         else:
             live.append(step)
     for job_id, (line, why) in off.items():
@@ -324,7 +317,7 @@ def _dead_jobs(w: Workflow, jobs: dict[str, Any]) -> dict[str, tuple[int, str]]:
             if str(job_id) in off or not isinstance(job, dict):
                 continue
             needs = job.get("needs") or []
-            needs = [needs] if isinstance(needs, str) else needs
+            needs = needs if isinstance(needs, list) else [needs]
             gone = [str(n) for n in needs if str(n) in off]
             if gone and not re.search(r"\b(always|cancelled)\(\)", str(job.get("if", ""))):
                 why = f"it needs `{gone[0]}`, which never runs"
