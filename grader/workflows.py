@@ -425,3 +425,53 @@ def _called(w: Workflow, valid: list[Workflow], firing: set[str]) -> bool:
             if uses.removeprefix("./") == w.file:
                 return True
     return False
+
+
+# --- local composite actions ----------------------------------------------------------------
+
+
+def expand_actions(repo: Path, found: tuple[Step, ...]) -> tuple[Step, ...]:
+    """A step that uses a local composite action (`uses: ./path`) stands for its steps."""
+    out: list[Step] = []
+    for step in found:
+        inner = _composite(repo, step) if step.uses.startswith("./") else []
+        out.extend(inner or [step])
+    return tuple(out)
+
+
+def _composite(repo: Path, step: Step) -> list[Step]:
+    base = step.uses[2:].strip("/")
+    for name in ("action.yml", "action.yaml"):
+        action = load(repo, f"{base}/{name}" if base else name)
+        runs = action.data.get("runs") if isinstance(action.data, dict) else None
+        if isinstance(runs, dict) and runs.get("using") == "composite":
+            listed = runs.get("steps")
+            listed = listed if isinstance(listed, list) else []
+            return [
+                _action_step(action, step.job, index, inner)
+                for index, inner in enumerate(listed)
+                if isinstance(inner, dict)
+            ]
+    return []
+
+
+def _action_step(action: Workflow, job: str, index: int, step: dict[str, Any]) -> Step:
+    node = _child(_child(_child(action.node, "runs"), "steps"), index)
+    first = node.start_mark.line + 1 if node else 1
+    line = action.line(("runs", "steps", index, "if"))
+    return Step(
+        file=action.file,
+        job=job,
+        name=str(step.get("name") or step.get("uses") or f"step {index + 1}"),
+        run=str(step.get("run") or ""),
+        uses=str(step.get("uses") or ""),
+        first_line=first,
+        last_line=max(first, node.end_mark.line) if node else first,
+        continue_on_error=constant(step.get("continue-on-error", False)) is True,
+        coe_line=action.line(("runs", "steps", index, "continue-on-error")),
+        condition=_shown(step.get("if", "")),
+        if_line=line,
+        run_line=_run_line(_child(node, "run"), first),
+        shell=str(step.get("shell") or ""),
+        working_directory=str(step.get("working-directory") or ""),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from dataclasses import dataclass
@@ -54,7 +55,9 @@ def graded_branch(repo: Path, hops: int = 3) -> str:
 
 
 def _plan(repo: Path) -> workflows.Plan:
-    return workflows.plan([w for w in _load_all(repo) if not w.problem], graded_branch(repo))
+    """What runs for the graded branch, local composite actions read as their steps."""
+    found = workflows.plan([w for w in _load_all(repo) if not w.problem], graded_branch(repo))
+    return dataclasses.replace(found, live=workflows.expand_actions(repo, found.live))
 
 
 def _command(step: Step) -> str:
@@ -156,7 +159,8 @@ def required_steps(ctx: Context, params: RequiredStepsParams) -> Outcome:
     """CI runs the tests, the linter and the image build.
 
     A step counts when its `run` script, a repo script or `make` target's recipe it runs
-    or its `uses` action matches the kind's pattern (its name does not count), and only
+    or its `uses` action matches the kind's pattern (its name does not count; a local
+    composite action, `uses: ./path`, counts by its own steps), and only
     if it runs on a push or pull request to the graded branch (the repository's default
     branch): a workflow whose `on:` never fires for that branch, a job or step with a
     constant false `if:`, or a job that `needs:` such a job does not count. Partial credit
@@ -225,8 +229,9 @@ def anti_patterns(ctx: Context, params: AntiPatternsParams) -> Outcome:
     flags, with file and line, each way its failure could be swallowed: `|| true`,
     `|| echo ...` or any other fallback that succeeds, `| tee` without `set -o
     pipefail`, `set +e` with no later look at `$?`, `if pytest; then`, `pytest && a || b`,
-    `exit 0` after a failure; the same inside a repo script or `make` target the step
-    runs (file and line of both), and `-` before a Makefile recipe line;
+    `exit 0` after a failure; the same inside a repo script, `make` target or local
+    composite action the step runs (file and line of both), and `-` before a Makefile
+    recipe line;
     `continue-on-error: true` (step or job) and `--exit-zero`; test steps that run no
     test (`--collect-only`, ignoring or deselecting the test folder); test or lint
     steps, jobs or workflows that never run (`if: false`, a job that needs such a job,

@@ -463,6 +463,37 @@ def test_make_target_that_fails_properly_passes(make_repo: MakeRepo) -> None:
     assert out.evidence["missing"] == ["lint"]  # `pre-commit install` runs no hook
 
 
+ACTION = """\
+name: Tests
+runs:
+  using: composite
+  steps:
+    - run: pip install -e .
+      shell: bash
+    - run: |
+        pytest --cov=src || echo "tests failed"
+      shell: bash
+"""
+
+
+def test_local_composite_action_is_read_as_its_steps(make_repo: MakeRepo) -> None:
+    text = with_tests("echo see the action").replace(
+        "      - name: Tests\n", "      - uses: ./.github/actions/tests\n      - name: Tests\n"
+    )
+    files = {**workflow(text), ".github/actions/tests/action.yml": ACTION}
+    path = make_repo(files)
+    assert findings(path) == [
+        '.github/actions/tests/action.yml:8: `|| echo "tests failed"` makes the test step pass'
+        " when `pytest --cov=src` fails"
+    ]
+    steps = run(path, "ci.required_steps")
+    assert steps.evidence["found"]["tests"] == [".github/actions/tests/action.yml:7"]
+    fixed = make_repo(
+        {**files, ".github/actions/tests/action.yml": ACTION.replace(' || echo "tests failed"', "")}
+    )
+    assert findings(fixed) == []
+
+
 # --- jobs, steps and workflows that never run -------------------------------------------
 
 JOB = "  test:\n    runs-on: ubuntu-latest\n"
