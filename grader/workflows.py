@@ -60,6 +60,7 @@ class Step:
     run_line: int = 0
     shell: str = ""
     working_directory: str = ""
+    via: str = ""  # for a step of a local composite action: where a workflow uses it
 
     @property
     def label(self) -> str:
@@ -448,20 +449,20 @@ def _composite(repo: Path, step: Step) -> list[Step]:
             listed = runs.get("steps")
             listed = listed if isinstance(listed, list) else []
             return [
-                _action_step(action, step.job, index, inner)
+                _action_step(action, step, index, inner)
                 for index, inner in enumerate(listed)
                 if isinstance(inner, dict)
             ]
     return []
 
 
-def _action_step(action: Workflow, job: str, index: int, step: dict[str, Any]) -> Step:
+def _action_step(action: Workflow, caller: Step, index: int, step: dict[str, Any]) -> Step:
     node = _child(_child(_child(action.node, "runs"), "steps"), index)
     first = node.start_mark.line + 1 if node else 1
     line = action.line(("runs", "steps", index, "if"))
     return Step(
         file=action.file,
-        job=job,
+        job=caller.job,
         name=str(step.get("name") or step.get("uses") or f"step {index + 1}"),
         run=str(step.get("run") or ""),
         uses=str(step.get("uses") or ""),
@@ -474,4 +475,5 @@ def _action_step(action: Workflow, job: str, index: int, step: dict[str, Any]) -
         run_line=_run_line(_child(node, "run"), first),
         shell=str(step.get("shell") or ""),
         working_directory=str(step.get("working-directory") or ""),
+        via=f"{caller.file}:{caller.first_line}",
     )

@@ -198,10 +198,15 @@ class Finding:
     file: str
     line: int
     what: str
+    via: str = ""  # where a workflow uses the composite action the finding is in
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.what}"
+        return f"{where}: {self.what}" + (f" (action used at {self.via})" if self.via else "")
+
+    @classmethod
+    def at(cls, step: Step, line: int, what: str) -> Finding:
+        return cls(step.file, line, what, step.via)
 
 
 class AntiPatternsParams(Params):
@@ -298,7 +303,7 @@ def _gate_findings(
 ) -> list[Finding]:
     out = []
     if step.continue_on_error:
-        out.append(Finding(step.file, step.coe_line, f"continue-on-error: true on {kind} step"))
+        out.append(Finding.at(step, step.coe_line, f"continue-on-error: true on {kind} step"))
     out += _grep(
         step, _step_lines(repo, step), EXIT_ZERO, f"--exit-zero makes the {kind} step always pass"
     )
@@ -316,13 +321,13 @@ def _shell_findings(step: Step, kind: str, kinds: Kinds, notes: list[str]) -> li
     if scan.fallback:
         notes.append(f"{step.file}:{step.run_line}: {scan.fallback}: read line by line")
     out = [
-        Finding(step.file, step.run_line + s.line - 1, _swallowed(s, kind, kinds))
+        Finding.at(step, step.run_line + s.line - 1, _swallowed(s, kind, kinds))
         for s in scan.swallows
     ]
     for gate in scan.gates:
         line = step.run_line + gate.line - 1
         found = _called_swallows(gate, workdir, shell, kinds, notes)
-        out += [Finding(step.file, line, f"{w}: {_swallowed(s, kind, kinds)}") for w, s in found]
+        out += [Finding.at(step, line, f"{w}: {_swallowed(s, kind, kinds)}") for w, s in found]
     return out
 
 
@@ -394,7 +399,7 @@ def _wholesale_findings(repo: Path, step: Step, test_paths: tuple[str, ...]) -> 
 def _grep(
     step: Step, lines: list[tuple[int, str]], rx: re.Pattern[str], what: str
 ) -> list[Finding]:
-    return [Finding(step.file, n, what) for n, line in lines if rx.search(line)]
+    return [Finding.at(step, n, what) for n, line in lines if rx.search(line)]
 
 
 # --- ci.run_status ------------------------------------------------------------------------

@@ -484,7 +484,7 @@ def test_local_composite_action_is_read_as_its_steps(make_repo: MakeRepo) -> Non
     path = make_repo(files)
     assert findings(path) == [
         '.github/actions/tests/action.yml:8: `|| echo "tests failed"` makes the test step pass'
-        " when `pytest --cov=src` fails"
+        f" when `pytest --cov=src` fails (action used at {F}:18)"
     ]
     steps = run(path, "ci.required_steps")
     assert steps.evidence["found"]["tests"] == [".github/actions/tests/action.yml:7"]
