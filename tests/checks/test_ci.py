@@ -53,7 +53,7 @@ def workflow(text: str = GOOD, name: str = "ci.yml") -> dict[str, str | bytes]:
     return team_files(**{f".github/workflows/{name}": text})
 
 
-def run(path: Path, name: str, **params: Any) -> Outcome:
+def run(path: Path | str, name: str, **params: Any) -> Outcome:
     co = prepare(str(path))
     try:
         ctx: Context = context_for(co, Options(), "test")
@@ -645,6 +645,17 @@ def test_local_clone_on_a_feature_branch_is_graded_for_its_origins_default(
     git(clone, "switch", "-q", "-c", "feature/model")
     out = run(clone, "ci.required_steps")
     assert (out.status, out.evidence["branch"]) == ("passed", "main")
+
+
+def test_url_target_is_graded_for_the_remotes_default_branch(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    source = make_repo(workflow(GOOD.replace(ON, "on:\n  push:\n    branches: [trunk]\n")))
+    git(source, "branch", "-m", "main", "trunk")
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(bare))
+    out = run(f"file://{bare}", "ci.required_steps")
+    assert (out.status, out.evidence["branch"]) == ("passed", "trunk")
 
 
 def test_reusable_workflow_called_from_a_running_one_runs(make_repo: MakeRepo) -> None:
