@@ -836,3 +836,35 @@ def test_parse_remote(url: str, expected: tuple[str, str] | None) -> None:
     from grader.github import parse_remote
 
     assert parse_remote(url) == expected
+
+
+# --- through the CLI ----------------------------------------------------------------------
+
+
+def test_cli_reports_the_swallowed_test_step_with_file_and_line(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    import json
+
+    from grader.main import main
+    from tests.helpers import write_rubric
+
+    rubric = write_rubric(
+        tmp_path / "ci.yaml",
+        "milestone: ci\ntitle: CI\nchecks:\n"
+        "  - {id: steps, check: ci.required_steps, points: 3}\n"
+        "  - {id: anti, check: ci.anti_patterns, points: 2}\n",
+    )
+    repo = make_repo(workflow(with_tests('make test-api || echo "Integration tests completed"')))
+    out = tmp_path / "out"
+    assert main(["check", str(repo), "--rubric", str(rubric), "--out", str(out)]) == 0
+    tests = {
+        t["name"].split(":")[0]: t for t in json.loads((out / "results.json").read_text())["tests"]
+    }
+    assert tests["steps"]["score"] == 3
+    assert tests["anti"]["score"] == 1
+    assert tests["anti"]["extra_data"]["evidence"]["findings"] == [
+        f'{F}:20: `|| echo "Integration tests completed"` makes the test step pass when'
+        " `make test-api` fails"
+    ]
+    assert "ci.yml:20:" in tests["anti"]["output"]
