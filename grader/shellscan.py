@@ -21,6 +21,8 @@ from typing import Any
 import bashlex  # type: ignore[import-untyped]
 
 POSIX_SHELLS = {"bash", "sh", "dash", "zsh", "ksh"}
+# Builtins that only print or test: `echo "pytest failed"` names the tool, never runs it.
+NOT_RUNNERS = {"echo", "printf", ":", "true", "false", "exit", "return", "set", "test", "["}
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,15 @@ def scan(script: str, is_gate: Callable[[Command], bool], shell: Shell) -> Scan:
         return line_scan(script, is_gate, shell, f"{type(exc).__name__} in its tree: {exc}")
 
 
+def commands(script: str) -> tuple[Command, ...] | None:
+    """The commands a script runs (not those that only print), or None if bashlex fails."""
+    try:
+        parsed = _Parsed(script, bashlex.parse(_prepared(script)), lambda c: True)
+    except Exception:  # bashlex raises many kinds (NotImplementedError for `case`)
+        return None if script.strip() else ()
+    return tuple(parsed.command(g) for g in parsed.gates)
+
+
 # --- parsing ------------------------------------------------------------------------------
 
 _REPLACE = [
@@ -123,6 +134,10 @@ _REPLACE = [
     (re.compile(r"\$\(\(.*?\)\)"), lambda m: "0" * len(m.group())),
     (re.compile(r"\[\[ .*? \]\]"), lambda m: "[" + " " * (len(m.group()) - 2) + "]"),
 ]
+
+
+def _runs(command: Command, is_gate: Callable[[Command], bool]) -> bool:
+    return bool(command.words[:1]) and command.words[0] not in NOT_RUNNERS and is_gate(command)
 
 
 def _prepared(script: str) -> str:
@@ -180,7 +195,7 @@ class _Parsed:
     def __init__(self, source: str, nodes: list[Any], is_gate: Callable[[Command], bool]):
         self.source, self.nodes = source, nodes
         self.commands = [n for top in nodes for n in _walk(top) if n.kind == "command"]
-        self.gates = [n for n in self.commands if is_gate(self.command(n))]
+        self.gates = [n for n in self.commands if _runs(self.command(n), is_gate)]
         self.functions = {
             n.parts[0].word: n.parts[-1]
             for top in nodes
@@ -244,7 +259,7 @@ class _Parsed:
             if failed and run.errexit and not run.soft:
                 raise _Exit(True)
             if failed and run.hit and i + 1 < len(statements):
-                if self.reads_status(statements[i + 1][0]):
+                if self.checks_status(statements[i + 1][0]):
                     raise _Exit(True)  # the script looks at $? itself: trust what it does
                 run.pending = run.pending or self.went_on(parts, run)
         return failed
@@ -272,12 +287,15 @@ class _Parsed:
             if current:
                 yield current, False
 
-    def reads_status(self, parts: list[Any]) -> bool:
-        return any(
+    def checks_status(self, parts: list[Any]) -> bool:
+        """The statement reads `$?` (or PIPESTATUS) other than to print it."""
+        reads = any(
             n.kind == "parameter" and (n.value == "?" or n.value.startswith("PIPESTATUS"))
             for part in parts
             for n in _walk(part)
         )
+        words = self.command(parts[0]).words if parts[0].kind == "command" else ()
+        return reads and not (len(parts) == 1 and words[:1] in (("echo",), ("printf",)))
 
     def and_or(self, parts: list[Any], run: _Run) -> tuple[bool, bool]:
         """Status of `a && b || c`, and whether `set -e` ignores it.
@@ -325,7 +343,7 @@ class _Parsed:
         """`|| node`: a retry of a gate, an `exit 1`, a look at `$?` keep the failure."""
         gates = {id(g) for g in self.gates}
         others = any(id(n) in gates for n in _walk(node)) and not self.contains(node, run.target)
-        if others or self.reads_status([node]):
+        if others or self.checks_status([node]):
             return True
         return self.guarded(node, run, ignore)
 
@@ -471,7 +489,7 @@ def line_scan(script: str, is_gate: Callable[[Command], bool], shell: Shell, why
         if re.match(r"set\s+\+\w*e", code):
             errexit_off = f"`{code}` (line {n})"
         command = Command(n, tuple(code.split()), code)
-        if not code or code.startswith("#") or not is_gate(command):
+        if not code or code.startswith("#") or not _runs(command, is_gate):
             continue
         gates.append(command)
         what = _line_swallow(code, pipefail) or (errexit_off and f"{errexit_off}, maybe")

@@ -60,11 +60,6 @@ def _plan(repo: Path) -> workflows.Plan:
     return dataclasses.replace(found, live=workflows.expand_actions(repo, found.live))
 
 
-def _command(step: Step) -> str:
-    """What a step runs: its shell script and the action it uses (never its name)."""
-    return f"{step.run}\n{step.uses}"
-
-
 @dataclass(frozen=True)
 class Kinds:
     """Tells test, lint (...) steps and commands apart, reading the repo scripts they run."""
@@ -76,10 +71,15 @@ class Kinds:
         return [kind for kind, rx in self.patterns.items() if rx.search(text)]
 
     def of_step(self, step: Step) -> list[str]:
-        workdir = step.working_directory
-        texts = [_command(step), *self.scripts(step.run, workdir).values()]
-        for found in re.finditer(r"\bmake\b[^;&|\n]*", step.run):
-            texts += [r.text for r in self.recipes(tuple(found.group().split()), workdir)[1]]
+        """Kinds of what the step runs: its action, and the commands of its script with
+        the repo scripts and make recipes they run (`echo pytest` runs nothing)."""
+        ran = shellscan.commands(step.run) if shellscan.shell_for(step.shell) else None
+        if ran is None:  # not parsed: the script's text, as written
+            ran = (shellscan.Command(1, tuple(step.run.split()), step.run),)
+        texts = [step.uses]
+        for command in ran:
+            texts += [command.text, *self.scripts(command.text, step.working_directory).values()]
+            texts += [r.text for r in self.recipes(command.words, step.working_directory)[1]]
         return self.of_text("\n".join(texts))
 
     def scripts(self, text: str, workdir: str = "") -> dict[str, str]:
@@ -158,9 +158,10 @@ class RequiredStepsParams(Params):
 def required_steps(ctx: Context, params: RequiredStepsParams) -> Outcome:
     """CI runs the tests, the linter and the image build.
 
-    A step counts when its `run` script, a repo script or `make` target's recipe it runs
-    or its `uses` action matches the kind's pattern (its name does not count; a local
-    composite action, `uses: ./path`, counts by its own steps), and only
+    A step counts when a command of its `run` script (an `echo` of the tool's name does
+    not count, nor does the step's name), a repo script or `make` target's recipe it
+    runs, or its `uses` action matches the kind's pattern (a local composite action,
+    `uses: ./path`, counts by its own steps), and only
     if it runs on a push or pull request to the graded branch (the repository's default
     branch): a workflow whose `on:` never fires for that branch, a job or step with a
     constant false `if:`, or a job that `needs:` such a job does not count. Partial credit

@@ -117,6 +117,15 @@ def test_step_names_do_not_count(make_repo: MakeRepo) -> None:
     assert run(make_repo(workflow(text)), "ci.required_steps").message == "no CI step for: lint"
 
 
+def test_a_tool_named_in_an_echo_does_not_count(make_repo: MakeRepo) -> None:
+    text = GOOD.replace("pytest --cov=src --junitxml=report.xml", 'echo "pytest: later"')
+    assert run(make_repo(workflow(text)), "ci.required_steps").message == "no CI step for: tests"
+    flagged = run(make_repo(workflow(text)), "ci.anti_patterns").evidence["findings"]
+    assert flagged == [
+        ".github/workflows: no CI step runs the tests on a push or pull request to main"
+    ]
+
+
 def test_custom_patterns(make_repo: MakeRepo) -> None:
     out = run(make_repo(workflow()), "ci.required_steps", steps={"types": r"\bmypy\b"})
     assert out.message == "no CI step for: types"
