@@ -9,6 +9,10 @@ Artifact locations in a local store are absolute paths on the team's machine
 (`/home/ann/proj/mlruns/1/...`); they are mapped back into the checkout by their longest
 suffix that exists there. A path that would leave the checkout is never read.
 
+A local store the team committed broken (a `mlflow.db` that is not a SQLite database, a
+truncated one, a `meta.yaml` or `MLmodel` that does not parse) is the team's problem: a
+StoreProblem naming the file, whether it shows when the store is opened or in a query.
+
 MLflow is imported lazily: importing it takes seconds, and the registry imports this.
 """
 
@@ -146,12 +150,26 @@ class Store:
         return None
 
     def mlmodel(self, version: Any) -> tuple[dict[str, Any] | None, Path | None]:
-        """The parsed MLmodel file of a version, and its folder (None when missing)."""
-        folder = self.fetch(self.model_uri(version), f"v{version.version}")
+        """The parsed MLmodel file of a version, and its folder (None when missing); one
+        that does not parse is a StoreProblem naming it."""
+        uri = self.model_uri(version)
+        folder = self.fetch(uri, f"v{version.version}")
         if folder is None or not (folder / "MLmodel").is_file():
             return None, folder
-        data = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))
+        try:
+            data = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            name = self._repo_name(uri, "MLmodel")
+            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "not valid YAML"
+            raise StoreProblem(f"{name} of version {version.version} is {why}") from None
         return (data if isinstance(data, dict) else None), folder
+
+    def _repo_name(self, uri: str, leaf: str) -> str:
+        """`leaf` under the artifact at `uri`, named by its path in the repository."""
+        local = None if self.remote else self.local_path(uri)
+        if local is None:
+            return f"{uri.rstrip('/')}/{leaf}"
+        return str((local / leaf).relative_to(self.repo.resolve()))
 
 
 @contextlib.contextmanager
@@ -161,9 +179,22 @@ def open_store(repo: Path, tracking: Tracking) -> Iterator[Store]:
     try:
         with _environment(tracking.uri):
             uri, remote = _store_uri(repo, tracking.uri, scratch)
-            store = Store(_client(uri), uri, repo, scratch, remote)
-            _probe(store)
-            yield store
+            try:
+                store = Store(_client(uri), uri, repo, scratch, remote)
+                _probe(store)
+            except (CheckError, StoreProblem):
+                raise
+            except Exception as exc:  # MLflow, SQLAlchemy and YAML errors of a corrupt store
+                raise _unreadable(tracking.uri, uri, remote, exc) from None
+            try:
+                yield store
+            except (CheckError, StoreProblem):
+                raise
+            except Exception as exc:
+                # A store that opened may still be broken further in (a truncated database).
+                if remote or _broken_file(exc) is None:
+                    raise
+                raise _unreadable(tracking.uri, uri, remote, exc) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -236,16 +267,48 @@ def _client(uri: str) -> Any:
 
 
 def _probe(store: Store) -> None:
-    """Fail early and clearly when the store cannot be read at all."""
-    from mlflow.exceptions import MlflowException
+    """Fail early and clearly when the store cannot be read at all (open_store says why)."""
+    store.client.search_experiments(max_results=1)
 
-    try:
-        store.client.search_experiments(max_results=1)
-    except MlflowException as exc:
-        if store.remote:
-            raise CheckError(f"cannot read the tracking server {store.uri}: {exc}") from None
-        raise StoreProblem(f"cannot read the tracking store: {exc}") from None
-    except Exception as exc:  # SQLAlchemy and YAML errors of a corrupt local store
-        if store.remote:
-            raise CheckError(f"cannot read the tracking server {store.uri}: {exc}") from None
-        raise StoreProblem(f"cannot read the tracking store: {type(exc).__name__}") from None
+
+def store_name(uri: str) -> str:
+    """The manifest's local store as a path in the repository: `mlflow.db`, `mlruns`."""
+    return uri.removeprefix("sqlite:///").removeprefix("file:").removeprefix("//")
+
+
+def _unreadable(manifest_uri: str, uri: str, remote: bool, exc: BaseException) -> Exception:
+    """A server that fails is the grader's problem (CheckError); a local store that cannot be
+    read is the team's (StoreProblem naming its file, and what is wrong with it)."""
+    if remote:
+        return CheckError(f"cannot read the tracking server {uri}: {_first_line(exc)}")
+    why = _broken_file(exc) or _first_line(exc)
+    return StoreProblem(f"{store_name(manifest_uri)} is not a readable MLflow store ({why})")
+
+
+def _broken_file(exc: BaseException) -> str | None:
+    """What is wrong with a committed store file, when that is what `exc` comes from: the
+    SQLite error (`file is not a database`, `database disk image is malformed`, `no such
+    table`) or a file store's YAML error; None for anything else."""
+    import sqlite3
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        orig = getattr(current, "orig", None)  # SQLAlchemy's DBAPIError wraps sqlite3's
+        if isinstance(orig, sqlite3.Error):
+            return str(orig)
+        if isinstance(current, sqlite3.Error):
+            return str(current)
+        if isinstance(current, yaml.YAMLError):
+            return f"a YAML file does not parse: {_first_line(current)}"
+        if isinstance(current, UnicodeDecodeError):
+            return f"a file is not UTF-8 text: {_first_line(current)}"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
