@@ -237,14 +237,13 @@ def anti_patterns(ctx: Context, params: AntiPatternsParams) -> Outcome:
     pipefail`, `set +e` with no later look at `$?`, `if pytest; then`, `pytest && a || b`,
     `exit 0` after a failure; the same inside a repo script, `make` target or local
     composite action the step runs (file and line of both), and `-` before a Makefile
-    recipe line;
-    `continue-on-error: true` (step or job) and `--exit-zero`; test steps that run no
-    test (`--collect-only`, ignoring or deselecting the test folder); test or lint
-    steps, jobs or workflows that never run (`if: false`, a job that needs such a job,
-    `on:` triggers that never fire for the branch, unless a step of the same kind runs
-    on push elsewhere: a nightly or release workflow is fine); and a CI with no test
-    step at all. Fix: let the step fail, and fix the failing test or lint error instead
-    of hiding it.
+    recipe line; `continue-on-error: true` (step or job) and `--exit-zero`; test steps
+    that run no test (`--collect-only`, ignoring or deselecting the test folder); test
+    or lint steps, jobs or workflows that never run (`if: false`, a job that needs such
+    a job, `on:` triggers that never fire for the branch, unless a step of the same
+    kind runs on push elsewhere: a nightly or release workflow is fine); and a CI with
+    no test step at all. Fix: let the step fail, and fix the failing test or lint error
+    instead of hiding it.
     """
     patterns = {"test": params.tests_pattern, "lint": params.lint_pattern}
     kinds = Kinds(ctx.repo, {kind: re.compile(rx) for kind, rx in patterns.items()})
