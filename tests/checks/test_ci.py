@@ -180,6 +180,11 @@ F = ".github/workflows/ci.yml"
         ),
         (
             "pytest --cov=src",
+            "pytest --co --cov=src",
+            f"{F}:20: the test step collects or selects no test",
+        ),
+        (
+            "pytest --cov=src",
             "pytest --ignore=tests --cov=src",
             f"{F}:20: the test step ignores the whole tests folder",
         ),
@@ -201,6 +206,7 @@ F = ".github/workflows/ci.yml"
         "or-true",
         "exit-zero",
         "collect-only",
+        "co",
         "ignore-tests",
         "if-false",
         "no-tests",
