@@ -34,7 +34,7 @@ from docker.types import LogConfig
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import ReadTimeout
 
-from grader import web
+from grader import hostport, web
 from grader.errors import EngineError, UsageError
 from grader.text import tail
 
@@ -205,6 +205,26 @@ def cleanup_on_signals(run_id: str) -> Iterator[None]:
             cleanup(run_id=run_id)
         if main:
             signal.signal(signal.SIGTERM, previous)
+
+
+HOST_PORT_HINT = (
+    "the team's service must listen on it (host networking); stop that process, or grade"
+    " with published ports (--network published)"
+)
+PORT_CLASH = re.compile(r"port is already allocated|address already in use", re.IGNORECASE)
+
+
+def _start_error(exc: APIError) -> EngineError:
+    """The engine could not start a container; a host port another process holds is named
+    with its holder, like the check before starting a service on the host's network."""
+    text = str(exc)
+    if PORT_CLASH.search(text):
+        ports = re.findall(r":(\d{1,5})\b", text)
+        held = hostport.taken(int(ports[-1])) if ports else None
+        if held:
+            return EngineError(f"{held}: {HOST_PORT_HINT}")
+        return EngineError(f"the engine could not publish the service's port: {text}")
+    return EngineError(f"the engine could not start the container: {text}")
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -446,11 +466,9 @@ class Engine:
         limits: Limits = Limits(),
     ) -> ServiceHandle:
         """Start a long-running service and say where it answers (127.0.0.1 only)."""
-        if self.network_mode == "host" and port_in_use(port):
-            raise EngineError(
-                f"port {port} is already in use on this machine: with host networking the "
-                "service must listen on it; stop what uses it or grade with published ports"
-            )
+        held = hostport.taken(port) if self.network_mode == "host" else None
+        if held:
+            raise EngineError(f"{held}: {HOST_PORT_HINT}")
         ports = None
         if self.network_mode == "published":
             ports = {f"{port}/tcp": ("127.0.0.1", None)}  # a free host port, loopback only
@@ -459,7 +477,7 @@ class Engine:
         try:
             container.start()
         except APIError as exc:
-            raise EngineError(f"the engine could not start the container: {exc}") from None
+            raise _start_error(exc) from None
         host_port = port if self.network_mode == "host" else _published_port(container, port)
         return ServiceHandle(container.id, f"http://127.0.0.1:{host_port}", host_port)
 

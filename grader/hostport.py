@@ -7,14 +7,24 @@ A grading run takes this lock before the first check that starts the service and
 until the run's containers are removed; another run that needs the same port waits for it.
 The wait happens between checks, so it never counts against a check's time limit. It is an
 flock: a grader that crashes or is killed releases it with its process.
+
+A port another program holds (a TA's own server, a forgotten container) is not the team's
+fault: `taken` names the port and its holder (pid and command from /proc, else `ss`), and
+the check that would start the service is an `error`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import os
+import shutil
+import socket
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from grader.target import cache_dir
 
@@ -31,3 +41,109 @@ def hold(port: int) -> Iterator[float]:
             yield time.monotonic() - start
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# who holds a port ---------------------------------------------------------------------------
+
+LISTEN, BOUND = "0A", "07"  # TCP_LISTEN, TCP_CLOSE (bound, not listening) in /proc/net/tcp
+
+
+def taken(port: int) -> str | None:
+    """None when `port` is free on this machine; else why the team's service cannot listen
+    there, naming the port and the process that holds it."""
+    if not _bind_fails(port):
+        return None
+    return f"port {port} is already in use on this machine by {holder(port)}"
+
+
+def _bind_fails(port: int) -> bool:
+    """Binding the wildcard address fails while anything listens on the port, on any address
+    (what the team's service, listening on 0.0.0.0, would meet)."""
+    for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:
+            continue  # no IPv6 here
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind((address, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
+def holder(port: int) -> str:
+    """'pid 1234 (python3 -m http.server 8000)' from /proc, else `ss -ltnp`'s line for the
+    port, else what is known."""
+    pids = _listening_pids(port)
+    if pids:
+        return ", ".join(f"pid {pid} ({_command(pid)})" for pid in pids)
+    line = _ss_line(port)
+    if line:
+        return f"a process this user cannot see (ss -ltnp: {line})"
+    return "another process (no listener on it in /proc/net/tcp or ss: a socket only bound to it?)"
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on `port`, else of those only bound to it."""
+    found: dict[str, set[str]] = {LISTEN: set(), BOUND: set()}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text(encoding="ascii").splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] in found and _port_of(fields[1]) == port:
+                found[fields[3]].add(fields[9])
+    inodes = (found[LISTEN] or found[BOUND]) - {"0"}
+    return inodes
+
+
+def _port_of(address: str) -> int:
+    return int(address.rsplit(":", 1)[1], 16)  # 0100007F:1F90 -> 8080
+
+
+def _listening_pids(port: int) -> list[int]:
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return []
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) in wanted for fd in (proc / "fd").iterdir()):
+                pids.append(int(proc.name))
+    return sorted(pids)
+
+
+def _command(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "command unknown"
+    words = [w.decode(errors="replace") for w in raw.split(b"\0") if w]
+    text = " ".join(" ".join(words).split()) or "command unknown"
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _ss_line(port: int) -> str:
+    if shutil.which("ss") is None:
+        return ""
+    try:
+        done = subprocess.run(
+            ["ss", "-Hltnp", f"sport = :{port}"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return " ".join(done.stdout.split())[:300]

@@ -22,7 +22,7 @@ from typing import IO, Any, Literal
 from docker.errors import DockerException
 from pydantic import Field
 
-from grader import fs, secretscan
+from grader import fs, hostport, secretscan
 from grader.checks.base import (
     Context,
     NoParams,
@@ -33,7 +33,7 @@ from grader.checks.base import (
     passed,
     skipped,
 )
-from grader.engine import Engine, Limits, ServiceHandle
+from grader.engine import HOST_PORT_HINT, Engine, Health, Limits, ServiceHandle
 from grader.errors import CheckError, EngineError
 from grader.manifest import Service
 
@@ -53,6 +53,17 @@ def engine_for(ctx: Context) -> Iterator[Engine]:
             yield engine
     except EngineError as exc:
         raise CheckError(str(exc)) from None
+
+
+def port_taken_meanwhile(ctx: Context, port: int, health: Health) -> None:
+    """A service that exited under host networking because another process took its port
+    in the meantime is the grader's problem (CheckError naming port and holder), not the
+    team's crash."""
+    if ctx.settings.network_mode != "host" or not health.reason.startswith("the container exited"):
+        return
+    held = hostport.taken(port)
+    if held:
+        raise CheckError(f"{held}: {HOST_PORT_HINT}")
 
 
 def need_service(ctx: Context) -> Service:
@@ -248,6 +259,8 @@ def healthcheck(ctx: Context, params: HealthcheckParams) -> Outcome:
             "detail": health.reason,
         }
         if not health.healthy:
+            if handle.port:  # a container it started, not the one service.starts left
+                port_taken_meanwhile(ctx, handle.port, health)
             evidence["logs"] = engine.logs(handle.container_id)
             return failed(f"the HEALTHCHECK did not turn healthy: {health.reason}", evidence)
     return passed(f"HEALTHCHECK healthy after {health.seconds:.1f}s", evidence)

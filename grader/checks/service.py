@@ -25,7 +25,7 @@ from pydantic import Field
 
 from grader import web
 from grader.checks.base import Context, NoParams, Outcome, Params, failed, graded, passed
-from grader.checks.container import engine_for, need_service
+from grader.checks.container import engine_for, need_service, port_taken_meanwhile
 from grader.engine import Health, Limits
 from grader.errors import CheckError
 from grader.manifest import Example, InvalidExample, Service
@@ -122,6 +122,7 @@ def starts(ctx: Context, params: StartsParams) -> Outcome:
         health = engine.wait_healthy(handle, health_path=service.health_path, timeout=limit)
         evidence = _health_evidence(health, service)
         if not health.healthy:
+            port_taken_meanwhile(ctx, service.port, health)
             evidence["logs"] = engine.logs(handle.container_id)
             return failed(f"the service did not become healthy: {health.reason}", evidence)
         engine.keep(handle.container_id)

@@ -1,0 +1,133 @@
+"""A service port another program holds on the host is the grader's problem (`error`),
+named with its holder; never a team's service that "exited with code 3"."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from docker.errors import APIError
+
+from grader import hostport
+from grader.engine import _start_error
+from grader.main import main
+from tests.helpers import init_repo
+from tests.services import ensure_base_image, free_port, manifest_data, service_repo, write_manifest
+
+LISTENER = """\
+import socket, sys, time
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+sock.listen()
+print(sock.getsockname()[1], flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[int, int]]:
+    """(port, pid) of a real server process listening on 127.0.0.1."""
+    proc = subprocess.Popen([sys.executable, "-c", LISTENER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield port, proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_free_port_is_not_taken() -> None:
+    assert hostport.taken(free_port()) is None
+
+
+def test_a_port_another_process_listens_on_names_its_pid_and_command(
+    listener: tuple[int, int],
+) -> None:
+    port, pid = listener
+    held = hostport.taken(port)
+    assert held is not None
+    assert held.startswith(f"port {port} is already in use on this machine by pid {pid} (")
+    assert f"{sys.executable} -c import socket, sys, time" in held
+
+
+def test_a_listener_of_this_process_on_ipv4_loopback_is_found() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert f"by pid {os.getpid()} (" in (hostport.taken(port) or "")
+    assert hostport.taken(port) is None  # closed: free again
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "driver failed programming external connectivity on endpoint x: Bind for"
+        " 127.0.0.1:{port} failed: port is already allocated",
+        "failed to set up container networking: listen tcp4 127.0.0.1:{port}: bind:"
+        " address already in use",
+    ],
+)
+def test_the_engine_refusing_a_published_port_names_port_and_holder(
+    listener: tuple[int, int], message: str
+) -> None:
+    port, pid = listener
+    error = _start_error(APIError(message.format(port=port)))
+    assert str(error).startswith(f"port {port} is already in use on this machine by pid {pid} (")
+    assert "--network published" in str(error)
+
+
+def test_another_engine_error_stays_as_it_was() -> None:
+    assert str(_start_error(APIError("no such image"))) == (
+        "the engine could not start the container: no such image"
+    )
+
+
+RUBRIC = {
+    "milestone": "port",
+    "title": "A port another program holds",
+    "checks": [
+        {"id": "build", "check": "container.build", "points": 10},
+        {"id": "starts", "check": "service.starts", "points": 10, "needs": ["build"]},
+    ],
+}
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_service_starts_with_its_port_taken_is_an_error_naming_port_and_holder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ensure_base_image()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        repo = write_manifest(service_repo(tmp_path / "team"), manifest_data(port))
+        init_repo(repo, {})
+        rubric = tmp_path / "port.yaml"
+        rubric.write_text(yaml.safe_dump(RUBRIC), encoding="utf-8")
+        out = tmp_path / "out"
+        argv = ["check", str(repo), "--rubric", str(rubric), "--out", str(out)]
+        start = time.monotonic()
+        code = main([*argv, "--network", "host"])
+    assert code == 3, capsys.readouterr().out
+    checks = json.loads((out / "results.json").read_text())["extra_data"]["grader"]["checks"]
+    build, starts = checks
+    assert build["status"] == "passed"
+    assert starts["status"] == "error"
+    assert starts["message"].startswith(
+        f"port {port} is already in use on this machine by pid {os.getpid()} ("
+    )
+    assert "stop that process, or grade with published ports" in starts["message"]
+    assert "exited" not in starts["message"]
+    assert time.monotonic() - start < 120
