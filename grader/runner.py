@@ -21,7 +21,7 @@ from typing import Any
 from grader import web
 from grader.checks.base import Context, Outcome
 from grader.checks.registry import REGISTRY
-from grader.errors import CheckError
+from grader.errors import CheckError, EngineError
 from grader.results import CheckResult
 from grader.rubric import ResolvedCheck, Rubric, order
 from grader.text import tail
@@ -182,7 +182,7 @@ def _child(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and cleans up
     try:
         message: tuple[str, Any] = ("outcome", func(ctx, check.params))
-    except CheckError as exc:
+    except (CheckError, EngineError) as exc:  # the grader cannot judge: not a crash
         message = ("error", (str(exc), {}))
     except Exception as exc:
         trace = tail(traceback.format_exc(), 8000)

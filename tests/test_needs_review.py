@@ -235,3 +235,18 @@ def test_check_without_errors_exits_0_and_a_pending_manual_item_is_not_an_error(
     assert "Total: 10 / 15" in output
     assert "Pending: demo: manual item not scored yet" in output
     assert "Needs review" not in output
+
+
+def test_an_engine_failure_a_check_does_not_expect_is_an_error_not_a_crash(
+    tmp_path: Path, dead_engine: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = init_repo(tmp_path / "alpha", team_files())
+    rubric = write_rubric(
+        tmp_path / "t1.yaml",
+        "milestone: t1\ntitle: Tests\nchecks:\n  - {id: tests, check: tests.run, points: 10}\n",
+    )
+    out = tmp_path / "out"
+    assert main(["check", str(repo), "--rubric", str(rubric), "--out", str(out)]) == 3
+    [check] = json.loads((out / "results.json").read_text())["extra_data"]["grader"]["checks"]
+    assert check["status"] == "error"
+    assert check["message"].startswith(f"no Docker engine answers at {DEAD_ENGINE}")
