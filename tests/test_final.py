@@ -292,3 +292,18 @@ def test_final_needs_a_course_with_a_roster_and_a_grades_folder(
     (tmp_path / "course.yaml").write_text(COURSE.replace("roster: roster.csv\n", ""))
     assert _final() == 2
     assert "names no roster: final grades are per student" in capsys.readouterr().err
+
+
+def test_a_milestone_that_needs_review_is_an_empty_cell_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's `needs review` row (a check in error) is not a grade, even with a score."""
+    monkeypatch.chdir(_class(tmp_path))
+    reason = "1 check in error (20 points not graded; 49/100 if they count as 0): build: down"
+    record = {"status": "needs review", "reason": reason}
+    (tmp_path / "grades/m2/teams/team-alpha/batch.json").write_text(json.dumps(record))
+    assert _final() == 0
+    teams = {r[1]: r for r in _rows(tmp_path / "final-teams.csv")[1:]}
+    alpha = teams["team-alpha"]
+    assert alpha[11] == ""  # m2
+    assert alpha[-1] == f"m2: needs review: {reason}"
