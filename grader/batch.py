@@ -560,7 +560,7 @@ def outcomes_from_results(
 
 def _from_file(spec: TeamSpec, results_dir: Path, rubric: Rubric) -> TeamOutcome:
     base = TeamOutcome(spec.id, spec.name, spec.source, "error", members=spec.members)
-    path = _find_results(results_dir, spec.id)
+    path = find_results(results_dir, spec.id)
     if path is None:
         return replace(base, reason=f"no results.json for this team in {results_dir}")
     try:
@@ -574,7 +574,7 @@ def _from_file(spec: TeamSpec, results_dir: Path, rubric: Rubric) -> TeamOutcome
     return replace(base, status="graded", result=result)
 
 
-def _find_results(results_dir: Path, team_id: str) -> Path | None:
+def find_results(results_dir: Path, team_id: str) -> Path | None:
     for candidate in (results_dir / team_id / "results.json", results_dir / f"{team_id}.json"):
         if candidate.is_file():
             return candidate

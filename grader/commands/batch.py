@@ -42,6 +42,8 @@ from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
 from grader.reports.dashboard import write_dashboard
 from grader.reports.gradebook import canvas_column, write_gradebooks
 from grader.rubric import Rubric
+from grader.signing import signing_key
+from grader.trust import vet
 
 
 def batch(
@@ -90,6 +92,16 @@ def batch(
         help="Canvas assignment id: names canvas.csv's column 'Milestone m3 (12345)'"
         " (default: the course file's canvas_assignment_id for the milestone).",
     ),
+    verify_key_env: str | None = typer.Option(
+        None,
+        help="With --from-results: count only results signed with the HMAC key in this"
+        " environment variable and graded at each team's graded commit; others are errors.",
+    ),
+    accept_self_reported: bool = typer.Option(
+        False,
+        help="With --from-results and no key: count unsigned (self-reported) results as"
+        " grades (default: shown on the dashboard, never in the gradebook or canvas.csv).",
+    ),
 ) -> int:
     """Grade every team at one milestone; write gradebook, item analysis and dashboard.
 
@@ -115,6 +127,9 @@ def batch(
         if not from_results.is_dir():
             raise UsageError(f"--from-results {from_results} is not a folder")
         found = outcomes_from_results(specs, from_results, loaded, accept_errors)
+        key = signing_key(verify_key_env, "--verify-key-env") if verify_key_env else None
+        when = parse_deadline(deadline)
+        found = vet(found, specs, from_results, key, when, accept_self_reported)
         outcomes = _store(found, out)
     else:
         config = BatchConfig(

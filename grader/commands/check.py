@@ -21,6 +21,7 @@ from grader.grade import Options, grade
 from grader.reports.terminal import print_result, status_text
 from grader.results import CheckResult, errored_checks
 from grader.rubric import Rubric, load_rubric, rubric_path
+from grader.signing import sign_file, signing_key
 
 
 def parse_deadline(text: str | None) -> datetime | None:
@@ -109,6 +110,11 @@ def check(
         help="Count checks in error as 0 and exit 0 (default: the result needs review and"
         " the command exits 3 after writing its reports).",
     ),
+    sign_key_env: str | None = typer.Option(
+        None,
+        help="Sign results.json with the HMAC key in this environment variable (the course"
+        " staff's secret; its value is never printed or written).",
+    ),
 ) -> int:
     """Grade one team repository at one milestone.
 
@@ -127,6 +133,7 @@ def check(
         due = course.deadline_for(slug, mid)
         cutoff = cutoff if ref else grading_cutoff(due, cutoff)  # --ref: that commit
         note = deadline_note(course, mid, slug, due)
+    key = signing_key(sign_key_env, "--sign-key-env") if sign_key_env else None
     known = {c.id for c in loaded.checks}
     unknown = [c for c in (*only, *skip) if c not in known]
     if unknown:
@@ -154,6 +161,8 @@ def check(
     result = grade(target, loaded, options, on_result=progress)
     out_dir = out or Path("grader-out") / f"{_slug(target)}-{loaded.milestone}"
     written = reports.write_all(result, out_dir)
+    if key is not None:
+        sign_file(written["results.json"], result, key)
     print_result(result, console, accept_errors)
     for kind, path in written.items():
         console.print(f"{kind}: {path}", highlight=False, soft_wrap=True)
