@@ -17,6 +17,7 @@ from grader.commands import (
     batch,
     canvas,
     check,
+    classroom,
     clean,
     diff,
     expo,
@@ -60,6 +61,7 @@ app.add_typer(expo.app, name="expo")
 app.add_typer(canvas.app, name="canvas")
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(gradescope.app, name="gradescope")
+app.add_typer(classroom.app, name="classroom")
 
 
 def _version(value: bool) -> None:
