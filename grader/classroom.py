@@ -77,7 +77,8 @@ class Plan:
 
 
 def workflow(plan: Plan) -> dict[str, Any]:
-    rubric_args = f"--rubric {plan.rubric}" if plan.rubric else "--milestone $MILESTONE"
+    milestone = f"${{{{ inputs.milestone || '{plan.milestone}' }}}}"
+    rubric_args = f"--rubric {plan.rubric}" if plan.rubric else f"--milestone {milestone}"
     deadline = plan.deadline.isoformat() if plan.deadline else ""
     on: dict[str, Any] = {
         "workflow_dispatch": {
@@ -92,7 +93,7 @@ def workflow(plan: Plan) -> dict[str, Any]:
     if plan.deadline is not None:
         on["schedule"] = [{"cron": _cron(plan.deadline + timedelta(hours=1))}]
     env = {
-        "MILESTONE": f"${{{{ inputs.milestone || '{plan.milestone}' }}}}",
+        "MILESTONE": milestone,
         "DEADLINE": f"${{{{ inputs.deadline || '{deadline}' }}}}",
         "ROSTER": plan.roster,
         "RUBRIC_ARGS": rubric_args,

@@ -70,7 +70,7 @@ def _generate(staff: Path, *extra: str) -> dict[str, Any]:
     os.chdir(staff)
     try:
         args = ["classroom", "workflow", "roster.csv", "--milestone", "t1", "--out", str(out)]
-        assert main([*args, "--rubric", "t1.yaml", "--kit-ref", "v2026.1", *extra]) == 0
+        assert main([*args, "--kit-ref", "v2026.1", *extra]) == 0
     finally:
         os.chdir(cwd)
     data: dict[str, Any] = yaml.safe_load(out.read_text())
@@ -78,7 +78,9 @@ def _generate(staff: Path, *extra: str) -> dict[str, Any]:
 
 
 def test_workflow_is_valid_for_github_with_one_job_per_team(staff: Path) -> None:
-    _generate(staff, "--deadline", DEADLINE.isoformat(), "--max-parallel", "7")
+    _generate(
+        staff, "--rubric", "t1.yaml", "--deadline", DEADLINE.isoformat(), "--max-parallel", "7"
+    )
     path = staff / ".github" / "workflows" / "grade.yml"
     schema = Path(sys.executable).parent / "check-jsonschema"
     done = subprocess.run(
@@ -96,6 +98,9 @@ def test_workflow_is_valid_for_github_with_one_job_per_team(staff: Path) -> None
     kit = next(s for s in grade["steps"] if s.get("name") == "Check out the course kit")
     assert kit["with"]["ref"] == "v2026.1"
     assert "secrets.TEAMS_READ_TOKEN" in path.read_text()
+    default = _generate(staff)["env"]  # no --rubric: the kit's rubric of the chosen milestone
+    assert _eval(default["RUBRIC_ARGS"], {"inputs": {"milestone": "m3"}}) == "--milestone m3"
+    assert _eval(default["RUBRIC_ARGS"], {"inputs": {}}) == "--milestone t1"
 
 
 def _cron(when: datetime) -> str:
@@ -224,7 +229,7 @@ def _rows(path: Path, teams: set[str]) -> list[dict[str, str]]:
 def test_the_workflow_steps_as_written_grade_the_class_like_a_local_batch(
     staff: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workflow = _generate(staff, "--deadline", DEADLINE.isoformat())
+    workflow = _generate(staff, "--rubric", "t1.yaml", "--deadline", DEADLINE.isoformat())
     runner = Runner(tmp_path, staff, workflow)
     jobs = []
     for entry in workflow["jobs"]["grade"]["strategy"]["matrix"]["include"]:
