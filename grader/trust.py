@@ -52,8 +52,10 @@ def _vet(
         if key is not None:
             return replace(o, status="error", reason=f"{path}: unsigned results", result=None)
         note = f"{SELF_REPORTED}: results from the team's own CI, not signed by the staff"
+        if o.status != "graded":  # it needs review for its own reason already
+            return o if accept_self_reported else replace(o, reason=f"{note}; {o.reason}")
         if accept_self_reported:
-            return replace(o, reason=f"{note} (accepted as a grade)".strip())
+            return replace(o, reason=f"{note} (accepted as a grade)")
         return replace(o, status="needs review", reason=f"{note}; not a grade")
     why = verify(path, o.result, key)
     if why is None:

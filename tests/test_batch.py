@@ -189,10 +189,15 @@ def test_from_results_gives_the_same_class_outputs_as_local_grading(workspace: P
     for slug in SLUGS:
         (downloads / slug).mkdir(parents=True)
         shutil.copy(workspace / "local" / "teams" / slug / "results.json", downloads / slug)
-    assert _batch(workspace, "ci", "--from-results", str(downloads)) == 0
-    for name in ("gradebook.csv", "canvas.csv", "items.csv"):
+    # Unsigned results are self-reported: counted only when the TA accepts them.
+    assert _batch(workspace, "ci", "--from-results", str(downloads), "--accept-self-reported") == 0
+    for name in ("canvas.csv", "items.csv"):
         local = (workspace / "local" / name).read_text()
         assert (workspace / "ci" / name).read_text() == local, name
+    ci = _rows(workspace / "ci" / "gradebook.csv")
+    assert all(r.pop("reason").startswith("self-reported") for r in ci)
+    local_rows = _rows(workspace / "local" / "gradebook.csv")
+    assert ci == [{k: v for k, v in r.items() if k != "reason"} for r in local_rows]
     assert (workspace / "ci" / "teams" / "beta" / "feedback.md").is_file()
 
 

@@ -118,7 +118,7 @@ def grade_class(tmp_path: Path, roster: str, scores: dict[str, tuple[float, str]
         reports.write_all(_result(name, score, digest), tmp_path / "ci" / slug)
     out = tmp_path / "out"
     argv = ["batch", str(tmp_path / "roster.csv"), "--rubric", str(rubric)]
-    argv += ["--from-results", str(tmp_path / "ci"), "--out", str(out)]
+    argv += ["--from-results", str(tmp_path / "ci"), "--out", str(out), "--accept-self-reported"]
     main([*argv, "--canvas-assignment-id", ASSIGNMENT])
     return out
 
@@ -161,6 +161,7 @@ def test_canvas_csv_without_an_assignment_id_keeps_the_bare_title(
 ) -> None:
     argv = ["batch", str(tmp_path / "roster.csv"), "--rubric", str(tmp_path / "rubric.yaml")]
     argv += ["--from-results", str(tmp_path / "ci"), "--out", str(tmp_path / "bare")]
+    argv += ["--accept-self-reported"]
     assert main(argv) == 3
     assert _csv_rows(tmp_path / "bare" / "canvas.csv")[0][-1] == "Milestone t1"
 
@@ -170,6 +171,7 @@ def test_a_non_numeric_canvas_assignment_id_is_a_usage_error(
 ) -> None:
     argv = ["batch", str(tmp_path / "roster.csv"), "--rubric", str(tmp_path / "rubric.yaml")]
     argv += ["--from-results", str(tmp_path / "ci"), "--out", str(tmp_path / "x")]
+    argv += ["--accept-self-reported"]
     assert main([*argv, "--canvas-assignment-id", "m3"]) == 2
     assert "--canvas-assignment-id 'm3': must be digits only" in capsys.readouterr().err
 
@@ -562,6 +564,7 @@ def test_batch_takes_the_assignment_id_from_the_course_file(graded: Path, tmp_pa
     )
     argv = ["batch", str(tmp_path / "roster.csv"), "--course", str(course), "-m", "t1"]
     argv += ["--from-results", str(tmp_path / "ci"), "--out", str(tmp_path / "by-course")]
+    argv += ["--accept-self-reported"]
     assert main(argv) == 3  # Gamma errored
     assert _csv_rows(tmp_path / "by-course" / "canvas.csv")[0][-1] == "Milestone t1 (777)"
     assert main([*argv, "--canvas-assignment-id", "888"]) == 3  # the option wins
@@ -583,7 +586,7 @@ def _class_with_an_error(tmp_path: Path, *extra: str) -> tuple[Path, int]:
     reports.write_all(beta, tmp_path / "ci" / "beta")
     out = tmp_path / "out"
     argv = ["batch", str(tmp_path / "roster.csv"), "--rubric", str(rubric), "--out", str(out)]
-    code = main([*argv, "--from-results", str(tmp_path / "ci"), *extra])
+    code = main([*argv, "--from-results", str(tmp_path / "ci"), "--accept-self-reported", *extra])
     return out, code
 
 
