@@ -63,6 +63,9 @@ def workflow_command(
 
     Secrets: TEAMS_READ_TOKEN (read-only access to the teams' repositories) and
     GRADER_SIGNING_KEY (any long random string).
+
+    Example: grader classroom workflow roster.csv -m m2 --deadline 2026-10-01T23:59-04:00
+    --kit-ref v2026.1 --out .github/workflows/grade-m2.yml
     """
     teams = discover(roster)
     local = [t.id for t in teams if not is_url(t.source)]
@@ -94,7 +97,10 @@ def resolve(
     repo: str = typer.Argument(..., help="A team's clone (or URL)."),
     deadline: str | None = typer.Option(None, help="The last commit before this time."),
 ) -> int:
-    """Print the commit `grader batch` grades for this repository at this deadline."""
+    """Print the commit `grader batch` grades for this repository at this deadline.
+
+    Example: grader classroom resolve team --deadline 2026-10-01T23:59-04:00
+    """
     commit = resolve_commit(repo, parse_deadline(deadline))
     if commit is None:
         raise UsageError(f"{repo} is not a git repository")
@@ -110,7 +116,11 @@ def gather(
     out: Path = typer.Option(..., help="Folder for <team>/results.json, for --from-results."),
 ) -> int:
     """Lay out every team's results; a team whose job uploaded none gets its job's
-    conclusion as the reason of its error row."""
+    conclusion as the reason of its error row.
+
+    Example: grader classroom gather roster.csv --artifacts artifacts --jobs jobs.jsonl
+    --out results
+    """
     conclusions = job_conclusions(jobs)
     for team in discover(roster):
         source, target = artifacts / f"results-{team.id}", out / team.id
@@ -128,7 +138,10 @@ def gather(
 
 @app.command("summary", no_args_is_help=True)
 def summary(grades: Path = typer.Argument(..., help="The class outputs folder.")) -> int:
-    """Print the class table in Markdown (for $GITHUB_STEP_SUMMARY)."""
+    """Print the class table in Markdown (for $GITHUB_STEP_SUMMARY).
+
+    Example: grader classroom summary grades >> "$GITHUB_STEP_SUMMARY"
+    """
     path = grades / "gradebook.csv"
     if not path.is_file():
         raise UsageError(f"{path} does not exist: the class outputs were not built")
