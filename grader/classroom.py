@@ -72,7 +72,7 @@ class Plan:
     max_parallel: int = 20
     timeout_minutes: int = 60
     kit_repository: str = "my-course/capstone-kit"
-    kit_ref: str = "main"
+    kit_ref: str = "main"  # a tag or commit: every job installs the same grader
     python: str = "3.11"
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
+from grader import __version__
 from grader.main import main
 from tests.classroom import FAST_RUBRIC, FIVE_TEAMS, fake_tool, write_roster
 from tests.helpers import git, init_repo, team_files, write_rubric
@@ -105,6 +106,19 @@ def test_workflow_is_valid_for_github_with_one_job_per_team(staff: Path) -> None
 
 def _cron(when: datetime) -> str:
     return f"{when.minute} {when.hour} {when.day} {when.month} *"
+
+
+def test_the_kit_is_pinned_to_this_graders_release_by_default(staff: Path) -> None:
+    out = staff / "grade.yml"
+    args = ["classroom", "workflow", str(staff / "roster.csv"), "-m", "m2", "--out", str(out)]
+    assert main(args) == 0
+    refs = [
+        s["with"]["ref"]
+        for job in yaml.safe_load(out.read_text())["jobs"].values()
+        for s in job["steps"]
+        if s.get("name") == "Check out the course kit"
+    ]
+    assert refs == [f"v{__version__}", f"v{__version__}"]
 
 
 def test_a_roster_of_local_paths_is_a_usage_error(

@@ -14,6 +14,7 @@ from typing import Any
 import typer
 import yaml
 
+from grader import __version__
 from grader.batch import discover, resolve_commit
 from grader.classroom import KEY_SECRET, TOKEN_SECRET, Plan, job_conclusions, workflow
 from grader.commands.check import parse_deadline
@@ -54,7 +55,9 @@ def workflow_command(
         None, help="Rubric file in the grading repository (default: the kit's for the milestone)."
     ),
     kit_repository: str = typer.Option("my-course/capstone-kit", help="The kit's GitHub repo."),
-    kit_ref: str = typer.Option("main", help="The kit's pinned tag or commit."),
+    kit_ref: str = typer.Option(
+        f"v{__version__}", help="The kit's pinned tag or commit (default: this grader's release)."
+    ),
     timeout_minutes: int = typer.Option(60, min=1, max=360, help="Time limit of a team's job."),
     out: Path = typer.Option(..., help="Workflow file to write (.github/workflows/grade-m2.yml)."),
 ) -> int:
