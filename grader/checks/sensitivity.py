@@ -162,6 +162,7 @@ def sensitivity(ctx: Context, params: SensitivityParams) -> Outcome:
         "swap": swap or "the swap did not run",
         "exit_code": result.exit_code,
         "seconds": round(result.seconds, 1),
+        "environment": result.environment,
         "output": tail(result.output, 4000),
         "lenient_assertions": lenient,
     }
