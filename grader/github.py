@@ -72,6 +72,14 @@ def parse_remote(url: str) -> tuple[str, str] | None:
     return match.group("owner"), match.group("name")
 
 
+def repository(url: str | None) -> str | None:
+    """`owner/name` of a repository on github.com (any of git's URL forms), else None."""
+    parsed = parse_remote(url or "")
+    if parsed is None or "github.com" not in (url or ""):
+        return None
+    return "/".join(parsed)
+
+
 def _headers() -> dict[str, str]:
     headers = {
         "Accept": "application/vnd.github+json",

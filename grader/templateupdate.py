@@ -17,13 +17,13 @@ import io
 import json
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from grader import gitrepo
 from grader.errors import GraderError, TargetError
 from grader.target import git
 
@@ -181,14 +181,15 @@ def _conflicts_to_rejects(work: Path) -> tuple[str, ...]:
         meta, path = line.split("\t", 1)
         _, blob, stage = meta.split()
         stages.setdefault(path, {})[int(stage)] = blob
+    content = dict(gitrepo.read_blobs(work, [b for bs in stages.values() for b in bs.values()]))
     for path, blobs in stages.items():
-        old = _blob_lines(work, blobs.get(1))
-        new = _blob_lines(work, blobs.get(3))
+        old = _lines(content.get(blobs.get(1, ""), b""))
+        new = _lines(content.get(blobs.get(3, ""), b""))
         diff = difflib.unified_diff(old, new, f"a/{path}", f"b/{path}")
         (work / f"{path}.rej").write_text("".join(diff), encoding="utf-8")
         target = work / path
         if 2 in blobs:
-            target.write_bytes(git_bytes(work, blobs[2]))
+            target.write_bytes(content[blobs[2]])
         else:
             target.unlink(missing_ok=True)
         git("add", "--all", "--", path, cwd=work)
@@ -196,16 +197,8 @@ def _conflicts_to_rejects(work: Path) -> tuple[str, ...]:
     return tuple(sorted(p for p in untracked if p.endswith(".rej")))
 
 
-def _blob_lines(work: Path, blob: str | None) -> list[str]:
-    if blob is None:
-        return []
-    return git_bytes(work, blob).decode("utf-8", "replace").splitlines(keepends=True)
-
-
-def git_bytes(work: Path, blob: str) -> bytes:
-    return subprocess.run(
-        ["git", "cat-file", "blob", blob], cwd=work, capture_output=True, check=True
-    ).stdout
+def _lines(data: bytes) -> list[str]:
+    return data.decode("utf-8", "replace").splitlines(keepends=True)
 
 
 def _commit(

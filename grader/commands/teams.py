@@ -23,6 +23,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from grader import github
 from grader.course import Course, find_course
 from grader.errors import EXIT_INFRA, EXIT_OK, ConfigError, GraderError, UsageError
 from grader.manifest import MANIFEST_NAME, load_manifest
@@ -72,9 +73,8 @@ def template_context(team: RosterTeam, workflow: dict[str, str] | None = None) -
 
 def workflow_answers(url: str | None, ref: str | None, milestone: str) -> dict[str, str]:
     """What the teams' grade.yml calls: the kit on GitHub (when the URL names it), at `ref`."""
-    found = re.search(r"github\.com[:/]+([^/]+/[^/]+?)(?:\.git)?/?$", url or "")
     return {
-        "kit_repository": found[1] if found else "",
+        "kit_repository": github.repository(url) or "",
         "kit_ref": ref or "main",
         "milestone": milestone,
     }

@@ -5,7 +5,6 @@ Example: grader teams update teams/ --ref v2026.2 --push
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from grader import github
 from grader.commands.teams import course_roster, current_milestone, gh_ready, run_push
 from grader.course import find_course
 from grader.errors import EXIT_INFRA, EXIT_OK, GraderError, UsageError
@@ -87,8 +87,7 @@ def github_repo(repo: Path) -> str:
         url = git("remote", "get-url", "origin", cwd=repo)
     except GraderError:
         return repo.name
-    found = re.search(r"github\.com[:/]+([^/]+/[^/]+?)(?:\.git)?/?$", url)
-    return found[1] if found else repo.name
+    return github.repository(url) or repo.name
 
 
 def update(
