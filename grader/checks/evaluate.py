@@ -18,11 +18,10 @@ from grader import fs, metrics, modelsandbox
 from grader.checks.base import Context, Outcome, failed
 from grader.checks.measure import Tolerance, compare
 from grader.checks.testsuite import project_sandbox
-from grader.checks.tracking import champion_subject
+from grader.checks.tracking import champion_subject, model_box
 from grader.manifest import Evaluation, Manifest, PrimaryMetric, Tracking
 from grader.metrics import Measured
 from grader.mlflowstore import StoreProblem, open_store
-from grader.sandbox import run_in_sandbox
 from grader.text import tail
 
 NO_EVALUATION = (
@@ -139,17 +138,7 @@ def _metric_of(
     metric: PrimaryMetric,
     params: EvaluateParams,
 ) -> tuple[float, str]:
-    box = modelsandbox.Sandboxed(
-        image=params.image,
-        setup=params.setup,
-        timeout=params.timeout,
-        setup_timeout=params.setup_timeout,
-        memory=params.memory,
-        run_id=ctx.settings.run_id,
-        check_id=ctx.check_id,
-        network_mode=ctx.settings.network_mode if ctx.settings.network_mode == "host" else None,
-    )
-    predictions = modelsandbox.predict(folder, records, box)
+    predictions = modelsandbox.predict(folder, records, model_box(ctx, params))
     value = metrics.compute(metric.name, truth, predictions.values)
     return value, f"scikit-learn's {metrics.canonical(metric.name)} ({predictions.environment})"
 
@@ -173,12 +162,9 @@ def _team_metric(
         work = Path(tmp) / "repo"
         shutil.copytree(ctx.repo, work, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         shutil.copytree(folder, work / MODEL_COPY, symlinks=True)
-        result = run_in_sandbox(
+        result = box.run(
             work,
             evaluation.command,
-            image=box.image,
-            setup=box.setup,
-            cache=box.cache,
             timeout=params.timeout,
             setup_timeout=params.setup_timeout,
             memory=params.memory,
@@ -187,9 +173,6 @@ def _team_metric(
                 "DATA": ",".join(evaluation.data),
                 "TARGET": evaluation.target,
             },
-            run_id=ctx.settings.run_id,
-            check_id=ctx.check_id,
-            network_mode=box.network_mode,
         )
     if not result.ok:
         raise metrics.MetricProblem(

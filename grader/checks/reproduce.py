@@ -16,7 +16,7 @@ from grader.checks.measure import Logged, Tolerance, compare, logged_champion
 from grader.checks.testsuite import project_sandbox
 from grader.manifest import PrimaryMetric, Tracking, Training
 from grader.mlflowstore import StoreProblem
-from grader.sandbox import SandboxResult, run_in_sandbox
+from grader.sandbox import SandboxResult
 from grader.text import tail
 
 NO_TRAINING = (
@@ -139,21 +139,15 @@ def _train(
         env["SEED"] = str(training.seed)
     if not uri.startswith("sqlite:"):
         env["MLFLOW_ALLOW_FILE_STORE"] = "true"
-    return run_in_sandbox(
+    return box.run(
         ctx.repo,
         command,
-        image=box.image,
-        setup=box.setup,
-        cache=box.cache,
         timeout=training.timeout,
         setup_timeout=params.setup_timeout,
         memory=params.memory,
         cpus=params.cpus,
         env=env,
         collect=[rel],
-        run_id=ctx.settings.run_id,
-        check_id=ctx.check_id,
-        network_mode=box.network_mode,
     )
 
 

@@ -27,7 +27,7 @@ from grader.checks.testsuite import (
     suite_report,
 )
 from grader.manifest import Manifest
-from grader.sandbox import SandboxResult, run_in_sandbox
+from grader.sandbox import SandboxResult
 from grader.text import tail
 
 NO_ARTIFACT = (
@@ -186,21 +186,15 @@ def _rerun(
     swap = f"python -c \"import base64; exec(base64.b64decode('{encoded}'))\" {args}"
     command = f"{swap} && {manifest.tests.command}"
     box = project_sandbox(ctx, params.image, params.setup)
-    return run_in_sandbox(
+    return box.run(
         ctx.repo,
         command,
-        image=box.image,
-        setup=box.setup,
-        cache=box.cache,
         timeout=params.timeout,
         setup_timeout=params.setup_timeout,
         memory=params.memory,
         cpus=params.cpus,
         env=pytest_env(ctx.repo, manifest.tests.command),
         collect=[JUNIT, SWAP_OUT],
-        run_id=ctx.settings.run_id,
-        check_id=ctx.check_id,
-        network_mode=box.network_mode,
     )
 
 

@@ -17,6 +17,7 @@ import re
 import shlex
 import tomllib
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -148,6 +149,37 @@ class ProjectSandbox:
     setup: str
     cache: EnvCache | None
     network_mode: str | None
+    run_id: str
+    check_id: str
+
+    def run(
+        self,
+        repo: Path,
+        command: str,
+        *,
+        timeout: float,
+        setup_timeout: float,
+        memory: str,
+        cpus: float = 1.0,
+        env: dict[str, str] | None = None,
+        collect: Sequence[str] = (),
+    ) -> SandboxResult:
+        return run_in_sandbox(
+            repo,
+            command,
+            image=self.image,
+            setup=self.setup,
+            cache=self.cache,
+            timeout=timeout,
+            setup_timeout=setup_timeout,
+            memory=memory,
+            cpus=cpus,
+            env=env,
+            collect=collect,
+            run_id=self.run_id,
+            check_id=self.check_id,
+            network_mode=self.network_mode,
+        )
 
 
 def project_sandbox(
@@ -159,6 +191,8 @@ def project_sandbox(
         _setup_command(ctx.repo, params),
         _env_cache(ctx.repo, params),
         _network_mode(ctx),
+        ctx.settings.run_id,
+        ctx.check_id,
     )
 
 

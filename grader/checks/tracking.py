@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import Field
@@ -531,7 +531,7 @@ def consistency(
     served = _served(url, examples, local=not ctx.settings.url)
     records = [r for e in examples for r in e.records]
     try:
-        champion = modelsandbox.predict(folder, records, _box(ctx, params))
+        champion = modelsandbox.predict(folder, records, model_box(ctx, params))
     except modelsandbox.PredictionFailed as exc:
         return failed(f"the champion could not predict in the sandbox: {exc}"[:600])
     outcome = _compare(examples, served, champion.values, params, version.version)
@@ -539,7 +539,23 @@ def consistency(
     return outcome
 
 
-def _box(ctx: Context, params: ConsistencyParams) -> modelsandbox.Sandboxed:
+class ModelBoxParams(Protocol):
+    """What a check's params say about the sandbox that loads the champion."""
+
+    @property
+    def image(self) -> str: ...
+    @property
+    def setup(self) -> str | None: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def setup_timeout(self) -> float: ...
+    @property
+    def memory(self) -> str: ...
+
+
+def model_box(ctx: Context, params: ModelBoxParams) -> modelsandbox.Sandboxed:
+    """The sandbox that loads the champion (tracking.consistency, tracking.evaluate)."""
     return modelsandbox.Sandboxed(
         image=params.image,
         setup=params.setup,
