@@ -120,7 +120,23 @@ def _listening_pids(port: int) -> list[int]:
         with contextlib.suppress(OSError):
             if any(os.readlink(fd) in wanted for fd in (proc / "fd").iterdir()):
                 pids.append(int(proc.name))
-    return sorted(pids)
+    return _owners(pids)
+
+
+def _owners(pids: list[int]) -> list[int]:
+    """The holders whose parent does not hold the socket too: a forked child inherits its
+    parent's sockets (a gunicorn master's workers, a grader's own worker processes), and the
+    one to stop is the parent."""
+    held = set(pids)
+    return sorted(pid for pid in held if _parent(pid) not in held)
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])  # after "(comm)": state, ppid
 
 
 def _command(pid: int) -> str:

@@ -3,8 +3,10 @@ named with its holder; never a team's service that "exited with code 3"."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -66,6 +68,37 @@ def test_a_listener_of_this_process_on_ipv4_loopback_is_found() -> None:
         port = sock.getsockname()[1]
         assert f"by pid {os.getpid()} (" in (hostport.taken(port) or "")
     assert hostport.taken(port) is None  # closed: free again
+
+
+FORKING_LISTENER = """\
+import os, socket, sys, time
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+sock.listen()
+child = os.fork()
+if child == 0:
+    time.sleep(120)
+    os._exit(0)
+print(sock.getsockname()[1], child, flush=True)
+time.sleep(120)
+"""
+
+
+def test_children_that_inherited_the_socket_are_not_named_besides_their_parent() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FORKING_LISTENER], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        port, child = map(int, proc.stdout.readline().split())
+        held = hostport.taken(port) or ""
+        assert held.startswith(f"port {port} is already in use on this machine by pid {proc.pid} (")
+        assert f"pid {child}" not in held
+    finally:
+        proc.kill()
+        proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 @pytest.mark.parametrize(
