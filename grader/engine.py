@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -464,6 +464,7 @@ class Engine:
         port: int,
         env: Mapping[str, str] | None = None,
         limits: Limits = Limits(),
+        command: Sequence[str] | None = None,
     ) -> ServiceHandle:
         """Start a long-running service and say where it answers (127.0.0.1 only)."""
         held = hostport.taken(port) if self.network_mode == "host" else None
@@ -473,7 +474,14 @@ class Engine:
         if self.network_mode == "published":
             ports = {f"{port}/tcp": ("127.0.0.1", None)}  # a free host port, loopback only
         network = "host" if self.network_mode == "host" else "published"
-        container = self.create(image, limits=limits, network=network, env=env, ports=ports)
+        container = self.create(
+            image,
+            list(command) if command else None,
+            limits=limits,
+            network=network,
+            env=env,
+            ports=ports,
+        )
         try:
             container.start()
         except APIError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import time
 import uuid
@@ -14,9 +15,13 @@ from typing import Any
 
 from grader import __version__, hostport, scoring
 from grader.checks.base import Context, RunSettings
+from grader.checks.registry import manifest_sections
 from grader.errors import ConfigError
-from grader.manifest import MANIFEST_NAME, load_manifest
-from grader.results import GradeResult
+from grader.infer import infer
+from grader.infer.render import grading_manifest, render
+from grader.infer.work import repo_name
+from grader.manifest import MANIFEST_NAME, Manifest, load_manifest
+from grader.results import CheckResult, GradeResult, ManifestSource
 from grader.rubric import ResolvedCheck, Rubric
 from grader.runner import OnResult, run_rubric
 from grader.target import Checkout, prepare
@@ -32,6 +37,7 @@ class Options:
     network_mode: str = "published"
     url: str | None = None
     engine: bool = True  # False: no container engine here; its checks are left to staff
+    manifest_file: Path | None = None  # a TA's manifest, used instead of the repository's
 
 
 def _release_engine_resources(run_id: str, check_id: str | None = None) -> None:
@@ -70,19 +76,60 @@ def checkout(target: str, options: Options) -> Iterator[Checkout]:
 
 
 def context_for(co: Checkout, options: Options, run_id: str) -> Context:
-    manifest, problem = None, None
-    path = co.path / MANIFEST_NAME
-    if not path.is_file() or path.is_symlink():
-        problem = f"{MANIFEST_NAME} not found at the repository root"
-    else:
-        try:
-            manifest = load_manifest(path)
-        except ConfigError as exc:
-            problem = "\n".join(exc.problems).replace(str(co.path) + "/", "")
+    """The checks' context, with the manifest they read: a TA's file, else the repository's
+    capstone.yaml, else one inferred from the repository's files (marked for review)."""
     settings = RunSettings(
         network_mode=options.network_mode, url=options.url, run_id=run_id, engine=options.engine
     )
-    return Context(co.path, co.commit, manifest, problem, settings)
+    path = co.path / MANIFEST_NAME
+    if options.manifest_file is not None:
+        given = load_manifest(options.manifest_file)  # checked before grading began
+        source = ManifestSource(
+            kind="file", path=str(options.manifest_file), sha256=_sha256(options.manifest_file)
+        )
+        return Context(co.path, co.commit, given, None, settings, manifest_source=source)
+    if not path.is_file() or path.is_symlink():
+        return _inferred_context(co, settings)
+    manifest: Manifest | None = None
+    problem = None
+    try:
+        manifest = load_manifest(path)
+    except ConfigError as exc:
+        problem = "\n".join(exc.problems).replace(str(co.path) + "/", "")
+    source = ManifestSource(kind="repository", path=MANIFEST_NAME, sha256=_sha256(path))
+    return Context(co.path, co.commit, manifest, problem, settings, manifest_source=source)
+
+
+def _inferred_context(co: Checkout, settings: RunSettings) -> Context:
+    name = repo_name(co.source)
+    draft = infer(co.path, name)
+    manifest, dropped = grading_manifest(draft)
+    text = render(draft, name)
+    source = ManifestSource(
+        kind="inferred",
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        inferred=tuple(draft.inferred_paths()),
+        todo=dict(draft.todo),
+        dropped=tuple(dropped),
+    )
+    problem = f"{MANIFEST_NAME} not found at the repository root"
+    return Context(co.path, co.commit, manifest, problem, settings, manifest_source=source)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _mark_inferred(results: list[CheckResult], source: ManifestSource | None) -> list[CheckResult]:
+    """Each check's inferred inputs: the inferred values of the manifest sections it reads."""
+    if source is None or source.kind != "inferred":
+        return results
+    out = []
+    for r in results:
+        sections = manifest_sections(r.check)
+        used = tuple(p for p in source.inferred if p.split(".")[0] in sections)
+        out.append(r.model_copy(update={"inferred": used}) if used else r)
+    return out
 
 
 def grade(
@@ -118,6 +165,7 @@ def grade(
             on_timeout=_after_timeout,
             claim_port=claim_port,
         )
+        results = _mark_inferred(results, ctx.manifest_source)
     manual_results = scoring.manual_results(rubric, manual)
     totals = scoring.total(rubric, results, manual_results, co.commit_time)
     selected = sum(r.max_score for r in results) + sum(m.max_score for m in manual_results)
@@ -141,6 +189,7 @@ def grade(
         max_score=round(selected, 4),
         execution_time=round(time.monotonic() - start, 3),
         needs_review=totals.needs_review,
+        manifest=ctx.manifest_source,
     )
 
 

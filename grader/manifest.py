@@ -88,13 +88,22 @@ class Service(Strict):
     context: str = "."
     port: int = Field(8000, ge=1, le=65535)
     health_path: str = "/health"
-    ready_path: str | None = "/ready"
+    ready_path: str | None = Field(
+        None, description="Answers 2xx once the model is loaded; none unless the service has one."
+    )
     predict_path: str = "/predict"
     model_info_path: str | None = "/model"
     metrics_path: str | None = "/metrics"
     openapi_path: str | None = "/openapi.json"
     startup_seconds: float = Field(60, gt=0)
     env: dict[str, str] = Field(default_factory=dict, description="Environment for the run.")
+    command: tuple[str, ...] | None = Field(
+        None,
+        description=(
+            "Command the container runs instead of the image's CMD (what a compose file's "
+            "`command:` says, for an image without one)."
+        ),
+    )
     examples: tuple[Example, ...] = Field(min_length=1)
     invalid_examples: tuple[InvalidExample, ...] = ()
     url: str | None = Field(None, description="Where the service is deployed, if it is.")
@@ -135,6 +144,21 @@ class Tracking(Strict):
 class Tests(Strict):
     command: str = "pytest"
     paths: tuple[str, ...] = ("tests",)
+    python: str | None = Field(
+        None,
+        pattern=r"^3\.\d+$",
+        description=(
+            "Python version the suite runs on (3.12); default: the Dockerfile's base image, "
+            "else .python-version, else requires-python, else 3.11."
+        ),
+    )
+    requirements: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Requirement files the suite's environment installs; default: the project (when "
+            "pyproject.toml declares one) and requirements*.txt at the root."
+        ),
+    )
     kinds: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
         description="Kind of test (data, model, api) -> paths or pytest markers that hold it.",

@@ -31,6 +31,9 @@ class CheckResult(BaseModel):
     tags: tuple[str, ...] = ()
     required: bool = False
     regression: bool = False
+    inferred: tuple[str, ...] = Field(
+        (), description="Manifest values this check read that were inferred, not written."
+    )
 
 
 class ManualResult(BaseModel):
@@ -45,6 +48,19 @@ class ManualResult(BaseModel):
     level: str | None = None
     comment: str = ""
     visibility: Visibility = "visible"
+
+
+class ManifestSource(BaseModel):
+    """Which manifest a grade used: the repository's, a TA's file, or one inferred."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["repository", "file", "inferred"]
+    path: str | None = None
+    sha256: str | None = None
+    inferred: tuple[str, ...] = Field((), description="Dotted paths of inferred values.")
+    todo: dict[str, str] = Field(default_factory=dict, description="What was not found.")
+    dropped: tuple[str, ...] = Field((), description="Sections left out: fields missing.")
 
 
 class LatePenalty(BaseModel):
@@ -82,6 +98,7 @@ class GradeResult(BaseModel):
     needs_review: tuple[str, ...] = Field(
         (), description="Why a TA must look (errors, unscored manual items)."
     )
+    manifest: ManifestSource | None = None
 
 
 def errored_checks(result: GradeResult) -> tuple[CheckResult, ...]:
@@ -116,3 +133,20 @@ def accepted_note(result: GradeResult) -> str:
 def _short(text: str, limit: int = 200) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def inferred_note(result: GradeResult) -> str:
+    """'' unless the grade used an inferred manifest; else what a TA should review."""
+    source = result.manifest
+    if source is None or source.kind != "inferred":
+        return ""
+    marked = [r.id for r in result.checks if r.inferred]
+    text = (
+        f"the repository has no capstone.yaml; {len(source.inferred)} values were inferred"
+        f" from its files and {len(source.todo)} could not be found"
+    )
+    if source.dropped:
+        text += f" (left out: {', '.join(source.dropped)})"
+    if marked:
+        text += f"; {len(marked)} checks used inferred values: {', '.join(marked)}"
+    return text + ". Review them: grader manifest init REPO --out FILE, then --manifest FILE."

@@ -123,6 +123,9 @@ def _blocked(check: ResolvedCheck, results: dict[str, CheckResult]) -> CheckResu
         # does not block what needs it.
         if prior is None or prior.status in ("passed", "skipped"):
             continue
+        # No manifest in the repo, but one was inferred: what needs it is graded with that.
+        if prior.evidence.get("manifest") == "inferred":
+            continue
         root = prior
         while root.status == "blocked" and root.evidence.get("root_cause") in results:
             root = results[root.evidence["root_cause"]]

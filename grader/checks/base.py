@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from grader.errors import CheckError
 from grader.manifest import Manifest
+from grader.results import ManifestSource
 
 
 class Params(BaseModel):
@@ -77,6 +78,8 @@ class Context:
     manifest: Manifest | None
     manifest_problem: str | None = None
     settings: RunSettings = field(default_factory=RunSettings)
+    # Where the manifest came from: the repository's, a TA's file, or inferred.
+    manifest_source: ManifestSource | None = None
     provided: dict[str, Any] = field(default_factory=dict)
     check_id: str = ""
 

@@ -272,7 +272,9 @@ def _running_service(ctx: Context, engine: Engine, image: str) -> ServiceHandle:
     if container is not None and engine.container_running(str(container)):
         return ServiceHandle(str(container), str(ctx.provided.get("service_url", "")), 0)
     service = need_service(ctx)
-    return engine.start_service(image, port=service.port, env=service.env, limits=Limits())
+    return engine.start_service(
+        image, port=service.port, env=service.env, command=service.command, limits=Limits()
+    )
 
 
 # secrets in layers --------------------------------------------------------------------

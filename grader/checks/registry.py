@@ -99,3 +99,21 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "tests.coverage": CheckDef(testsuite.coverage, testsuite.CoverageParams, timeout=30),
     "tests.kinds": CheckDef(testsuite.kinds_present, testsuite.KindsParams, timeout=30),
 }
+
+
+# The manifest sections each family of checks reads: a grade with an inferred manifest marks
+# every check that read an inferred value, so a TA knows which verdicts to review.
+MANIFEST_SECTIONS: dict[str, tuple[str, ...]] = {
+    "repo": ("team", "docs", "data", "service"),
+    "precommit": (),
+    "ci": ("tests",),
+    "container": ("service",),
+    "service": ("service",),
+    "deploy": ("service",),
+    "tests": ("tests", "service", "training"),
+    "tracking": ("tracking", "training", "evaluation"),
+}
+
+
+def manifest_sections(check: str) -> tuple[str, ...]:
+    return MANIFEST_SECTIONS.get(check.split(".")[0], ())

@@ -118,7 +118,9 @@ def starts(ctx: Context, params: StartsParams) -> Outcome:
     image = str(ctx.need("image"))
     with engine_for(ctx) as engine:
         limits = Limits(memory=params.memory, cpus=params.cpus)
-        handle = engine.start_service(image, port=service.port, env=service.env, limits=limits)
+        handle = engine.start_service(
+            image, port=service.port, env=service.env, command=service.command, limits=limits
+        )
         health = engine.wait_healthy(handle, health_path=service.health_path, timeout=limit)
         evidence = _health_evidence(health, service)
         if not health.healthy:

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -124,8 +125,8 @@ def run_suite(ctx: Context, params: RunParams) -> Outcome:
         ctx.repo,
         command,
         image=_image(ctx, params.image),
-        setup=_setup_command(ctx.repo, params),
-        cache=_env_cache(ctx.repo, params),
+        setup=_setup_command(ctx, params),
+        cache=_env_cache(ctx.repo, params, _listed(ctx)),
         timeout=params.timeout,
         setup_timeout=params.setup_timeout,
         memory=params.memory,
@@ -188,8 +189,8 @@ def project_sandbox(
     params = RunParams(image=image, setup=setup)
     return ProjectSandbox(
         _image(ctx, params.image),
-        _setup_command(ctx.repo, params),
-        _env_cache(ctx.repo, params),
+        _setup_command(ctx, params),
+        _env_cache(ctx.repo, params, _listed(ctx)),
         _network_mode(ctx),
         ctx.settings.run_id,
         ctx.check_id,
@@ -203,15 +204,50 @@ FROM_PYTHON = re.compile(
 
 
 def _image(ctx: Context, image: str) -> str:
-    """The base image: the rubric's, or the Python version the team's Dockerfile uses."""
+    """The base image: the rubric's, the manifest's `tests.python`, the Python version the
+    team's Dockerfile uses, `.python-version`, or `requires-python`."""
     if image != "auto":
         return image
+    version = ctx.manifest.tests.python if ctx.manifest else None
+    return (
+        f"python:{version or _repo_python(ctx)}-slim"
+        if version or _repo_python(ctx)
+        else DEFAULT_IMAGE
+    )
+
+
+def _repo_python(ctx: Context) -> str | None:
     service = ctx.manifest.service if ctx.manifest else None
     dockerfile = service.dockerfile if service else "Dockerfile"
     context = service.context if service else "."
     text = fs.read_text(ctx.repo, dockerfile) or fs.read_text(ctx.repo, f"{context}/{dockerfile}")
     match = FROM_PYTHON.search(text or "")
-    return f"python:{match.group(1)}-slim" if match else DEFAULT_IMAGE
+    if match:
+        return match.group(1)
+    pinned = PYTHON_VERSION.match(fs.read_text(ctx.repo, ".python-version") or "")
+    if pinned:
+        return pinned.group(1)
+    requires = _pyproject(ctx.repo).get("project", {}).get("requires-python")
+    found = PYTHON_VERSION.search(requires) if isinstance(requires, str) else None
+    return found.group(1) if found else None
+
+
+PYTHON_VERSION = re.compile(r"\s*[>=~^]*\s*(3\.\d+)")
+
+
+def _pyproject(repo: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(fs.read_text(repo, "pyproject.toml") or "")
+    except tomllib.TOMLDecodeError:
+        return {}
+
+
+def _declares_project(repo: Path) -> bool:
+    """pip can install the repo itself: setup.py, or a pyproject.toml with a [project] table
+    (one that only configures tools has no dependencies to give)."""
+    if fs.read_text(repo, "setup.py") is not None:
+        return True
+    return isinstance(_pyproject(repo).get("project"), dict)
 
 
 def _network_mode(ctx: Context) -> str | None:
@@ -260,7 +296,7 @@ def _summary(report: SuiteReport) -> str:
 # --- what runs in the container ---------------------------------------------------------------
 
 
-def _setup_command(repo: Path, params: RunParams) -> str:
+def _setup_command(ctx: Context, params: RunParams) -> str:
     """Write the grader's pytest plugin, then install (the network is on for this step)."""
     # Into site-packages, not PYTHONPATH: a command that sets PYTHONPATH still finds it.
     encoded = base64.b64encode(PLUGIN_CODE.encode()).decode()
@@ -270,7 +306,7 @@ def _setup_command(repo: Path, params: RunParams) -> str:
         f"open(path, 'w').write(base64.b64decode('{encoded}').decode())"
     )
     steps = [f"mkdir -p {OUT_DIR}", f'python -c "{write}"']
-    install = _auto_install(repo) if params.setup == "auto" else params.setup
+    install = _auto_install(ctx) if params.setup == "auto" else params.setup
     if install:
         steps.append(install)
     if params.extra_packages:
@@ -278,15 +314,25 @@ def _setup_command(repo: Path, params: RunParams) -> str:
     return " && ".join(steps)
 
 
-def _auto_install(repo: Path) -> str | None:
-    commands = []
-    if fs.read_text(repo, "pyproject.toml") is not None or fs.read_text(repo, "setup.py"):
+def _auto_install(ctx: Context) -> str:
+    """The project (when it declares one), its requirement files, then pytest and, for a
+    command that measures coverage, pytest-cov, when the dependencies did not bring them."""
+    repo, commands = ctx.repo, []
+    if _declares_project(repo):
         target = ".[dev]" if "dev" in _extras(repo) else "."
         commands.append(f"pip install -q -e {shlex.quote(target)}")
-    for name in ("requirements.txt", "requirements-dev.txt", "requirements_dev.txt"):
-        if fs.read_text(repo, name) is not None:
-            commands.append(f"pip install -q -r {name}")
-    return " && ".join(commands) or None
+    names = _listed(ctx) or tuple(n for n in ROOT_REQUIREMENTS if fs.read_text(repo, n) is not None)
+    commands += [f"pip install -q -r {shlex.quote(name)}" for name in names]
+    command = ctx.manifest.tests.command if ctx.manifest else "pytest"
+    wanted = [("pytest", "pytest")] + [("pytest_cov", "pytest-cov")] * ("--cov" in command)
+    for module, package in wanted:
+        commands.append(
+            f'{{ python -c "import {module}" 2>/dev/null || pip install -q {package}; }}'
+        )
+    return " && ".join(commands)
+
+
+ROOT_REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements_dev.txt")
 
 
 # The files `_auto_install` reads its dependencies from (pip reads them, and setup.py or
@@ -299,11 +345,15 @@ NESTED = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)", re.M
 LOCAL = re.compile(r"^\s*(?:-e\s+|--editable[\s=]+)?(?:\.|/|file:)(\S*)", re.M)
 
 
-def _env_cache(repo: Path, params: RunParams) -> EnvCache | None:
+def _listed(ctx: Context) -> tuple[str, ...]:
+    return ctx.manifest.tests.requirements if ctx.manifest else ()
+
+
+def _env_cache(repo: Path, params: RunParams, listed: tuple[str, ...] = ()) -> EnvCache | None:
     """How the `auto` install is cached; None (install every time) for any other setup."""
     if params.setup != "auto":
         return None
-    files = [*DEPENDENCY_FILES, *_requirement_files(repo), *_dynamic_files(repo)]
+    files = [*DEPENDENCY_FILES, *_requirement_files(repo), *_dynamic_files(repo), *listed]
     texts = [fs.read_text(repo, name) or "" for name in files if name.endswith((".txt", ".in"))]
     nested = sorted({m for t in texts for m in NESTED.findall(t)})
     files += nested
@@ -311,7 +361,7 @@ def _env_cache(repo: Path, params: RunParams) -> EnvCache | None:
     if any(m.strip("/") not in ("", "[dev]") for t in texts for m in LOCAL.findall(t)):
         return None
     refresh = None
-    if fs.read_text(repo, "pyproject.toml") is not None or fs.read_text(repo, "setup.py"):
+    if _declares_project(repo):
         # Editable, as the setup installed it: the tests import the copied repo's code.
         refresh = "pip install -q --no-deps --force-reinstall -e ."
     return EnvCache(tuple(files), refresh)
@@ -323,11 +373,7 @@ def _requirement_files(repo: Path) -> list[str]:
 
 def _dynamic_files(repo: Path) -> list[str]:
     """Files pyproject.toml takes its dependencies from (setuptools' `dynamic`)."""
-    try:
-        data = tomllib.loads(fs.read_text(repo, "pyproject.toml") or "")
-    except tomllib.TOMLDecodeError:
-        return []
-    dynamic = data.get("tool", {}).get("setuptools", {}).get("dynamic", {})
+    dynamic = _pyproject(repo).get("tool", {}).get("setuptools", {}).get("dynamic", {})
     if not isinstance(dynamic, dict):
         return []
     optional = dynamic.get("optional-dependencies")
@@ -344,11 +390,7 @@ def _dynamic_files(repo: Path) -> list[str]:
 
 
 def _extras(repo: Path) -> set[str]:
-    text = fs.read_text(repo, "pyproject.toml") or ""
-    try:
-        extras = tomllib.loads(text).get("project", {}).get("optional-dependencies", {})
-    except tomllib.TOMLDecodeError:
-        return set()
+    extras = _pyproject(repo).get("project", {}).get("optional-dependencies", {})
     return set(extras) if isinstance(extras, dict) else set()
 
 

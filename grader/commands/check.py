@@ -18,6 +18,7 @@ from grader.course import Course, find_course, grading_cutoff
 from grader.engine import resolve_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_INFRA, EXIT_OK, UsageError
 from grader.grade import Options, grade
+from grader.manifest import load_manifest
 from grader.reports.terminal import print_result, status_text
 from grader.results import CheckResult, errored_checks
 from grader.rubric import Rubric, load_rubric, rubric_path
@@ -115,6 +116,13 @@ def check(
         help="Sign results.json with the HMAC key in this environment variable (the course"
         " staff's secret; its value is never printed or written).",
     ),
+    manifest_file: Path | None = typer.Option(
+        None,
+        "--manifest",
+        help="Grade with this manifest instead of the repository's capstone.yaml (kept by"
+        " the course staff; nothing is written into the team's checkout). Without either,"
+        " the grader infers one and marks the checks that used inferred values.",
+    ),
 ) -> int:
     """Grade one team repository at one milestone.
 
@@ -134,6 +142,8 @@ def check(
         cutoff = cutoff if ref else grading_cutoff(due, cutoff)  # --ref: that commit
         note = deadline_note(course, mid, slug, due)
     key = signing_key(sign_key_env, "--sign-key-env") if sign_key_env else None
+    if manifest_file is not None:
+        load_manifest(manifest_file)  # a bad manifest is a usage error with its line, first
     known = {c.id for c in loaded.checks}
     unknown = [c for c in (*only, *skip) if c not in known]
     if unknown:
@@ -147,6 +157,7 @@ def check(
         network_mode="published" if no_engine else resolve_network(network),
         url=url,
         engine=not no_engine,
+        manifest_file=manifest_file,
     )
     console = Console()
 

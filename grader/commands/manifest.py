@@ -1,4 +1,4 @@
-"""`grader manifest ...`: check a team's capstone.yaml."""
+"""`grader manifest ...`: check a team's capstone.yaml, or draft one for a repo without it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import typer
 
-from grader.errors import EXIT_OK
+from grader.errors import EXIT_OK, UsageError
+from grader.infer import infer
+from grader.infer.render import render
 from grader.manifest import MANIFEST_NAME, Manifest, load_manifest
 
 app = typer.Typer(help="Validate team manifests (capstone.yaml).", no_args_is_help=True)
@@ -35,4 +37,33 @@ def schema() -> int:
     Example: grader manifest schema > capstone.schema.json
     """
     typer.echo(json.dumps(Manifest.model_json_schema(), indent=2))
+    return EXIT_OK
+
+
+@app.command("init", no_args_is_help=True)
+def init(
+    repo: Path = typer.Argument(..., help="The team repository (a local folder)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write here (default: print)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+) -> int:
+    """Draft a manifest for a repository that has none, inferred from its files.
+
+    Nothing in the repository is run or written: Dockerfiles, compose files, the Python
+    source (read with ast), pytest and CI configuration, a committed MLflow store and the
+    git authors are read. Each value says where it came from; what was not found is a
+    `# TODO`. Keep the draft outside the team's repository and grade with --manifest.
+
+    Example: grader manifest init ../team-07 --out manifests/team-07.yaml
+    """
+    if not repo.is_dir():
+        raise UsageError(f"{repo}: no such folder")
+    if out is not None and out.exists() and not force:
+        raise UsageError(f"{out} exists: pass --force to overwrite it")
+    text = render(infer(repo), repo.resolve().name)
+    if out is None:
+        typer.echo(text, nl=False)
+        return EXIT_OK
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"{out}: draft manifest for {repo} (review every TODO)")
     return EXIT_OK

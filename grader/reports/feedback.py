@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grader.checks.registry import REGISTRY
 from grader.reports.files import write_atomic
-from grader.results import CheckResult, GradeResult
+from grader.results import CheckResult, GradeResult, ManifestSource
 
 ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "blocked": "⛔", "skipped": "⏭️"}
 
@@ -17,6 +17,9 @@ ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "blocked": "⛔", "
 def _row(r: CheckResult) -> str:
     secret = r.visibility in ("hidden", "after_published")
     message = "(details hidden)" if secret else r.message.replace("|", "\\|").replace("\n", " ")
+    if r.inferred and not secret:
+        message += " (graded with inferred values: " + ", ".join(r.inferred[:6])
+        message += ", …)" if len(r.inferred) > 6 else ")"
     status = "" if secret else f"{ICON[r.status]} {r.status}"
     return f"| {r.id} | {r.title} | {status} | {r.score:g} / {r.max_score:g} | {message} |"
 
@@ -32,6 +35,18 @@ def _fixes(result: GradeResult) -> list[str]:
         if how:
             out += [how, ""]
     return out
+
+
+def _inferred(source: ManifestSource) -> list[str]:
+    """The values a grade without capstone.yaml inferred, and what it could not find."""
+    lines = [
+        "- No `capstone.yaml` in the repository: the grader inferred these values from its"
+        " files (checks that used them say so). Add a manifest to be graded on what you say:",
+        "",
+    ]
+    lines += [f"  - inferred `{path}`" for path in source.inferred]
+    lines += [f"  - not found `{path}`: {why}" for path, why in source.todo.items()]
+    return lines
 
 
 def feedback_markdown(result: GradeResult) -> str:
@@ -53,6 +68,8 @@ def feedback_markdown(result: GradeResult) -> str:
             "- Some checks could not be graded (⚠️): a TA will review them;"
             " no points are lost for that yet."
         )
+    if result.manifest is not None and result.manifest.kind == "inferred":
+        lines += _inferred(result.manifest)
     lines += ["", "| Check | What | Status | Points | Details |", "|---|---|---|---|---|"]
     lines += [_row(r) for r in result.checks]
     if result.manual:

@@ -6,7 +6,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from grader.results import CheckResult, GradeResult, accepted_note, review_reason
+from grader.results import (
+    CheckResult,
+    GradeResult,
+    accepted_note,
+    inferred_note,
+    review_reason,
+)
 
 STYLE = {
     "passed": "green",
@@ -60,3 +66,6 @@ def print_result(result: GradeResult, console: Console, accept_errors: bool = Fa
     for m in result.manual:
         if m.score is None:
             console.print(f"[cyan]Pending:[/] {m.id}: manual item not scored yet")
+    note = inferred_note(result)
+    if note:
+        console.print(f"[yellow]Inferred manifest:[/] {escape(note)}", soft_wrap=True)

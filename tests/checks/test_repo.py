@@ -92,7 +92,12 @@ def test_manifest_missing(make_repo: MakeRepo) -> None:
     files = team_files()
     del files["capstone.yaml"]
     out = run(make_repo(files), "repo.manifest")
-    assert (out.status, out.message) == ("failed", "capstone.yaml not found at the repository root")
+    assert out.status == "failed"
+    assert out.message.startswith(
+        "capstone.yaml not found at the repository root: the other checks used a manifest"
+        " inferred from its files ("
+    )
+    assert out.evidence["manifest"] == "inferred"
 
 
 def test_manifest_invalid_names_line_and_field(make_repo: MakeRepo) -> None:

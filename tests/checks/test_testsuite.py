@@ -20,6 +20,7 @@ from grader.checks.base import Context, Outcome
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError
 from grader.grade import Options, context_for
+from grader.manifest import Manifest
 from grader.sandbox import SandboxResult, remove_cache_images
 from grader.target import prepare
 from tests.fixtures.suites import PYPROJECT, ensure_base_image, suite_files
@@ -336,8 +337,11 @@ def test_scoring_without_a_report_is_an_error(make_repo: MakeRepo) -> None:
 def test_auto_setup_installs_the_dev_extra(make_repo: MakeRepo) -> None:
     path = make_repo(suite_files(**{"requirements": None}))
     (path / "requirements.txt").write_text("numpy\n")
-    command = testsuite._setup_command(path, testsuite.RunParams())
-    assert command.endswith("pip install -q -e '.[dev]' && pip install -q -r requirements.txt")
+    command = testsuite._setup_command(Context(path, None, None), testsuite.RunParams())
+    assert command.endswith(
+        "pip install -q -e '.[dev]' && pip install -q -r requirements.txt"
+        ' && { python -c "import pytest" 2>/dev/null || pip install -q pytest; }'
+    )
     env = testsuite._pytest_env(path, "pytest -q --cov=tiny")
     assert "--cov-report=xml:/tmp/grader/coverage.xml" in env["PYTEST_ADDOPTS"]
 
@@ -356,6 +360,67 @@ def test_flood_of_output_is_truncated(make_repo: MakeRepo, image: str) -> None:
     assert result.status == "passed", result
     assert len(result.evidence["output"]) < 10_000
     assert "5 passed" in result.evidence["output"]  # the end of the log survives
+
+
+def _manifest_ctx(path: Path, **tests: object) -> Context:
+    data = {
+        "version": 1,
+        "team": {"name": "T", "members": [{"name": "Ann Lee", "github": "ann-lee"}]},
+        "tests": tests,
+    }
+    return Context(path, None, Manifest.model_validate(data))
+
+
+def test_a_pyproject_that_only_configures_tools_is_not_installed(make_repo: MakeRepo) -> None:
+    """Its dependencies are in requirements.txt; pytest, listed only in CI, is installed."""
+    path = make_repo(
+        {"pyproject.toml": "[tool.ruff]\nline-length = 100\n", "requirements.txt": "x\n"}
+    )
+    command = testsuite._auto_install(_manifest_ctx(path, command="pytest --cov=src -q"))
+    assert "-e" not in command
+    assert command.startswith("pip install -q -r requirements.txt && ")
+    assert "pip install -q pytest;" in command
+    assert 'python -c "import pytest_cov" 2>/dev/null || pip install -q pytest-cov' in command
+    cache = testsuite._env_cache(path, testsuite.RunParams())
+    assert cache is not None
+    assert cache.refresh is None
+
+
+def test_the_manifests_requirement_files_are_installed_and_in_the_cache_key(
+    make_repo: MakeRepo,
+) -> None:
+    path = make_repo({"app/requirements.txt": "x\n", "requirements.txt": "y\n"})
+    ctx = _manifest_ctx(path, requirements=["app/requirements.txt"])
+    command = testsuite._auto_install(ctx)
+    assert command.startswith("pip install -q -r app/requirements.txt && ")
+    assert "-r requirements.txt" not in command
+    cache = testsuite._env_cache(path, testsuite.RunParams(), testsuite._listed(ctx))
+    assert cache is not None
+    assert "app/requirements.txt" in cache.key_files
+
+
+@pytest.mark.parametrize(
+    ("files", "tests", "expected"),
+    [
+        ({".python-version": "3.12.4\n"}, {}, "python:3.12-slim"),
+        (
+            {"pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.13"\n'},
+            {},
+            "python:3.13-slim",
+        ),
+        (
+            {"Dockerfile": "FROM python:3.10-slim\n", ".python-version": "3.12\n"},
+            {},
+            "python:3.10-slim",
+        ),
+        ({"Dockerfile": "FROM python:3.10-slim\n"}, {"python": "3.12"}, "python:3.12-slim"),
+        ({"README.md": "x\n"}, {}, "python:3.11-slim"),
+    ],
+)
+def test_the_suites_python_comes_from_the_manifest_then_the_repo(
+    make_repo: MakeRepo, files: dict[str, str], tests: dict[str, str], expected: str
+) -> None:
+    assert testsuite._image(_manifest_ctx(make_repo(files), **tests), "auto") == expected
 
 
 @pytest.mark.parametrize(
