@@ -629,6 +629,8 @@ def _build_child(kwargs: dict[str, Any], timeout: float, write_fd: int) -> None:
                 for chunk in api.build(**kwargs):
                     out.write(json.dumps(chunk) + "\n")
                     out.flush()
+            except APIError as exc:  # the engine refused the build: say what it said
+                out.write(json.dumps({"error": str(exc.explanation or exc)}) + "\n")
             except Exception as exc:  # the build's error, shown in the check's evidence
                 out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
     finally:

@@ -88,6 +88,13 @@ class Service(Strict):
     context: str = "."
     port: int = Field(8000, ge=1, le=65535)
     health_path: str = "/health"
+    health_body: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "Top-level keys the health answer's JSON must have, with these values "
+            "({status: ok}): for a service that answers 200 when it is unhealthy."
+        ),
+    )
     ready_path: str | None = Field(
         None, description="Answers 2xx once the model is loaded; none unless the service has one."
     )

@@ -27,11 +27,11 @@ class Repo:
 
 FLASK_APP = """\
 import os
-import joblib
 from flask import Flask, jsonify, request
 
 app = Flask(__name__)
-model = joblib.load(os.environ.get("MODEL_PATH", "model/model.pkl"))
+THRESHOLD = float(os.environ.get("THRESHOLD", "50"))
+FEATURES = ("tenure", "monthly_charges")
 
 
 @app.route("/health", methods=["GET"])
@@ -41,13 +41,23 @@ def health():
 
 @app.route("/predict", methods=["POST"])
 def predict():
-    payload = request.get_json()
-    return jsonify(prediction=int(model.predict([list(payload.values())])[0]))
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not all(
+        isinstance(payload.get(name), (int, float)) for name in FEATURES
+    ):
+        return jsonify(error="tenure and monthly_charges must be numbers"), 422
+    return jsonify(churn=payload["monthly_charges"] > THRESHOLD)
 
 
 if __name__ == "__main__":
     app.run(host="0.0.0.0", port=int(os.environ.get("PORT", 5000)))
 """
+
+# A HEALTHCHECK that fails when the service does: urlopen raises on a 5xx answer.
+URLOPEN_HEALTHCHECK = (
+    "HEALTHCHECK --interval=2s --timeout=3s --retries=3 CMD python -c"
+    " \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health')\"\n"
+)
 
 FLASK_TEST = """\
 from app import app
@@ -204,14 +214,21 @@ CORPUS: dict[str, Repo] = {
     "flask-gunicorn": Repo(
         files={
             "app.py": FLASK_APP,
-            "requirements.txt": "flask==3.0.3\ngunicorn==22.0.0\nscikit-learn\njoblib\n",
+            "requirements.txt": "flask\ngunicorn\n",
             "Dockerfile": (
-                "FROM python:3.10-slim\nWORKDIR /app\nCOPY requirements.txt .\n"
+                "FROM python:3.11-slim\nWORKDIR /app\nCOPY requirements.txt .\n"
                 "RUN pip install -r requirements.txt\nCOPY . .\nEXPOSE 5000\n"
-                'CMD ["gunicorn", "-b", "0.0.0.0:5000", "app:app"]\n'
+                + URLOPEN_HEALTHCHECK.format(port=5000)
+                + 'CMD ["gunicorn", "-b", "0.0.0.0:5000", "app:app"]\n'
             ),
             "tests/test_app.py": FLASK_TEST,
-            "model/model.pkl": "not a real pickle\n",
+            ".github/workflows/test.yml": (
+                "name: tests\non:\n  push:\n  pull_request:\njobs:\n  test:\n"
+                "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
+                "      - uses: actions/setup-python@v5\n        with: {python-version: '3.11'}\n"
+                "      - run: |\n          pip install -r requirements.txt pytest\n"
+                "          python -m pytest -q\n"
+            ),
         },
         authors=TEAM_A,
         manifest={
@@ -235,7 +252,7 @@ CORPUS: dict[str, Repo] = {
                     }
                 ],
             },
-            "tests": {"command": "pytest", "paths": ["tests"], "python": "3.10"},
+            "tests": {"command": "python -m pytest -q", "paths": ["tests"], "python": "3.11"},
             "docs": NO_DOCS,
         },
     ),
@@ -297,7 +314,7 @@ CORPUS: dict[str, Repo] = {
         files={
             "app/main.py": COMPOSE_APP,
             "deployment/Dockerfile": (
-                "FROM python:3.12-slim\nWORKDIR /code\nCOPY app/ app/\n"
+                "FROM python:3.13-slim\nWORKDIR /code\nCOPY app/ app/\n"
                 "RUN pip install fastapi uvicorn prometheus-fastapi-instrumentator\n"
             ),
             "docker-compose.yml": (
@@ -320,6 +337,7 @@ CORPUS: dict[str, Repo] = {
                 "command": ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "9696"],
                 "env": {"MODEL_PATH": "/code/models/model.bin"},
                 "health_path": "/health",
+                "health_body": {"status": "healthy"},
                 "ready_path": "/ready",
                 "predict_path": "/predict",
                 "model_info_path": None,
@@ -334,7 +352,7 @@ CORPUS: dict[str, Repo] = {
                     }
                 ],
             },
-            "tests": {"command": "pytest", "paths": ["tests"], "python": "3.12"},
+            "tests": {"command": "pytest", "paths": ["tests"], "python": "3.13"},
             "docs": NO_DOCS,
         },
     ),

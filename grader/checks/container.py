@@ -22,7 +22,7 @@ from typing import IO, Any, Literal
 from docker.errors import DockerException
 from pydantic import Field
 
-from grader import fs, hostport, secretscan
+from grader import fs, healthprobe, hostport, secretscan
 from grader.checks.base import (
     Context,
     NoParams,
@@ -239,7 +239,9 @@ def healthcheck(ctx: Context, params: HealthcheckParams) -> Outcome:
     """The image declares a HEALTHCHECK that turns healthy.
 
     Docker (and orchestrators) restart or route around a container whose HEALTHCHECK
-    fails. Fix: add e.g. `HEALTHCHECK --interval=10s CMD python -c "import urllib.request;
+    fails, so it must also fail when the service is broken: the grader runs the probe
+    against a stand-in on the service port that answers 500, and it must not pass. Fix:
+    add e.g. `HEALTHCHECK --interval=10s CMD python -c "import urllib.request;
     urllib.request.urlopen('http://127.0.0.1:8000/health')"` (slim images have no curl).
     """
     if ctx.settings.url:
@@ -263,6 +265,20 @@ def healthcheck(ctx: Context, params: HealthcheckParams) -> Outcome:
                 port_taken_meanwhile(ctx, handle.port, health)
             evidence["logs"] = engine.logs(handle.container_id)
             return failed(f"the HEALTHCHECK did not turn healthy: {health.reason}", evidence)
+        service = need_service(ctx)
+        probe = healthprobe.against_failing_service(engine, image, test, service.port, service.env)
+    evidence["against_a_failing_service"] = {
+        "exit_code": probe.exit_code,
+        "output": probe.output,
+        "note": probe.note,
+    }
+    if probe.tells_failure is False:
+        return failed(
+            f"the HEALTHCHECK passes while the service answers HTTP 500 to every request on"
+            f" port {service.port}: make the probe fail on an error status (curl -f, or"
+            f" urlopen without a fallback)",
+            evidence,
+        )
     return passed(f"HEALTHCHECK healthy after {health.seconds:.1f}s", evidence)
 
 

@@ -280,7 +280,21 @@ def _run_problem(result: SandboxResult, report: SuiteReport, params: RunParams) 
         return f"the test suite ran out of memory ({params.memory})"
     if not report.cases:
         return f"no test ran (exit code {result.exit_code}; collection error or no pytest?)"
+    if all(c.outcome == "error" for c in report.cases):
+        first = report.cases[0]
+        why = _first_error_line(first.message) or f"exit code {result.exit_code}"
+        return (
+            f"no test ran: collecting the suite failed ({plural(len(report.cases), 'error')};"
+            f" {first.nodeid}: {why})"
+        )
     return None
+
+
+def _first_error_line(message: str) -> str:
+    """'ModuleNotFoundError: No module named 'app'' from a collection error's report."""
+    lines = [line.strip().removeprefix("E").strip() for line in message.splitlines()]
+    errors = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", line)]
+    return (errors or [line for line in lines if line] or [""])[-1][:200]
 
 
 def _summary(report: SuiteReport) -> str:
@@ -439,6 +453,8 @@ def _case(element: ET.Element) -> SuiteCase:
         child = element.find(tag)
         if child is not None:
             message = (child.get("message") or child.text or "").strip()
+            if outcome == "error" and child.get("message") and child.text:
+                message = message[:200] + "\n" + child.text.strip()[-300:]  # the cause is last
             return SuiteCase(nodeid, outcome, markers, message[:500])
     return SuiteCase(nodeid, "passed", markers)
 

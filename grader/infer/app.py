@@ -205,6 +205,10 @@ def infer_app(files: RepoFiles, draft: Draft) -> App:
     gets = {r.path: r for r in app.routes if r.method == "GET"}
     posts = [r for r in app.routes if r.method == "POST"]
     _pick(draft, "service.health_path", gets, HEALTH, "no GET health route in the code")
+    health = gets.get(str(draft.value("service.health_path")))
+    said = _status_said(health.function) if health else None
+    if health is not None and said is not None:
+        draft.set("service.health_body", {"status": said}, health.where, "medium")
     _pick_optional(draft, "service.ready_path", gets, READY, "no readiness route in the code")
     _pick_optional(draft, "service.model_info_path", gets, MODEL_INFO, "no model-info route")
     metrics = gets.get("/metrics")
@@ -257,6 +261,26 @@ def _named(gets: dict[str, Route], names: tuple[str, ...]) -> Route | None:
         prefixed = sorted(p for p in gets if p.endswith(name) and p[: -len(name)].count("/") == 1)
         if prefixed:
             return gets[prefixed[0]]
+    return None
+
+
+def _status_said(function: ast.AST | None) -> str | None:
+    """The literal `status` a health route answers with: return {"status": "ok"} or
+    jsonify(status="ok"); None when it says something else or computes it."""
+    if function is None:
+        return None
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Return) or node.value is None:
+            continue
+        value = node.value
+        if isinstance(value, ast.Call) and _call_name(value) == "jsonify":
+            said = _literal(_kwarg(value, "status"))
+            value = value.args[0] if value.args and said is None else value
+            if isinstance(said, str):
+                return said
+        body = _literal(value)
+        if isinstance(body, dict) and isinstance(body.get("status"), str):
+            return str(body["status"])
     return None
 
 

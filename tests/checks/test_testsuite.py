@@ -328,6 +328,24 @@ def test_no_report_means_the_suite_did_not_run(make_repo: MakeRepo) -> None:
     assert out.message == "no test ran (exit code 4; collection error or no pytest?)"
 
 
+COLLECTION_ERROR = b"""<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite>
+<testcase classname="tests.test_app" name="tests.test_app" time="0.000">
+<error message="collection failure">ImportError while importing test module '/repo/tests/test_app.py'.
+tests/test_app.py:1: in &lt;module&gt;
+    from app import app
+E   ModuleNotFoundError: No module named 'app'</error></testcase></testsuite></testsuites>"""
+
+
+def test_a_suite_that_only_errors_at_collection_did_not_run() -> None:
+    result = SandboxResult(2, "1 error", False, 1.0, {testsuite.JUNIT: COLLECTION_ERROR})
+    out = testsuite._judge_run("pytest", result, testsuite.RunParams())
+    assert out.status == "failed"
+    assert out.message == (
+        "no test ran: collecting the suite failed (1 error; tests/test_app.py::tests.test_app:"
+        " ModuleNotFoundError: No module named 'app')"
+    )
+
+
 def test_scoring_without_a_report_is_an_error(make_repo: MakeRepo) -> None:
     ctx = Context(make_repo(suite_files()), None, None)
     with pytest.raises(CheckError, match="no 'test_report' from an earlier check"):
