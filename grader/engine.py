@@ -41,6 +41,10 @@ from grader.text import tail
 LABEL = "org.mlops-capstone-kit.grader"
 RUN_LABEL = "org.mlops-capstone-kit.run"
 CHECK_LABEL = "org.mlops-capstone-kit.check"
+# host:pid of the process whose grading run made a resource: the next run on this host
+# removes what a run left behind once that process is gone (a killed grader), or, in the
+# same process, once the run has ended.
+OWNER_LABEL = "org.mlops-capstone-kit.owner"
 NETWORK_MODES = ("published", "host")
 LOG_LIMIT = 8000
 HINT = (
@@ -143,7 +147,68 @@ class Cleaned:
 
 
 def labels_for(run_id: str, check_id: str = "") -> dict[str, str]:
-    return {LABEL: "1", RUN_LABEL: run_id, CHECK_LABEL: check_id}
+    labels = {LABEL: "1", RUN_LABEL: run_id, CHECK_LABEL: check_id}
+    if _owner is not None:
+        labels[OWNER_LABEL] = _owner
+    return labels
+
+
+_owner: str | None = None  # set while a grading run is in progress (inherited by forks)
+_active_runs: set[str] = set()
+
+
+@contextlib.contextmanager
+def owned_run(run_id: str) -> Iterator[None]:
+    """Mark what this run creates with its owner, after removing what ended runs left."""
+    global _owner
+    with contextlib.suppress(EngineError, DockerException, RequestsConnectionError):
+        sweep_ended_runs()
+    previous = _owner
+    _owner = f"{socket.gethostname()}:{os.getpid()}"
+    _active_runs.add(run_id)
+    try:
+        yield
+    finally:
+        _active_runs.discard(run_id)
+        _owner = previous
+
+
+def sweep_ended_runs(client: docker.DockerClient | None = None) -> Cleaned:
+    """Remove containers and images of runs on this host that have ended: their process is
+    gone, or it is this process and the run is no longer in progress. Runs of other live
+    processes, other hosts and the environment caches are never touched."""
+    owned = client is None
+    client = client or connect()
+    try:
+        flt = {"label": [f"{LABEL}=1", OWNER_LABEL]}
+        containers = [c for c in client.containers.list(all=True, filters=flt) if _ended(c.labels)]
+        for container in containers:
+            with contextlib.suppress(NotFound, APIError):
+                container.remove(force=True, v=True)
+        images = [i for i in client.images.list(filters=flt) if _ended(i.labels)]
+        for image in images:
+            with contextlib.suppress(NotFound, APIError):
+                client.images.remove(image.id, force=True)
+        return Cleaned(len(containers), len(images), 0)
+    finally:
+        if owned:
+            client.close()
+
+
+def _ended(labels: Mapping[str, str]) -> bool:
+    host, _, pid_text = str(labels.get(OWNER_LABEL, "")).rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return labels.get(RUN_LABEL) not in _active_runs
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 def _filters(run_id: str | None, check_id: str | None) -> dict[str, list[str]]:
@@ -319,9 +384,13 @@ class Engine:
             "dockerfile": dockerfile,
             "tag": tag,
             "buildargs": dict(buildargs or {}),
-            # Each label is one more step of the classic builder: images carry the two
-            # that cleanup needs (a timed-out build leaves no image to find by check).
-            "labels": {LABEL: "1", RUN_LABEL: self.run_id},
+            # Each label is one more step of the classic builder: images carry only the
+            # ones cleanup needs (a timed-out build leaves no image to find by check).
+            "labels": {
+                LABEL: "1",
+                RUN_LABEL: self.run_id,
+                **({OWNER_LABEL: _owner} if _owner else {}),
+            },
             "network_mode": net,
             "rm": True,
             "forcerm": True,

@@ -56,14 +56,17 @@ def _after_timeout(ctx: Context, check: ResolvedCheck) -> None:
     _release_engine_resources(ctx.settings.run_id, check.id)
 
 
-def _engine_cleanup(run_id: str) -> contextlib.AbstractContextManager[None]:
-    """On SIGTERM, Ctrl-C or a crash, remove what the run created in the engine."""
+@contextlib.contextmanager
+def _engine_cleanup(run_id: str) -> Iterator[None]:
+    """Remove what ended runs left behind, label what this one creates with its owner, and
+    on SIGTERM, Ctrl-C or a crash remove what it created in the engine."""
     try:
         engine = importlib.import_module("grader.engine")
     except ImportError:
-        return contextlib.nullcontext()
-    manager: contextlib.AbstractContextManager[None] = engine.cleanup_on_signals(run_id)
-    return manager
+        yield
+        return
+    with engine.owned_run(run_id), engine.cleanup_on_signals(run_id):
+        yield
 
 
 @contextlib.contextmanager

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -191,6 +193,65 @@ def test_grader_clean_removes_a_crashed_runs_leftovers(capsys: pytest.CaptureFix
     assert main(["clean", "--run", run_id]) == 0
     assert capsys.readouterr().out == "removed 1 containers, 0 images, 0 networks\n"
     assert grader_leftovers(run_id) == []
+
+
+def _owned_container(owner: str, run_id: str) -> str:
+    labels = {
+        engine_module.LABEL: "1",
+        engine_module.RUN_LABEL: run_id,
+        engine_module.OWNER_LABEL: owner,
+    }
+    box = docker_client().containers.create(IMAGE, ["sleep", "300"], labels=labels)
+    return str(box.id)
+
+
+@docker_only
+def test_the_next_run_removes_what_ended_runs_left_and_nothing_else() -> None:
+    """A killed grader's containers (its process is gone) and a finished run's leftovers in
+    this process go; a live grader's, another host's and a run in progress stay."""
+    host = socket.gethostname()
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    ids = {
+        "killed": _owned_container(f"{host}:{gone.stdout.strip()}", new_run_id()),
+        "ended": _owned_container(f"{host}:{os.getpid()}", new_run_id()),
+        "live": _owned_container(f"{host}:{live.pid}", new_run_id()),
+        "elsewhere": _owned_container(f"another-host:{os.getpid()}", new_run_id()),
+    }
+    current = new_run_id()
+    client = docker_client()
+
+    def left() -> set[str]:
+        return {n for n, c in ids.items() if client.containers.list(all=True, filters={"id": c})}
+
+    try:
+        with engine_module.owned_run(current):  # sweeps, then this run is in progress
+            assert left() == {"live", "elsewhere"}
+            ids["current"] = _owned_container(f"{host}:{os.getpid()}", current)
+            engine_module.sweep_ended_runs()
+            assert left() == {"live", "elsewhere", "current"}
+        with engine_module.owned_run(new_run_id()):  # `current` has ended now
+            assert left() == {"live", "elsewhere"}
+    finally:
+        live.kill()
+        live.wait()
+        for cid in ids.values():
+            with contextlib.suppress(Exception):
+                client.api.remove_container(cid, force=True)
+        client.close()
+
+
+@docker_only
+def test_what_a_grading_run_creates_names_its_owner(engine: Engine) -> None:
+    with engine_module.owned_run("owner-test"):
+        labels = engine_module.labels_for("owner-test")
+    assert labels[engine_module.OWNER_LABEL] == f"{socket.gethostname()}:{os.getpid()}"
+    assert engine_module.OWNER_LABEL not in engine_module.labels_for("outside-a-run")
 
 
 # a whole run interrupted ----------------------------------------------------------------

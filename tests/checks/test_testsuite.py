@@ -330,7 +330,7 @@ def test_no_report_means_the_suite_did_not_run(make_repo: MakeRepo) -> None:
 
 COLLECTION_ERROR = b"""<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite>
 <testcase classname="tests.test_app" name="tests.test_app" time="0.000">
-<error message="collection failure">ImportError while importing test module '/repo/tests/test_app.py'.
+<error message="collection failure">ImportError while importing test module 'tests/test_app.py'.
 tests/test_app.py:1: in &lt;module&gt;
     from app import app
 E   ModuleNotFoundError: No module named 'app'</error></testcase></testsuite></testsuites>"""
