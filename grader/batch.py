@@ -68,6 +68,7 @@ class TeamSpec:
     source: str
     members: tuple[Member, ...] = ()
     deadline: datetime | None = None
+    manifest: str | None = None  # a TA's manifest, graded with instead of the repository's
 
 
 @dataclass(frozen=True)
@@ -130,9 +131,28 @@ def discover(teams: Path) -> list[TeamSpec]:
     if not teams.is_file():
         raise UsageError(f"{teams} is neither a roster CSV nor a folder of team repositories")
     return [
-        TeamSpec(t.slug, t.name, _repo_source(t.repo or "", teams.parent), t.members)
+        TeamSpec(
+            t.slug,
+            t.name,
+            _repo_source(t.repo or "", teams.parent),
+            t.members,
+            manifest=_repo_source(t.manifest, teams.parent) if t.manifest else None,
+        )
         for t in load_roster(teams, ("team", "repo"))
     ]
+
+
+def with_manifests(specs: list[TeamSpec], folder: Path) -> list[TeamSpec]:
+    """Each team without a manifest of its own in the roster takes FOLDER/<team>.yaml (or
+    .yml), when there is one: the course staff's manifests, kept outside the team repos."""
+    if not folder.is_dir():
+        raise UsageError(f"--manifests {folder} is not a folder")
+    out = []
+    for spec in specs:
+        found = [folder / f"{spec.id}{ext}" for ext in (".yaml", ".yml")]
+        given = next((str(p.resolve()) for p in found if p.is_file()), None)
+        out.append(spec if spec.manifest or given is None else replace(spec, manifest=given))
+    return out
 
 
 def _repo_source(repo: str, base: Path) -> str:
@@ -189,6 +209,15 @@ def team_cutoff(spec: TeamSpec, config: BatchConfig) -> datetime | None:
     return grading_cutoff(spec.deadline, config.deadline)
 
 
+def _file_hash(path: str | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
 def cache_key(commit: str, config: BatchConfig, spec: TeamSpec) -> str:
     """Same commit, rubric, grader, checks, due time and late policy: same result."""
     due = team_due(spec, config)
@@ -200,6 +229,7 @@ def cache_key(commit: str, config: BatchConfig, spec: TeamSpec) -> str:
         ",".join(sorted(config.checks)),
         due.isoformat() if due else "",
         policy.model_dump_json() if policy else "",
+        _file_hash(spec.manifest),
     ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
@@ -281,18 +311,37 @@ def manifest_members(source: str, commit: str | None) -> tuple[Member, ...]:
         return ()
     try:
         data = yaml.safe_load(git("show", f"{commit}:{MANIFEST_NAME}", cwd=repo, timeout=30))
-        entries = data["team"]["members"]
+    except (GraderError, yaml.YAMLError):
+        return ()
+    return _members(data)
+
+
+def _members(data: object) -> tuple[Member, ...]:
+    """The members a manifest's data lists (none when it lists them wrongly)."""
+    try:
+        entries = data["team"]["members"]  # type: ignore[index]
         return tuple(
             Member(str(m.get("name", "")), str(m.get("email") or ""), str(m.get("github", "")))
             for m in entries
             if isinstance(m, dict)
         )
-    except (GraderError, yaml.YAMLError, TypeError, KeyError):
+    except (TypeError, KeyError):
         return ()
 
 
 def members_of(spec: TeamSpec, commit: str | None) -> tuple[Member, ...]:
-    return spec.members or manifest_members(spec.source, commit)
+    if spec.members:
+        return spec.members
+    if spec.manifest:
+        return _members(_read_yaml(Path(spec.manifest)))
+    return manifest_members(spec.source, commit)
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
 
 
 # ---- grading one team ----------------------------------------------------------------------
@@ -322,7 +371,7 @@ def grade_team(spec: TeamSpec, config: BatchConfig, stop: threading.Event) -> Te
         cached = _from_cache(base, config)
         if cached is not None:
             return save(cached, staging, config.out)
-        outcome = _run_grader(base, team_due(spec, config), config, staging, stop)
+        outcome = _run_grader(base, team_due(spec, config), config, staging, stop, spec.manifest)
         outcome = replace(
             judge(outcome, config.accept_errors),
             members=members_of(spec, outcome.commit),
@@ -378,6 +427,7 @@ def _grade_in_child(
     staging: str,
     env: dict[str, str],
     cwd: str,
+    manifest: str | None = None,
 ) -> None:
     """Body of a team's grading process: `grader check`, minus the imports and the table."""
     os.setsid()  # its own session: a timeout or Ctrl-C stops everything it started
@@ -394,7 +444,12 @@ def _grade_in_child(
     try:
         # The team's due time and the course's late policy: the rubric file may have neither.
         rubric = replace(load_rubric(Path(rubric_path)), deadline=due, late_policy=late_policy)
-        options = Options(ref=commit, only=set(checks), network_mode=network)
+        options = Options(
+            ref=commit,
+            only=set(checks),
+            network_mode=network,
+            manifest_file=Path(manifest) if manifest else None,
+        )
         reports.write_all(grade(source, rubric, options), Path(staging))
     except GraderError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -425,6 +480,7 @@ def _run_grader(
     config: BatchConfig,
     staging: Path,
     stop: threading.Event,
+    manifest: str | None = None,
 ) -> TeamOutcome:
     args = (
         base.source,
@@ -437,6 +493,7 @@ def _run_grader(
         str(staging.resolve()),
         {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
         os.getcwd(),
+        manifest,
     )
     proc = _context(config).Process(target=_grade_in_child, args=args, name=f"grade-{base.id}")
     proc.start()

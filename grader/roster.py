@@ -44,6 +44,7 @@ ALIASES = {
     "sis_user_id": "sis_user_id",
     "sis user id": "sis_user_id",
     "sis id": "sis_user_id",
+    "manifest": "manifest",
 }
 MEMBER_COLUMNS = ("name", "email", "github")
 UNIQUE_COLUMNS = ("github", "email", "canvas_user_id", "sis_user_id")
@@ -67,6 +68,7 @@ class RosterTeam:
     members: tuple[Member, ...]
     repo: str | None = None
     line: int = 0
+    manifest: str | None = None  # a TA's manifest for the team (grader batch)
 
 
 def team_slug(team: str) -> str:
@@ -189,4 +191,5 @@ def _team(name: str, entries: list[tuple[int, dict[str, str]]]) -> RosterTeam:
         if any(row.get(c) for c in MEMBER_COLUMNS)
     )
     repo = entries[0][1].get("repo") or None
-    return RosterTeam(name, team_slug(name), members, repo, entries[0][0])
+    manifest = entries[0][1].get("manifest") or None
+    return RosterTeam(name, team_slug(name), members, repo, entries[0][0], manifest)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -206,3 +207,47 @@ def test_a_bad_ta_manifest_is_a_usage_error_with_its_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"{bad}:4: team.members" in err
+
+
+def _team_record(out: Path, team: str) -> dict[str, Any]:
+    data = json.loads((out / "teams" / team / "results.json").read_text())
+    return dict(data["extra_data"]["grader"])
+
+
+def test_batch_grades_each_team_with_its_manifest_from_a_folder_or_the_roster(
+    repos: dict[str, Path], rubric: Path, tmp_path: Path
+) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    ta = manifests / "infra-dockerfile.yaml"
+    ta.write_text(yaml.safe_dump(corpus.manifest("infra-dockerfile")), encoding="utf-8")
+    other = tmp_path / "elsewhere.yaml"
+    other.write_text(yaml.safe_dump(corpus.manifest("mlruns-only")), encoding="utf-8")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "team,repo,manifest\n"
+        f"infra-dockerfile,{repos['infra-dockerfile']},\n"
+        f"mlruns-only,{repos['mlruns-only']},elsewhere.yaml\n"
+        f"port-from-env,{repos['port-from-env']},\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    argv = ["batch", str(roster), "--rubric", str(rubric), "--out", str(out)]
+    assert main([*argv, "--manifests", str(manifests)]) == 0
+    kinds = {
+        t: _team_record(out, t)["manifest"]
+        for t in corpus.CORPUS
+        if t in ("infra-dockerfile", "mlruns-only", "port-from-env")
+    }
+    assert kinds["infra-dockerfile"]["kind"] == "file"
+    assert kinds["infra-dockerfile"]["path"] == str(ta.resolve())
+    assert kinds["mlruns-only"]["path"] == str(other.resolve())  # the roster's column
+    assert kinds["port-from-env"]["kind"] == "inferred"  # neither: inferred and marked
+    # The TA corrects a manifest: that team is graded again, the others come from the cache.
+    data = corpus.manifest("infra-dockerfile")
+    data["service"]["dockerfile"] = "infra/missing.Dockerfile"
+    ta.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert main([*argv, "--manifests", str(manifests)]) == 0
+    checks = {c["id"]: c for c in _team_record(out, "infra-dockerfile")["checks"]}
+    assert checks["files"]["status"] == "failed"
+    assert main([*argv, "--manifests", str(tmp_path / "nowhere")]) == 2

@@ -34,6 +34,7 @@ from grader.batch import (
     run_batch,
     save,
     select,
+    with_manifests,
 )
 from grader.commands.check import load_milestone, parse_deadline
 from grader.course import Course, find_course
@@ -97,6 +98,11 @@ def batch(
         help="With --from-results: count only results signed with the HMAC key in this"
         " environment variable and graded at each team's graded commit; others are errors.",
     ),
+    manifests: Path | None = typer.Option(
+        None,
+        help="Folder of the course staff's manifests, one <team>.yaml per team (a roster's"
+        " manifest column wins): those teams are graded with it, not their capstone.yaml.",
+    ),
     accept_self_reported: bool = typer.Option(
         False,
         help="With --from-results and no key: count unsigned (self-reported) results as"
@@ -117,6 +123,8 @@ def batch(
     if unknown:
         raise UsageError(f"no check {', '.join(map(repr, unknown))} in rubric {loaded.milestone}")
     specs = discover(_teams_source(teams, course))
+    if manifests is not None:
+        specs = with_manifests(specs, manifests)
     if course is not None and mid is not None:
         loaded = course.rubric_for(loaded, mid)
         if course.milestone(mid).deadline is not None:
