@@ -86,6 +86,18 @@ def _route(value: str | None) -> str | None:
 class Service(Strict):
     dockerfile: str = "Dockerfile"
     context: str = "."
+    build_steps: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Shell commands run in the sandbox, in a copy of the checkout, before the image "
+            "is built (training that makes a gitignored model): what `build_outputs` names "
+            "then joins the build context."
+        ),
+    )
+    build_outputs: tuple[str, ...] = Field(
+        (), description="Files or folders the build steps make (relative to the repository)."
+    )
+    build_args: dict[str, str] = Field(default_factory=dict, description="--build-arg values.")
     port: int = Field(8000, ge=1, le=65535)
     health_path: str = "/health"
     health_body: dict[str, Any] | None = Field(
@@ -164,6 +176,13 @@ class Tests(Strict):
         description=(
             "Requirement files the suite's environment installs; default: the project (when "
             "pyproject.toml declares one) and requirements*.txt at the root."
+        ),
+    )
+    install: str | None = Field(
+        None,
+        description=(
+            "Shell command that installs the suite's dependencies (network on), instead of "
+            "the project and requirement files; pytest is added when it brings none."
         ),
     )
     kinds: dict[str, tuple[str, ...]] = Field(

@@ -141,6 +141,7 @@ def run_in_sandbox(
     check_id: str = "",
     network_mode: str | None = None,
     cache: EnvCache | None = None,
+    collect_limit: int = COLLECT_LIMIT,
 ) -> SandboxResult:
     """Run `command` (argv list, or a shell string) in a copy of `repo` at /repo.
 
@@ -167,7 +168,7 @@ def run_in_sandbox(
         argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
         box = _boxed(engine, ready.image, argv, limits, network, full_env, ready.repo)
         done = engine.wait(box, timeout)
-        files = _collect(box, collect)
+        files = _collect(box, collect, collect_limit)
         seconds = time.monotonic() - start
         return SandboxResult(
             done.exit_code,
@@ -414,7 +415,7 @@ def _snapshot(engine: Engine, box: Container) -> str:
     return image_id
 
 
-def _collect(box: Container, paths: Sequence[str]) -> dict[str, bytes]:
+def _collect(box: Container, paths: Sequence[str], limit: int = COLLECT_LIMIT) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for rel in paths:
         where = rel if rel.startswith("/") else f"{WORKDIR}/{rel}"
@@ -422,7 +423,7 @@ def _collect(box: Container, paths: Sequence[str]) -> dict[str, bytes]:
             stream, _ = box.get_archive(where)
         except DockerException:
             continue
-        data = b"".join(_bounded(stream, COLLECT_LIMIT))
+        data = b"".join(_bounded(stream, limit))
         files.update(_untar(data, rel))
     return files
 

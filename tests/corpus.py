@@ -179,6 +179,37 @@ def predict(review: Review):
     return {"label": "positive"}
 """
 
+IGNORED_MODEL_API = """\
+import pickle
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+MODEL = pickle.loads(Path("models/model.joblib").read_bytes())  # made by `make train`
+app = FastAPI()
+
+
+class Review(BaseModel):
+    text: str = Field(..., example="great phone, poor battery")
+
+
+@app.get("/health")
+def health():
+    return {"status": "ok"}
+
+
+@app.get("/version")
+def version():
+    return {"model": "keyword-rules", "version": f"seed-{MODEL['seed']}"}
+
+
+@app.post("/predict")
+def predict(review: Review):
+    good = any(word in review.text for word in MODEL["positive"])
+    return {"label": "positive" if good else "negative"}
+"""
+
 TEAM_A = (
     ("Ana Ruiz", "41234+anaruiz@users.noreply.github.com"),
     ("Ben Okafor", "ben.okafor@uni.edu"),
@@ -522,24 +553,28 @@ CORPUS: dict[str, Repo] = {
             "docs": NO_DOCS,
         },
     ),
-    # A gitignored model the image needs: training in the Makefile; tests need Python 3.12.
+    # A gitignored model the image needs: `python train.py` makes it; the service fails
+    # without it. Tests need Python 3.13 (requires-python).
     "ignored-model": Repo(
         files={
             ".gitignore": "models/\n",
-            "api.py": ROOT_MAIN.replace('"/model-info"', '"/version"'),
+            "api.py": IGNORED_MODEL_API,
             "train.py": (
-                "import joblib\nfrom sklearn.linear_model import LogisticRegression\n\n"
-                "SEED = 13\nmodel = LogisticRegression(random_state=SEED)\n"
-                'joblib.dump(model, "models/model.joblib")\n'
+                "import os\nimport pickle\n\n"
+                "SEED = 13\n"
+                'model = {"positive": ["great", "good", "love"], "seed": SEED}\n'
+                'os.makedirs("models", exist_ok=True)\n'
+                'pickle.dump(model, open("models/model.joblib", "wb"))\n'
             ),
             "Makefile": "train:\n\tpython train.py\n",
             "Dockerfile": (
-                "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\n"
-                "RUN pip install fastapi uvicorn scikit-learn joblib\n"
+                "FROM python:3.13-slim\nWORKDIR /app\n"
+                "RUN pip install fastapi uvicorn\nCOPY . .\n"
                 'CMD ["uvicorn", "api:app", "--host", "0.0.0.0", "--port", "8000"]\n'
             ),
             "pyproject.toml": (
-                '[project]\nname = "reviews"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
+                '[project]\nname = "reviews"\nversion = "0.1.0"\nrequires-python = ">=3.13"\n'
+                '\n[tool.setuptools]\npy-modules = ["api", "train"]\n'
             ),
             "tests/test_api.py": "def test_ok():\n    assert True\n",
         },
@@ -550,6 +585,8 @@ CORPUS: dict[str, Repo] = {
             "service": {
                 "dockerfile": "Dockerfile",
                 "context": ".",
+                "build_steps": ["python train.py"],
+                "build_outputs": ["models/model.joblib"],
                 "port": 8000,
                 "health_path": "/health",
                 "ready_path": None,
@@ -567,7 +604,7 @@ CORPUS: dict[str, Repo] = {
                 ],
             },
             "training": {"command": "make train", "seed": 13, "artifact": "models/model.joblib"},
-            "tests": {"command": "pytest", "paths": ["tests"], "python": "3.12"},
+            "tests": {"command": "pytest", "paths": ["tests"], "python": "3.13"},
             "docs": NO_DOCS,
         },
     ),

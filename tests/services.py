@@ -69,6 +69,7 @@ def free_port() -> int:
 def manifest_data(port: int, fault: str = "", **service: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "port": port,
+        "ready_path": "/ready",  # the fixture service has one (no manifest default does)
         "env": {"PORT": str(port), "FAULT": fault},
         "startup_seconds": 20,
         "examples": [

@@ -127,3 +127,26 @@ def test_a_health_route_that_says_unhealthy_fails_health_and_a_probe_that_passes
     assert checks["healthcheck"]["message"].startswith(
         "the HEALTHCHECK passes while the service answers HTTP 500 to every request on port 5000"
     )
+
+
+def test_a_gitignored_model_is_made_by_the_build_steps_and_served(tmp_path: Path) -> None:
+    ensure_base_image()
+    repo = corpus.build("ignored-model", tmp_path)
+    (repo / "models" / "model.joblib").unlink()  # the TA's clone has no untracked model
+    before = sorted(
+        p.relative_to(repo).as_posix() for p in repo.rglob("*") if ".git" not in p.parts
+    )
+    only = "manifest,build,starts,health,examples,model-info"
+    checks = _grade(repo, corpus.manifest("ignored-model"), tmp_path / "out", only)
+    assert _status(checks) == dict.fromkeys(only.split(","), "passed")
+    steps = checks["build"]["evidence"]["build_steps"]
+    assert steps["commands"] == ["python train.py"]
+    assert list(steps["outputs"]) == ["models/model.joblib"]
+    after = sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if ".git" not in p.parts)
+    assert after == before  # the model went into a copy, never into the team's checkout
+    # Without the build step the image has no model, and the service cannot start.
+    manifest = corpus.manifest("ignored-model")
+    del manifest["service"]["build_steps"], manifest["service"]["build_outputs"]
+    checks = _grade(repo, manifest, tmp_path / "out-without", "build,starts")
+    assert checks["starts"]["status"] == "failed"
+    assert "models/model.joblib" in checks["starts"]["evidence"]["logs"]

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
@@ -33,9 +34,10 @@ from grader.checks.base import (
     passed,
     skipped,
 )
-from grader.engine import HOST_PORT_HINT, Engine, Health, Limits, ServiceHandle
+from grader.engine import HOST_PORT_HINT, BuildResult, Engine, Health, Limits, ServiceHandle
 from grader.errors import CheckError, EngineError
 from grader.manifest import Service
+from grader.text import tail
 
 URL_MODE = "URL mode: the service is graded where it is deployed, so nothing is built"
 LEVELS = ("error", "warning", "info", "style")
@@ -82,6 +84,9 @@ def _mb(size: float) -> str:
 
 class BuildParams(Params):
     timeout: float = Field(600, gt=0, description="Seconds the build may take.")
+    steps_timeout: float = Field(
+        900, gt=0, description="Seconds the manifest's build steps (and their install) may take."
+    )
     buildargs: dict[str, str] = Field(default_factory=dict, description="--build-arg values.")
     nocache: bool = False
 
@@ -103,24 +108,95 @@ def build(ctx: Context, params: BuildParams) -> Outcome:
         return failed("service.context or service.dockerfile points outside the repository")
     if not dockerfile.is_file():
         return failed(f"{service.dockerfile} is not in the graded commit")
+    evidence: dict[str, Any] = {}
+    with contextlib.ExitStack() as scratch:
+        if service.build_steps:
+            prepared = _run_build_steps(ctx, service, params, scratch)
+            if isinstance(prepared, Outcome):
+                return prepared
+            root, evidence["build_steps"] = prepared
+            context, dockerfile = root / service.context, root / service.dockerfile
+        result = _build(
+            ctx, context, dockerfile, {**service.build_args, **params.buildargs}, params
+        )
+        evidence.update(seconds=round(result.seconds, 1), log=result.log_tail)
+        if not result.ok or result.image_id is None:
+            return failed(f"the image does not build: {result.error}", evidence)
+        with engine_for(ctx) as engine:
+            size = int(engine.image_attrs(result.image_id).get("Size", 0))
+    evidence.update(image=result.image_id, size_mb=round(size / 1e6, 1))
+    message = f"built in {result.seconds:.0f}s ({_mb(size)})"
+    return passed(message, evidence, image=result.image_id)
+
+
+def _build(
+    ctx: Context, context: Path, dockerfile: Path, buildargs: dict[str, str], params: BuildParams
+) -> BuildResult:
     with engine_for(ctx) as engine:
         result = engine.build(
             context,
             str(dockerfile.relative_to(context))
             if context in dockerfile.parents
             else str(dockerfile),
-            buildargs=params.buildargs,
+            buildargs=buildargs,
             timeout=params.timeout,
             nocache=params.nocache,
         )
-        evidence: dict[str, Any] = {"seconds": round(result.seconds, 1), "log": result.log_tail}
-        if not result.ok or result.image_id is None:
-            return failed(f"the image does not build: {result.error}", evidence)
-        engine.keep(result.image_id)
-        size = int(engine.image_attrs(result.image_id).get("Size", 0))
-    evidence.update(image=result.image_id, size_mb=round(size / 1e6, 1))
-    message = f"built in {result.seconds:.0f}s ({_mb(size)})"
-    return passed(message, evidence, image=result.image_id)
+        if result.ok and result.image_id is not None:
+            engine.keep(result.image_id)  # the run's final cleanup removes it
+    return result
+
+
+BUILD_OUTPUT_LIMIT = 1_000_000_000  # bytes per output path: a model, not a data set
+
+
+def _run_build_steps(
+    ctx: Context, service: Service, params: BuildParams, scratch: contextlib.ExitStack
+) -> tuple[Path, dict[str, Any]] | Outcome:
+    """Run the manifest's build steps in the sandbox, then lay out a copy of the checkout
+    with their outputs added: the build context. The graded checkout is never written."""
+    from grader.checks.testsuite import project_sandbox
+
+    command = " && ".join(f"( {step} )" for step in service.build_steps)
+    done = project_sandbox(ctx).run(
+        ctx.repo,
+        command,
+        timeout=params.steps_timeout,
+        setup_timeout=params.steps_timeout,
+        memory="2g",
+        collect=list(service.build_outputs),
+        collect_limit=BUILD_OUTPUT_LIMIT,
+    )
+    evidence: dict[str, Any] = {
+        "commands": list(service.build_steps),
+        "exit_code": done.exit_code,
+        "seconds": round(done.seconds, 1),
+        "output": tail(done.output, 3000),
+    }
+    if done.setup_failed or done.timed_out or done.exit_code != 0:
+        why = "timed out" if done.timed_out else f"exit code {done.exit_code}"
+        what = (
+            "installing the build steps' dependencies" if done.setup_failed else "the build steps"
+        )
+        return failed(f"{what} failed ({why}) before the image could build", evidence)
+    missing = [o for o in service.build_outputs if not _produced(done.files, o)]
+    if missing:
+        return failed(f"the build steps did not make {', '.join(missing)}", evidence)
+    root = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="grader-build-")))
+    copy = root / "repo"
+    shutil.copytree(ctx.repo, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    for rel, data in done.files.items():
+        target = fs.inside(copy, rel)
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    evidence["outputs"] = {rel: len(data) for rel, data in sorted(done.files.items())}
+    return copy, evidence
+
+
+def _produced(files: dict[str, bytes], output: str) -> bool:
+    rel = output.strip("/")
+    return any(path == rel or path.startswith(rel + "/") for path in files)
 
 
 def _image(ctx: Context) -> str:

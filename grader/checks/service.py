@@ -677,7 +677,7 @@ class ModelInfoParams(Params):
     name: str | None = Field(
         None, description="Expected model name (default: tracking.registered_model, if any)."
     )
-    name_keys: tuple[str, ...] = ("name", "model_name", "registered_model")
+    name_keys: tuple[str, ...] = ("name", "model_name", "registered_model", "model")
     version_keys: tuple[str, ...] = ("version", "model_version")
 
 
@@ -701,7 +701,10 @@ def model_info(ctx: Context, params: ModelInfoParams) -> Outcome:
     body = _json(response)
     if not isinstance(body, dict):
         return failed(f"{service.model_info_path} does not answer a JSON object", entry)
-    name = next((body[k] for k in params.name_keys if body.get(k)), None)
+    name = next(
+        (body[k] for k in params.name_keys if body.get(k) and isinstance(body[k], str | int)),
+        None,
+    )
     version = next((body[k] for k in params.version_keys if body.get(k) not in (None, "")), None)
     expected = params.name or (manifest.tracking.registered_model if manifest.tracking else None)
     if name is None or version is None:

@@ -27,7 +27,7 @@ from pydantic import Field
 from grader import fs
 from grader.checks.base import Context, Outcome, Params, failed, graded, passed
 from grader.errors import CheckError
-from grader.sandbox import EnvCache, SandboxResult, run_in_sandbox
+from grader.sandbox import COLLECT_LIMIT, EnvCache, SandboxResult, run_in_sandbox
 from grader.text import plural, tail
 
 OUT_DIR = "/tmp/grader"
@@ -126,7 +126,7 @@ def run_suite(ctx: Context, params: RunParams) -> Outcome:
         command,
         image=_image(ctx, params.image),
         setup=_setup_command(ctx, params),
-        cache=_env_cache(ctx.repo, params, _listed(ctx)),
+        cache=_env_cache(ctx.repo, params, _listed(ctx)) if not _install(ctx) else None,
         timeout=params.timeout,
         setup_timeout=params.setup_timeout,
         memory=params.memory,
@@ -164,6 +164,7 @@ class ProjectSandbox:
         cpus: float = 1.0,
         env: dict[str, str] | None = None,
         collect: Sequence[str] = (),
+        collect_limit: int = COLLECT_LIMIT,
     ) -> SandboxResult:
         return run_in_sandbox(
             repo,
@@ -180,6 +181,7 @@ class ProjectSandbox:
             run_id=self.run_id,
             check_id=self.check_id,
             network_mode=self.network_mode,
+            collect_limit=collect_limit,
         )
 
 
@@ -190,7 +192,7 @@ def project_sandbox(
     return ProjectSandbox(
         _image(ctx, params.image),
         _setup_command(ctx, params),
-        _env_cache(ctx.repo, params, _listed(ctx)),
+        _env_cache(ctx.repo, params, _listed(ctx)) if not _install(ctx) else None,
         _network_mode(ctx),
         ctx.settings.run_id,
         ctx.check_id,
@@ -332,10 +334,14 @@ def _auto_install(ctx: Context) -> str:
     """The project (when it declares one), its requirement files, then pytest and, for a
     command that measures coverage, pytest-cov, when the dependencies did not bring them."""
     repo, commands = ctx.repo, []
-    if _declares_project(repo):
+    given = _install(ctx)
+    if given:
+        commands.append(f"( {given} )")
+    elif _declares_project(repo):
         target = ".[dev]" if "dev" in _extras(repo) else "."
         commands.append(f"pip install -q -e {shlex.quote(target)}")
     names = _listed(ctx) or tuple(n for n in ROOT_REQUIREMENTS if fs.read_text(repo, n) is not None)
+    names = () if given else names
     commands += [f"pip install -q -r {shlex.quote(name)}" for name in names]
     command = ctx.manifest.tests.command if ctx.manifest else "pytest"
     wanted = [("pytest", "pytest")] + [("pytest_cov", "pytest-cov")] * ("--cov" in command)
@@ -357,6 +363,11 @@ NESTED = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)", re.M
 # A requirement line that installs code from the repo: the project itself is reinstalled
 # by the refresh; any other local path would be a stale copy, so it disables the cache.
 LOCAL = re.compile(r"^\s*(?:-e\s+|--editable[\s=]+)?(?:\.|/|file:)(\S*)", re.M)
+
+
+def _install(ctx: Context) -> str | None:
+    """The manifest's own install command: it may read any file, so it is never cached."""
+    return ctx.manifest.tests.install if ctx.manifest else None
 
 
 def _listed(ctx: Context) -> tuple[str, ...]:

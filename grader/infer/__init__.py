@@ -16,7 +16,13 @@ from grader.infer.examples import infer_examples
 from grader.infer.files import RepoFiles
 from grader.infer.project import infer_project
 from grader.infer.tracking import infer_tracking
-from grader.infer.work import infer_data, infer_docs, infer_team, infer_training
+from grader.infer.work import (
+    infer_build_steps,
+    infer_data,
+    infer_docs,
+    infer_team,
+    infer_training,
+)
 
 __all__ = ["Draft", "Finding", "infer"]
 
@@ -33,6 +39,7 @@ def infer(repo: Path, name: str | None = None) -> Draft:
     infer_project(files, draft)
     infer_tracking(files, draft)
     infer_training(files, draft)
+    infer_build_steps(files, draft)
     infer_docs(files, draft)
     infer_data(files, draft)
     if draft.has("service.dockerfile") and not app.framework:

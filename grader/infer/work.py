@@ -100,6 +100,38 @@ def infer_training(files: RepoFiles, draft: Draft) -> None:
             )
 
 
+def infer_build_steps(files: RepoFiles, draft: Draft) -> None:
+    """A model file the training writes but the repository does not hold (gitignored) must be
+    made before the image builds: the training's commands become build steps."""
+    artifact = draft.value("training.artifact")
+    command = draft.value("training.command")
+    if not draft.has("service.dockerfile") or not artifact or not command or files.exists(artifact):
+        return
+    steps, where = [command], draft.found["training.command"].source
+    if command.startswith("make "):
+        recipe = _recipe(files.text("Makefile") or "", command.split()[1])
+        if not recipe:
+            return
+        steps = recipe  # slim images have no make
+    draft.set("service.build_steps", steps, f"{where}: {artifact} is not committed", "medium")
+    draft.set(
+        "service.build_outputs", [artifact], draft.found["training.artifact"].source, "medium"
+    )
+
+
+def _recipe(makefile: str, target: str) -> list[str]:
+    lines = makefile.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(rf"^{re.escape(target)}\s*:", line):
+            recipe = []
+            for body in lines[i + 1 :]:
+                if not body.startswith("\t"):
+                    break
+                recipe.append(body.strip().lstrip("@-"))
+            return [r for r in recipe if r and "$" not in r]
+    return []
+
+
 def _run_command(rel: str) -> str:
     if rel.startswith("src/") and rel.count("/") >= 2:
         return "python -m " + rel.removeprefix("src/").removesuffix(".py").replace("/", ".")

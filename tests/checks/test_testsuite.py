@@ -417,6 +417,18 @@ def test_the_manifests_requirement_files_are_installed_and_in_the_cache_key(
     assert "app/requirements.txt" in cache.key_files
 
 
+def test_the_manifests_install_command_replaces_the_auto_install_and_is_never_cached(
+    make_repo: MakeRepo,
+) -> None:
+    path = make_repo({"pyproject.toml": '[project]\nname = "x"\n', "requirements.txt": "y\n"})
+    ctx = _manifest_ctx(path, install="pip install -q numpy")
+    command = testsuite._auto_install(ctx)
+    assert command.startswith("( pip install -q numpy ) && ")
+    assert "-e" not in command
+    assert "-r requirements.txt" not in command
+    assert testsuite.project_sandbox(ctx).cache is None
+
+
 @pytest.mark.parametrize(
     ("files", "tests", "expected"),
     [
