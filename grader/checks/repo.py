@@ -30,18 +30,32 @@ __all__ = ["NoParams"]
 
 def _resolve(ctx: Context, path: str) -> str | None:
     """A rubric path, or `manifest:docs.proposal` for a path the manifest names."""
+    found = _resolve_all(ctx, path)
+    return found[0] if found else None
+
+
+def _resolve_all(ctx: Context, path: str) -> list[str]:
+    """The paths a rubric entry names: itself, or what the manifest field holds (one path,
+    or each of a list such as `manifest:tests.paths`)."""
     if not path.startswith("manifest:"):
-        return path
+        return [path]
     value: Any = ctx.need_manifest()
     for part in path.removeprefix("manifest:").split("."):
         value = getattr(value, part, None)
-    return value if isinstance(value, str) else None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [str(v) for v in value if isinstance(v, str)]
+    return []
 
 
 class FilesParams(Params):
     paths: list[str] = Field(
         min_length=1,
-        description="Paths or globs that must exist; `manifest:docs.proposal` reads the manifest.",
+        description=(
+            "Paths or globs that must exist; `manifest:service.dockerfile` reads the "
+            "manifest (a list field such as `manifest:tests.paths`: each of its paths)."
+        ),
     )
 
 
@@ -55,9 +69,12 @@ def required_files(ctx: Context, params: FilesParams) -> Outcome:
     found: list[str] = []
     missing: list[str] = []
     for raw in params.paths:
-        path = _resolve(ctx, raw)
-        matches = fs.glob_exists(ctx.repo, path) if path else []
-        (found if matches else missing).append(path or raw)
+        paths = _resolve_all(ctx, raw)
+        absent = [p for p in paths if not fs.glob_exists(ctx.repo, p)]
+        if paths and not absent:
+            found.append(", ".join(paths))
+        else:
+            missing.append(", ".join(absent) or raw)
     evidence = {"found": found, "missing": missing}
     if not missing:
         return passed(f"all {plural(len(found), 'required file')} present", evidence)

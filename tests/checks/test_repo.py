@@ -19,7 +19,7 @@ from grader.grade import Options, context_for
 from grader.main import main
 from grader.sandbox import remove_cache_images
 from grader.target import prepare
-from tests.helpers import ANN, BO, commit_all, git, team_files, write_rubric
+from tests.helpers import ANN, BO, MANIFEST, commit_all, git, team_files, write_rubric
 
 MakeRepo = Callable[..., Path]
 
@@ -53,6 +53,22 @@ def test_files_from_manifest_path(make_repo: MakeRepo) -> None:
     assert run(path, "repo.files", paths=["manifest:docs.proposal"]).status == "passed"
     out = run(path, "repo.files", paths=["manifest:docs.model_card"])
     assert out.message == "missing: docs/model_card.md"
+
+
+def test_files_are_where_the_manifest_says_not_where_the_template_puts_them(
+    make_repo: MakeRepo,
+) -> None:
+    manifest = MANIFEST + (
+        "service:\n  dockerfile: infra/Dockerfile.api\n  examples: [{name: x, body: {}}]\n"
+        "tests:\n  paths: [test, integration]\n"
+    )
+    files = {"capstone.yaml": manifest, "infra/Dockerfile.api": "FROM x\n", "test/t.py": ""}
+    paths = ["manifest:service.dockerfile", "manifest:tests.paths"]
+    out = run(make_repo(files), "repo.files", paths=paths)
+    assert (out.status, out.fraction) == ("failed", 0.5)
+    assert out.message == "missing: integration"  # every listed test path must exist
+    out = run(make_repo({**files, "integration/t.py": ""}), "repo.files", paths=paths)
+    assert (out.status, out.message) == ("passed", "all 2 required files present")
 
 
 def test_uncommitted_files_are_not_graded(make_repo: MakeRepo) -> None:
