@@ -482,14 +482,21 @@ def tag_exists(ctx: Context, params: TagParams) -> Outcome:
 
 class PrecommitConfigParams(Params):
     hooks: list[str] = Field(default_factory=list, description="Hook ids that must be present.")
+    equivalents: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Hook ids that do the same job as a required one, for repos with their own "
+            "configuration: {ruff: [flake8, pylint], ruff-format: [black]}."
+        ),
+    )
 
 
 def precommit_config(ctx: Context, params: PrecommitConfigParams) -> Outcome:
     """The pre-commit configuration exists and has the required hooks.
 
     `.pre-commit-config.yaml` at the root must be valid YAML and list each required hook id
-    (in any repo, local or remote). Partial credit per hook. Fix: add the hooks and run
-    `pre-commit run --all-files`.
+    (in any repo, local or remote), or a hook the rubric accepts in its place. Partial
+    credit per hook. Fix: add the hooks and run `pre-commit run --all-files`.
     """
     text = fs.read_text(ctx.repo, ".pre-commit-config.yaml")
     if text is None:
@@ -500,12 +507,19 @@ def precommit_config(ctx: Context, params: PrecommitConfigParams) -> Outcome:
         return failed(f".pre-commit-config.yaml is not valid YAML: {exc}".splitlines()[0])
     repos = config.get("repos", []) if isinstance(config, dict) else []
     ids = {h.get("id") for r in repos if isinstance(r, dict) for h in r.get("hooks", []) or []}
-    missing = [h for h in params.hooks if h not in ids]
+    missing = [
+        h for h in params.hooks if h not in ids and not ids & set(params.equivalents.get(h, ()))
+    ]
     evidence = {"hooks": sorted(str(i) for i in ids), "missing": missing}
     if missing:
         fraction = 1 - len(missing) / len(params.hooks)
-        return failed(f"missing hooks: {', '.join(missing)}", evidence, fraction)
+        named = [_or(h, params.equivalents.get(h, [])) for h in missing]
+        return failed(f"missing hooks: {', '.join(named)}", evidence, fraction)
     return passed(f"{plural(len(ids), 'hook')} configured", evidence)
+
+
+def _or(hook: str, others: list[str]) -> str:
+    return f"{hook} (or {', '.join(others)})" if others else hook
 
 
 class PrecommitRunParams(Params):

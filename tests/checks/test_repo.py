@@ -78,6 +78,24 @@ def test_uncommitted_files_are_not_graded(make_repo: MakeRepo) -> None:
     assert out.message == "missing: Dockerfile"
 
 
+def test_precommit_accepts_the_hooks_a_rubric_names_as_equivalent(make_repo: MakeRepo) -> None:
+    config = (
+        "repos:\n  - repo: https://github.com/psf/black\n    rev: 24.1.0\n"
+        "    hooks: [{id: black}]\n"
+    )
+    path = make_repo({".pre-commit-config.yaml": config})
+    params = {
+        "hooks": ["ruff", "ruff-format"],
+        "equivalents": {"ruff-format": ["black"], "ruff": ["flake8"]},
+    }
+    out = run(path, "precommit.config", **params)
+    assert (out.status, out.fraction) == ("failed", 0.5)
+    assert out.message == "missing hooks: ruff (or flake8)"
+    assert run(path, "precommit.config", hooks=["ruff-format"]).message == (
+        "missing hooks: ruff-format"
+    )
+
+
 # --- repo.readme_sections -------------------------------------------------------------
 
 
