@@ -155,8 +155,12 @@ class Tracking(Strict):
         description="sqlite:///REL or a folder (file store), relative to the repo; or http(s)://",
     )
     experiment: str = Field(min_length=1)
-    registered_model: str = Field(min_length=1)
-    alias: str = "champion"
+    registered_model: str | None = Field(
+        None,
+        min_length=1,
+        description="The model registry's name of the champion; none: the project registers none.",
+    )
+    alias: str = Field("champion", min_length=1, description="The alias of the served version.")
     primary_metric: PrimaryMetric
 
 

@@ -64,10 +64,12 @@ class Store:
         )
         return list(found)
 
-    def registered_model(self, name: str) -> Any | None:
-        return self._or_none(self.client.get_registered_model, name)
+    def registered_model(self, name: str | None) -> Any | None:
+        return None if name is None else self._or_none(self.client.get_registered_model, name)
 
-    def version_by_alias(self, name: str, alias: str) -> Any | None:
+    def version_by_alias(self, name: str | None, alias: str) -> Any | None:
+        if name is None:
+            return None
         return self._or_none(self.client.get_model_version_by_alias, name, alias)
 
     def run(self, run_id: str) -> Any | None:

@@ -100,6 +100,7 @@ def _remove_alias(repo: Path, manifest: Manifest) -> None:
     from mlflow import MlflowClient
 
     assert manifest.tracking is not None
+    assert manifest.tracking.registered_model is not None
     db = _store_paths(repo, manifest)[0]
     client = MlflowClient(tracking_uri=f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")
     client.delete_registered_model_alias(
@@ -194,8 +195,9 @@ def _champion_run(db: Path, manifest: Manifest) -> tuple[str, float]:
     """Run id and primary metric of the committed champion (the reference is trusted)."""
     from mlflow import MlflowClient
 
-    assert manifest.tracking is not None
     tracking = manifest.tracking
+    assert tracking is not None
+    assert tracking.registered_model is not None
     uri = f"sqlite:///{db}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = client.get_model_version_by_alias(tracking.registered_model, tracking.alias)

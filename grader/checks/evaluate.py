@@ -18,7 +18,7 @@ from grader import fs, metrics, modelsandbox
 from grader.checks.base import Context, Outcome, failed
 from grader.checks.measure import Tolerance, compare
 from grader.checks.testsuite import project_sandbox
-from grader.checks.tracking import champion_subject, model_box
+from grader.checks.tracking import NO_MODEL, champion_subject, model_box
 from grader.manifest import Evaluation, Manifest, PrimaryMetric, Tracking
 from grader.metrics import Measured
 from grader.mlflowstore import StoreProblem, open_store
@@ -113,6 +113,8 @@ def _measure(
     try:
         with open_store(ctx.repo, tracking) as store:
             subject = champion_subject(store, tracking)
+            if subject.version is None and tracking.registered_model is None:
+                return failed(f"no champion to measure: {NO_MODEL}")
             if subject.version is None:
                 name = f"{tracking.registered_model}@{tracking.alias}"
                 return failed(f"no champion to measure: no registered model version {name}")

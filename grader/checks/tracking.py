@@ -310,6 +310,8 @@ def registered_model(ctx: Context, params: NoParams, store: Store, tracking: Tra
     alias, version)` on the version you serve.
     """
     name, alias = tracking.registered_model, tracking.alias
+    if name is None:
+        return failed(NO_MODEL)
     if store.registered_model(name) is None:
         return failed(f"no registered model {name!r}", {"model": name})
     version = store.version_by_alias(name, alias)
@@ -328,7 +330,15 @@ def registered_model(ctx: Context, params: NoParams, store: Store, tracking: Tra
 # --- tracking.signature ---------------------------------------------------------------------
 
 
+NO_MODEL = (
+    "capstone.yaml names no registered model (tracking.registered_model): this project"
+    " registers none, and the registry checks need one"
+)
+
+
 def _champion(store: Store, tracking: Tracking) -> Any:
+    if tracking.registered_model is None:
+        raise StoreProblem(NO_MODEL)
     version = store.version_by_alias(tracking.registered_model, tracking.alias)
     if version is None:
         name = f"{tracking.registered_model}@{tracking.alias}"

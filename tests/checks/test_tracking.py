@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import socket
 import threading
 import uuid
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from grader.checks import tracking
 from grader.checks.base import Context, Outcome
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError
@@ -25,6 +28,7 @@ from grader.sandbox import remove_cache_images
 from grader.target import prepare
 from tests.fixtures import mlflow_stores
 from tests.fixtures.mlflow_stores import MlflowServer, Variant
+from tests.helpers import commit_all
 
 VARIANTS = {
     "sqlite": Variant(),
@@ -226,6 +230,27 @@ def test_a_champion_whose_run_was_deleted_never_counts(team: Team) -> None:
         assert out.message.endswith("which was deleted: it does not count")
     # The deleted run is not one of the experiment's runs either.
     assert run(path, "tracking.runs", min_runs=3).message == "1 finished run in 'iris-exp' (need 3)"
+
+
+def test_a_project_that_registers_no_model_is_told_so_not_judged_on_an_invented_name(
+    team: Team, tmp_path: Path
+) -> None:
+    """No `tracking.registered_model`: the registry checks say the manifest names none; the
+    checks that only need runs judge the best run."""
+    path = tmp_path / "team"
+    shutil.copytree(team("sqlite"), path, symlinks=True)
+    manifest = yaml.safe_load((path / "capstone.yaml").read_text())
+    del manifest["tracking"]["registered_model"]
+    (path / "capstone.yaml").write_text(yaml.safe_dump(manifest), encoding="utf-8")
+    commit_all(path, "this project registers no model")
+    out = run(path, "tracking.registered_model")
+    assert (out.status, out.message) == ("failed", tracking.NO_MODEL)
+    out = run(path, "tracking.signature")
+    assert (out.status, out.message) == ("failed", tracking.NO_MODEL)
+    assert run(path, "tracking.runs").status == "passed"
+    assert run(path, "tracking.metric", threshold=0.9).message.startswith(
+        "accuracy of the best run"
+    )
 
 
 def test_model_without_signature_fails(team: Team) -> None:
