@@ -27,6 +27,9 @@ class Member(Strict):
     github: str = Field(description="GitHub handle (without @).")
     email: str | None = Field(None, description="Email used in git commits, if not GitHub's.")
     emails: tuple[str, ...] = Field((), description="More commit emails of this member.")
+    names: tuple[str, ...] = Field(
+        (), description="Other names this member commits with (a laptop's 'ann', 'Ann L.')."
+    )
 
     @field_validator("github")
     @classmethod

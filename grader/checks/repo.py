@@ -410,7 +410,8 @@ def _member_of(members: tuple[Member, ...], name: str, email: str) -> str | None
         handle = m.github.lower()
         emails = {e.lower() for e in (m.email, *m.emails) if e}
         noreply = re.fullmatch(rf"(\d+\+)?{re.escape(handle)}@users\.noreply\.github\.com", email)
-        if email in emails or noreply or name.lower() in {m.name.lower(), handle}:
+        names = {n.lower() for n in (m.name, *m.names)} | {handle}
+        if email in emails or noreply or name.lower() in names:
             return m.github
     return None
 
@@ -420,8 +421,8 @@ def commit_distribution(ctx: Context, params: CommitsParams) -> Outcome:
 
     Commits are matched to members by the emails, name or GitHub handle in `capstone.yaml`
     (GitHub's `ID+handle@users.noreply.github.com` counts). Partial credit per member.
-    Fix: commit with your own identity (`git config user.email`), or list the emails you
-    commit with under your member entry's `emails`.
+    Fix: commit with your own identity (`git config user.email`), or list the emails and
+    names you commit with under your member entry's `emails` and `names`.
     """
     members = ctx.need_manifest().team.members
     if not ctx.commit:

@@ -401,6 +401,20 @@ def test_commits_fail_one_member_does_everything(make_repo: MakeRepo) -> None:
     assert out.message == "ann-lee authored 80% of commits (limit 60%)"
 
 
+def test_commits_count_the_other_names_a_member_commits_with(make_repo: MakeRepo) -> None:
+    laptop = ("annie-laptop", "root@localhost")  # a name and address only the team knows
+    manifest = MANIFEST.replace(
+        "{name: Ann Lee, github: ann-lee, email: ann@example.edu}",
+        "{name: Ann Lee, github: ann-lee, email: ann@example.edu, names: [annie-laptop]}",
+    )
+    path = make_repo(team_files(**{"capstone.yaml": manifest}))
+    commit_all(path, "from the laptop", author=laptop)
+    commit_all(path, "bo", author=BO)
+    out = run(path, "repo.commits", min_commits=1)
+    assert out.evidence["commits"] == {"ann-lee": 1, "bochen": 1}
+    assert "annie-laptop <root@localhost>" not in out.evidence["unattributed"]
+
+
 # --- repo.tag ---------------------------------------------------------------------------
 
 
