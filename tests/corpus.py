@@ -608,6 +608,74 @@ CORPUS: dict[str, Repo] = {
             "docs": NO_DOCS,
         },
     ),
+    # A monorepo (seen in a semester capstone): a FastAPI backend with its own Dockerfile,
+    # a Streamlit frontend with another, and Airflow's compose file that builds a third;
+    # one member commits from a laptop address and as their handle too.
+    "monorepo": Repo(
+        files={
+            "backend/app.py": FASTAPI_ROUTER_APP.replace('prefix="/v1"', 'prefix=""'),
+            "backend/start.sh": "#!/bin/sh\nexec uvicorn backend.app:app --host 0.0.0.0\n",
+            "backend/Dockerfile": (
+                "FROM python:3.11-slim\nWORKDIR /app\nCOPY backend/requirements.txt .\n"
+                "RUN pip install -r requirements.txt\nCOPY . /app/\nEXPOSE 8000\n"
+                'CMD ["/app/backend/start.sh"]\n'
+            ),
+            "backend/requirements.txt": "fastapi\nuvicorn\n",
+            "backend/tests/test_app.py": "def test_ok():\n    assert True\n",
+            "frontend/Dockerfile": (
+                "FROM python:3.11-slim\nCOPY frontend/ .\nRUN pip install streamlit\n"
+                'EXPOSE 8501\nCMD ["streamlit", "run", "ui.py"]\n'
+            ),
+            "frontend/ui.py": "import streamlit as st\n\nst.title('houses')\n",
+            "airflow-config/Dockerfile": "FROM apache/airflow:2.9.0\nEXPOSE 8080\n",
+            "airflow-config/docker-compose.yaml": (
+                "services:\n  airflow-webserver:\n    build: .\n    ports: ['8080:8080']\n"
+                "    environment:\n      AIRFLOW__CORE__EXECUTOR: CeleryExecutor\n"
+            ),
+            "run.sh": "docker build -t backend -f $BACKEND_DOCKERFILE .\n",
+        },
+        authors=(
+            ("Eva Stone", "123+evastone@users.noreply.github.com"),
+            ("Eva Stone", "eva@Evas-MacBook-Air.local"),
+            ("evastone", "eva.stone@uni.edu"),
+            ("Finn Berg", "f.berg@uni.edu"),
+        ),
+        manifest={
+            "team": {
+                "name": "monorepo",
+                "members": [
+                    {
+                        "name": "Eva Stone",
+                        "github": "evastone",
+                        "email": "eva@Evas-MacBook-Air.local",
+                        "emails": ["eva.stone@uni.edu"],
+                    },
+                    {"name": "Finn Berg", "github": "finnb", "email": "f.berg@uni.edu"},
+                ],
+            },
+            "service": {
+                "dockerfile": "backend/Dockerfile",
+                "context": ".",
+                "port": 8000,
+                "health_path": "/healthz",
+                "ready_path": None,
+                "predict_path": "/predict",
+                "model_info_path": None,
+                "metrics_path": None,
+                "openapi_path": "/openapi.json",
+                "examples": [
+                    {
+                        "name": "a flat",
+                        "method": "POST",
+                        "path": "/predict",
+                        "body": {"rooms": 3, "area": 74.5},
+                    }
+                ],
+            },
+            "tests": {"command": "pytest", "paths": ["backend/tests"], "python": "3.11"},
+            "docs": NO_DOCS,
+        },
+    ),
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.infer.app import infer_app
+from grader.infer.app import app_files, infer_app, read_app
 from grader.infer.docker import infer_docker
 from grader.infer.draft import Draft, Finding
 from grader.infer.examples import infer_examples
@@ -33,8 +33,9 @@ def infer(repo: Path, name: str | None = None) -> Draft:
     files = RepoFiles(repo)
     draft = Draft()
     infer_team(repo, draft, name)
-    infer_docker(files, draft)
-    app = infer_app(files, draft)
+    app = read_app(files)
+    infer_docker(files, draft, app_files(app))
+    infer_app(app, draft)
     infer_examples(files, app, draft)
     infer_project(files, draft)
     infer_tracking(files, draft)

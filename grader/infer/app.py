@@ -198,8 +198,15 @@ def _decorated(
 # to the draft ------------------------------------------------------------------------------
 
 
-def infer_app(files: RepoFiles, draft: Draft) -> App:
-    app = read_app(files)
+def app_files(app: App) -> list[str]:
+    """The files that create the app or declare its routes."""
+    found = {r.where.rsplit(":", 1)[0] for r in app.routes}
+    if app.framework_at:
+        found.add(app.framework_at.rsplit(":", 1)[0])
+    return sorted(found)
+
+
+def infer_app(app: App, draft: Draft) -> App:
     if app.framework:
         draft.note("service", f"a {FRAMEWORKS[app.framework]} app ({app.framework_at})")
     gets = {r.path: r for r in app.routes if r.method == "GET"}
@@ -296,9 +303,19 @@ def _predict_route(posts: list[Route]) -> Route | None:
     return posts[0] if len(posts) == 1 else None
 
 
-def model_body(app: App, route: Route) -> tuple[dict[str, Any], str] | None:
-    """A body built from the predict route's request model: each field's example, default,
-    or a value of its type. (body, where) or None when the route takes no model."""
+@dataclass(frozen=True)
+class ModelBody:
+    """A body from the predict route's request model. `unknown`: the fields (with their
+    types) that declare no example or default: their values are the TA's to write."""
+
+    body: dict[str, Any]
+    where: str
+    unknown: tuple[str, ...]
+
+
+def model_body(app: App, route: Route) -> ModelBody | None:
+    """The body the request model's examples and defaults give; None when the route takes
+    no model."""
     function = route.function
     if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
@@ -306,23 +323,22 @@ def model_body(app: App, route: Route) -> tuple[dict[str, Any], str] | None:
         name = _call_name(arg.annotation) if arg.annotation else ""
         if name in app.models:
             cls = app.models[name]
-            return _fields(app, cls, 0), f"{app.model_files[name]}:{cls.lineno} ({name})"
+            unknown: list[str] = []
+            body = _fields(app, cls, 0, unknown)
+            return ModelBody(body, f"{app.model_files[name]}:{cls.lineno} ({name})", tuple(unknown))
     return None
 
 
-TYPE_VALUES: dict[str, Any] = {"float": 0.0, "int": 0, "str": "", "bool": False}
-
-
-def _fields(app: App, cls: ast.ClassDef, depth: int) -> dict[str, Any]:
+def _fields(app: App, cls: ast.ClassDef, depth: int, unknown: list[str]) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for node in cls.body:
         if not isinstance(node, ast.AnnAssign) or not isinstance(node.target, ast.Name):
             continue
-        body[node.target.id] = _field_value(app, node, depth)
+        body[node.target.id] = _field_value(app, node, depth, unknown)
     return body
 
 
-def _field_value(app: App, node: ast.AnnAssign, depth: int) -> Any:
+def _field_value(app: App, node: ast.AnnAssign, depth: int, unknown: list[str]) -> Any:
     value = node.value
     if isinstance(value, ast.Call) and _call_name(value) == "Field":
         for key in ("example", "examples"):
@@ -335,11 +351,10 @@ def _field_value(app: App, node: ast.AnnAssign, depth: int) -> Any:
     elif value is not None and (default := _literal(value)) is not None:
         return default
     annotation = ast.unparse(node.annotation)
-    for type_name, placeholder in TYPE_VALUES.items():
-        if annotation == type_name or annotation.startswith(type_name + " "):
-            return placeholder
     inner = annotation.removeprefix("list[").removeprefix("List[").rstrip("]")
     if inner in app.models and depth < 3:
-        item = _fields(app, app.models[inner], depth + 1)
+        item = _fields(app, app.models[inner], depth + 1, unknown)
         return [item] if annotation != inner else item
+    assert isinstance(node.target, ast.Name)
+    unknown.append(f"{node.target.id}: {annotation}")
     return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,10 +86,11 @@ def port_in_command(command: str, env: dict[str, str]) -> str | None:
     return default.group(2) if default else None
 
 
-def infer_docker(files: RepoFiles, draft: Draft) -> None:
+def infer_docker(files: RepoFiles, draft: Draft, app_files: Sequence[str] = ()) -> None:
+    """`app_files`: where the service's app and routes are (to find its Dockerfile)."""
     builds = _build_commands(files)
     compose = _compose_services(files)
-    dockerfile, context, source, sure = _choose_dockerfile(files, builds, compose)
+    dockerfile, context, source, sure = _choose_dockerfile(files, builds, compose, list(app_files))
     if dockerfile is None:
         draft.missing("service.dockerfile", "no Dockerfile in the repository")
         return
@@ -223,27 +225,84 @@ def _norm(base: str, rel: str) -> str:
     return "/".join(parts) or "."
 
 
+@dataclass(frozen=True)
+class Candidate:
+    dockerfile: str
+    context: str
+    source: str
+    score: int
+
+
+API_NAMES = re.compile(r"api|backend|app|serv|model|infer|predict|web", re.I)
+OTHER_NAMES = re.compile(
+    r"airflow|postgres|db|redis|mlflow|front|ui|streamlit|grafana|prometheus|nginx|worker|"
+    r"scheduler|jupyter|notebook|train|monitor|dashboard|kafka|minio",
+    re.I,
+)
+
+
 def _choose_dockerfile(
     files: RepoFiles,
     builds: list[Build],
     compose: list[tuple[str, str, dict[str, Any]]],
+    app_files: list[str],
 ) -> tuple[str | None, str, str, Any]:
+    """The Dockerfile of the service: the one that runs the app's module, sits above its
+    code, or a build command or compose service names; the others lose points for names
+    that say they are something else (a frontend, a database, Airflow)."""
+    found: dict[str, Candidate] = {}
     for build in builds:
         if files.exists(build.dockerfile):
-            return build.dockerfile, build.context, build.source, "high"
+            _add(found, files, build.dockerfile, build.context, build.source, 2, app_files)
     for rel, name, service in compose:
         dockerfile, context = _compose_build(rel, service)
         if files.exists(dockerfile):
-            return dockerfile, context, f"{rel} (service {name})", "high"
-    candidates = files.dockerfiles()
-    if not candidates:
+            bonus = 2 + _name_score(name)
+            command = str(service.get("command") or "")
+            source = f"{rel} (service {name})"
+            _add(found, files, dockerfile, context, source, bonus, app_files, command)
+    for dockerfile in files.dockerfiles():
+        bonus = 1 if dockerfile == "Dockerfile" else 0
+        context = "." if dockerfile == "Dockerfile" else _context_for(files, dockerfile)
+        _add(found, files, dockerfile, context, dockerfile, bonus, app_files)
+    if not found:
         return None, ".", "", "low"
-    if "Dockerfile" in candidates:
-        return "Dockerfile", ".", "Dockerfile", "high"
-    serving = [c for c in candidates if _serves(files.text(c) or "")] or candidates
-    chosen = serving[0]
-    sure = "medium" if len(serving) == 1 else "low"
-    return chosen, _context_for(files, chosen), chosen, sure
+    ranked = sorted(found.values(), key=lambda c: (-c.score, c.dockerfile.count("/"), c.dockerfile))
+    best = ranked[0]
+    margin = best.score - ranked[1].score if len(ranked) > 1 else 99
+    sure = "high" if margin >= 2 and best.score >= 2 else "medium" if margin >= 1 else "low"
+    return best.dockerfile, best.context, best.source, sure
+
+
+def _add(
+    found: dict[str, Candidate],
+    files: RepoFiles,
+    dockerfile: str,
+    context: str,
+    source: str,
+    bonus: int,
+    app_files: list[str],
+    command: str = "",
+) -> None:
+    if dockerfile in found:
+        return  # the first, strongest source of a Dockerfile names it
+    steps = instructions(files.text(dockerfile) or "")
+    runs = command + " " + " ".join(s.args for s in steps if s.keyword in ("CMD", "ENTRYPOINT"))
+    score = bonus + _name_score(dockerfile)
+    for app in app_files:
+        stem = Path(app).stem
+        if re.search(rf"(?<![\w-]){re.escape(stem)}(?![\w-])", runs):
+            score += 3
+        folder = str(Path(dockerfile).parent)
+        if folder != "." and (app + "/").startswith(folder + "/"):
+            score += 3
+    found[dockerfile] = Candidate(dockerfile, context, source, score)
+
+
+def _name_score(name: str) -> int:
+    if OTHER_NAMES.search(name):
+        return -2
+    return 1 if API_NAMES.search(name) else 0
 
 
 def _serves(text: str) -> bool:

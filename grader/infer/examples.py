@@ -30,14 +30,16 @@ def infer_examples(files: RepoFiles, app: App, draft: Draft) -> None:
         return
     route = next((r for r in app.routes if r.method == "POST" and r.path == predict), None)
     built = model_body(app, route) if route else None
-    if built is not None:
-        body, where = built
-        example = {"name": "built from the request model", "method": "POST", "path": predict}
-        draft.set("service.examples", [{**example, "body": body}], where, "low")
-        return
-    draft.missing(
-        "service.examples", f"no example body for POST {predict} in samples, README or tests"
-    )
+    if built is not None and not built.unknown:
+        example = {"name": "from the request model's examples", "method": "POST", "path": predict}
+        draft.set("service.examples", [{**example, "body": built.body}], built.where, "low")
+    elif built is not None:  # values the code does not give are the TA's to write, not zeros
+        fields = ", ".join(built.unknown)
+        why = f"POST {predict} takes {built.where}: write a body ({fields})"
+        draft.missing("service.examples", why)
+    else:
+        why = f"no example body for POST {predict} in samples, README or tests"
+        draft.missing("service.examples", why)
 
 
 def _from_samples(files: RepoFiles) -> tuple[Any, str] | None:

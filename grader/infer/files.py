@@ -1,7 +1,7 @@
 """The repository as inference sees it: its committed files, read as text, never run.
 
-In a git repository only tracked files count (what a grade sees); elsewhere every file under
-the folder. Links are never followed, and files over a size limit are never read.
+In a git repository only the files of its HEAD commit count (what a grade sees); elsewhere
+every file under the folder. Links are never followed, and files over a size limit are never read.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def _tracked(root: Path) -> list[str]:
     if (root / ".git").exists():
         try:
             done = subprocess.run(
-                ["git", "-C", str(root), "ls-files", "-z"],
+                ["git", "-C", str(root), "ls-tree", "-r", "-z", "--name-only", "HEAD"],
                 capture_output=True,
                 check=True,
                 timeout=60,

@@ -19,8 +19,8 @@ REQUIRES_PYTHON = re.compile(r"(\d+\.\d+)")
 
 def infer_project(files: RepoFiles, draft: Draft) -> None:
     _python(files, draft)
-    _test_paths(files, draft)
     _test_command(files, draft)
+    _test_paths(files, draft)
     _requirements(files, draft)
 
 
@@ -64,14 +64,48 @@ def _test_paths(files: RepoFiles, draft: Draft) -> None:
                 "tests.paths", parser.get(section, "testpaths").split(), f"{name} (testpaths)"
             )
             return
-    tests = sorted({p.split("/")[0] for p in files.glob("test_*.py", "*_test.py") if "/" in p})
-    folders = [t for t in tests if t in ("tests", "test", "testing")]
+    command = draft.value("tests.command")
+    named = [a for a in _pytest_args(command) if files.exists(a)] if command else []
+    if named:
+        draft.set("tests.paths", named, draft.found["tests.command"].source, "medium")
+        return
+    folders = _test_folders(files.glob("test_*.py", "*_test.py"))
     if folders:
-        draft.set("tests.paths", folders, f"{folders[0]}/ holds test files", "medium")
-    elif files.glob("test_*.py"):
-        draft.set("tests.paths", ["."], "test files at the repository root", "medium")
+        where = "test files at the repository root" if folders == ["."] else "where test files are"
+        draft.set("tests.paths", folders, where, "medium")
     else:
         draft.missing("tests.paths", "no test files (test_*.py)")
+
+
+TEST_DIRS = ("tests", "test", "testing")
+
+
+def _test_folders(tests: list[str]) -> list[str]:
+    """The folders that hold the test files: each file's tests/ (or test/) folder, else its
+    own folder; none inside another."""
+    folders = set()
+    for path in tests:
+        parts = path.split("/")[:-1]
+        cut = next((i for i, part in enumerate(parts) if part in TEST_DIRS), None)
+        folders.add("/".join(parts[: cut + 1]) if cut is not None else "/".join(parts) or ".")
+    if "." in folders:
+        return ["."]
+    return sorted(f for f in folders if not any(f.startswith(o + "/") for o in folders))
+
+
+def _pytest_args(command: str) -> list[str]:
+    """The paths a pytest command names: `pytest tests/unit -q` -> [tests/unit]."""
+    words = command.split()
+    start = words.index("pytest") + 1 if "pytest" in words else len(words)
+    out, skip = [], False
+    for word in words[start:]:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in ("-k", "-m", "-c", "-p", "--rootdir", "--junitxml", "-o")
+        else:
+            out.append(word.split("::")[0].rstrip("/"))
+    return out
 
 
 def _test_command(files: RepoFiles, draft: Draft) -> None:

@@ -85,6 +85,9 @@ def _members(members: list[dict[str, Any]]) -> list[str]:
             out.append("      # github:  # TODO: this author's GitHub handle")
         if member.get("email"):
             out.append(f"      email: {_quote(member['email'])}")
+        if member.get("emails"):
+            listed = ", ".join(_quote(e) for e in member["emails"])
+            out.append(f"      emails: [{listed}]")
     return out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import re
 import sqlite3
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from grader.infer.app import _call_name, _kwarg, _literal
 from grader.infer.draft import Draft
 from grader.infer.files import RepoFiles
 
+LOCAL_SERVER = re.compile(r"^https?://(localhost|127\.0\.0\.1|0\.0\.0\.0)(:|/|$)", re.I)
 # Metric names the grader can measure, most telling first, with their direction.
 METRICS = {
     "f1_macro": "maximize",
@@ -41,7 +43,11 @@ def infer_tracking(files: RepoFiles, draft: Draft) -> None:
         _from_file_store(files, draft)
     elif "set_tracking_uri" in calls:
         uri, where = calls["set_tracking_uri"]
-        draft.set("tracking.uri", uri, where, "medium")
+        if LOCAL_SERVER.match(str(uri)):
+            why = f"the code logs to a server on the team's machine ({uri}, {where}); no store"
+            draft.missing("tracking.uri", why + " is committed")
+        else:
+            draft.set("tracking.uri", uri, where, "medium")
     for name, path in (
         ("set_experiment", "tracking.experiment"),
         ("registered_model_name", "tracking.registered_model"),

@@ -29,17 +29,42 @@ def infer_team(root: Path, draft: Draft, name: str | None = None) -> None:
     if not authors:
         draft.missing("team.members", "no commits to read authors from")
         return
-    members = []
-    for name, email in authors:
-        handle = NOREPLY.match(email)
-        member: dict[str, object] = {"name": name}
-        member["github"] = handle.group(1) if handle else None
-        if not handle:
-            member["email"] = email
-        members.append(member)
+    members = _people(authors)
     draft.set("team.members", members, "git log (commit authors)", "low")
-    if any(m["github"] is None for m in members):
+    if any(m.get("github") is None for m in members):
         draft.todo["team.members"] = "GitHub handles of authors who commit with another address"
+
+
+def _people(authors: list[tuple[str, str]]) -> list[dict[str, object]]:
+    """One member per person: the addresses one name commits with are merged, and an author
+    whose name is a GitHub handle seen in a noreply address is that handle's member."""
+
+    def key(name: str) -> str:
+        return " ".join(name.lower().split())
+
+    github: dict[str, str] = {}  # member key -> handle
+    same: dict[str, str] = {}  # handle (lowercase) -> member key
+    for name, email in authors:
+        if handle := NOREPLY.match(email):
+            github[key(name)] = handle.group(1)
+            same[handle.group(1).lower()] = key(name)
+    names: dict[str, str] = {}
+    emails: dict[str, list[str]] = {}
+    for name, email in authors:
+        who = same.get(name.lower(), key(name))
+        names.setdefault(who, name)
+        if not NOREPLY.match(email):
+            emails.setdefault(who, []).append(email)
+    out: list[dict[str, object]] = []
+    for who, name in names.items():
+        member: dict[str, object] = {"name": name, "github": github.get(who)}
+        addresses = emails.get(who, [])
+        if addresses:
+            member["email"] = addresses[0]
+        if len(addresses) > 1:
+            member["emails"] = addresses[1:]
+        out.append(member)
+    return out
 
 
 def _repo_name(root: Path) -> str:
