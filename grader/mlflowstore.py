@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -35,6 +36,7 @@ from grader.errors import CheckError
 from grader.manifest import Tracking
 
 FINISHED = "FINISHED"
+WINDOWS_PATH = re.compile(r"^/?[A-Za-z]:[\\/]")
 # Fail fast against a dead server: MLflow's default retries take minutes.
 HTTP_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
@@ -50,6 +52,8 @@ class Store:
     repo: Path
     scratch: Path
     remote: bool
+    # artifact URIs recorded on the team's machine -> where they were found in the checkout
+    rewrites: dict[str, str] = field(default_factory=dict)
 
     # queries -----------------------------------------------------------------------------
 
@@ -137,17 +141,23 @@ class Store:
         return Path(got)
 
     def local_path(self, uri: str) -> Path | None:
-        """The checkout's copy of a local artifact URI (its longest suffix found there)."""
+        """The checkout's copy of a local artifact URI (its longest suffix found there):
+        `/home/ann/proj/mlruns/1/...`, `file:///C:/Users/ann/...` or `E:\\proj\\mlruns\\...`
+        recorded on the team's machine. A path that had to be moved is noted in `rewrites`."""
+        windows = WINDOWS_PATH.match(uri)
         parsed = urlparse(uri)
-        if parsed.scheme not in ("", "file"):
+        if not windows and parsed.scheme not in ("", "file"):
             return None
-        parts = Path(unquote(parsed.path if parsed.scheme else uri)).parts
+        raw = uri if windows or not parsed.scheme else unquote(parsed.path)
+        parts = PurePosixPath(raw.replace("\\", "/")).parts
         for start in range(len(parts)):
-            rel = Path(*parts[start:])
-            if rel.is_absolute():
+            rel = PurePosixPath(*parts[start:])
+            if rel.is_absolute() or WINDOWS_PATH.match(str(rel)):
                 continue
             path = fs.inside(self.repo, str(rel))
             if path is not None and path.exists() and path != self.repo.resolve():
+                if start and uri not in self.rewrites:
+                    self.rewrites[uri] = str(rel)
                 return path
         return None
 

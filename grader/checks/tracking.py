@@ -7,6 +7,7 @@ alias (the champion) when it is set, else the finished run with the best primary
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -41,11 +42,24 @@ def with_store(func: StoreCheck[P]) -> Callable[[Context, P], Outcome]:
             return failed("capstone.yaml has no `tracking` section")
         try:
             with open_store(ctx.repo, tracking) as store:
-                return func(ctx, params, store, tracking)
+                return _noting_rewrites(func(ctx, params, store, tracking), store)
         except StoreProblem as exc:
             return failed(str(exc), {"uri": tracking.uri})
 
     return check
+
+
+def _noting_rewrites(outcome: Outcome, store: Store) -> Outcome:
+    """A warning in the evidence when artifact paths recorded on the team's machine were
+    read from the checkout instead."""
+    if not store.rewrites:
+        return outcome
+    warning = (
+        f"{plural(len(store.rewrites), 'artifact path')} recorded on the team's machine"
+        " (for example " + next(iter(store.rewrites)) + ") were read from the checkout"
+    )
+    evidence = {**outcome.evidence, "warning": warning, "artifact_paths": store.rewrites}
+    return dataclasses.replace(outcome, evidence=evidence)
 
 
 @dataclass(frozen=True)

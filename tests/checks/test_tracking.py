@@ -357,6 +357,11 @@ def test_artifact_paths_never_leave_the_checkout(team: Team) -> None:
         assert store.local_path("file:///etc/passwd") is None
         assert store.local_path("/home/someone/proj/mlruns") == (path / "mlruns").resolve()
         assert store.local_path("s3://bucket/key") is None
+        # Recorded on a Windows laptop: a drive letter, backslashes, or a file: URI.
+        assert store.local_path("E:\\Users\\ann\\proj\\mlruns") == (path / "mlruns").resolve()
+        assert store.local_path("file:///C:/Users/ann/proj/mlruns") == (path / "mlruns").resolve()
+        assert store.local_path("E:/proj/mlruns") == (path / "mlruns").resolve()
+        assert store.rewrites["E:/proj/mlruns"] == "mlruns"
 
 
 # --- consistency: the champion, loaded in a sandbox, against a live service -----------------
