@@ -700,23 +700,29 @@ def manifest(name: str) -> dict[str, Any]:
 def _mlflow_store(repo: Path) -> None:
     """A real MLflow SQLite store: experiment fraud, a run logging f1 and accuracy, the model
     fraud-detector registered with the alias production."""
+    import os
     import subprocess
     import sys
 
     script = f"""
 import mlflow
 from mlflow import MlflowClient
-mlflow.set_tracking_uri("sqlite:///{repo}/mlflow.db")
+uri = "sqlite:///{repo}/mlflow.db"
+mlflow.set_tracking_uri(uri)
 mlflow.set_experiment("fraud")
 with mlflow.start_run() as run:
     mlflow.log_metrics({{"accuracy": 0.9, "f1": 0.8}})
-client = MlflowClient()
+client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 client.create_registered_model("fraud-detector")
 source = run.info.artifact_uri + "/model"
 version = client.create_model_version("fraud-detector", source, run.info.run_id)
 client.set_registered_model_alias("fraud-detector", "production", version.version)
 """
-    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, cwd=repo)
+    # Only this store: no tracking or registry URI an earlier test left in the environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, cwd=repo, env=env
+    )
 
 
 # scoring inference against the TA's manifests -------------------------------------------------
