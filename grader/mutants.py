@@ -245,7 +245,7 @@ def _train_split_metric(repo: Path, manifest: Manifest) -> None:
 UNSEEDED = """
     import random
 
-    rows = random.Random().sample(range(len(x_train)), int(0.8 * len(x_train)))
+    rows = random.Random().sample(range(len(x_train)), int(0.5 * len(x_train)))
     x_train, y_train = x_train.iloc[rows], y_train.iloc[rows]
 """
 

@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from grader import web
-from grader.checks.base import Context, Outcome
+from grader.checks.base import Context, Outcome, Unmet, failed
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError, EngineError
 from grader.results import CheckResult
@@ -185,6 +185,8 @@ def _child(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and cleans up
     try:
         message: tuple[str, Any] = ("outcome", func(ctx, check.params))
+    except Unmet as exc:  # the team's manifest lacks what the check judges
+        message = ("outcome", failed(str(exc)))
     except (CheckError, EngineError) as exc:  # the grader cannot judge: not a crash
         message = ("error", (str(exc), {}))
     except Exception as exc:

@@ -440,7 +440,7 @@ CORPUS: dict[str, Repo] = {
             "mlruns/0/meta.yaml": "experiment_id: '0'\nlifecycle_stage: active\nname: Default\n",
             "mlruns/models/churn-model/meta.yaml": "name: churn-model\n",
             "tests/test_train.py": "def test_ok():\n    assert True\n",
-            ".python-version": "3.12.4\n",
+            ".python-version": "3.13.1\n",
         },
         authors=TEAM_A,
         manifest={
@@ -452,7 +452,7 @@ CORPUS: dict[str, Repo] = {
                 "primary_metric": {"name": "roc_auc", "direction": "maximize"},
             },
             "training": {"command": "make train", "seed": 7, "artifact": "models/model.pkl"},
-            "tests": {"command": "pytest", "paths": ["tests"], "python": "3.12"},
+            "tests": {"command": "pytest", "paths": ["tests"], "python": "3.13"},
             "docs": NO_DOCS,
         },
     ),
@@ -515,10 +515,11 @@ CORPUS: dict[str, Repo] = {
                 "app = Flask(__name__)\napp.register_blueprint(api)\n"
             ),
             "Dockerfile": (
-                "FROM python:3.11-slim\nCOPY . .\nRUN pip install flask gunicorn\n"
+                "FROM python:3.11-slim\nCOPY . .\nRUN pip install -r requirements.txt\n"
                 'CMD ["gunicorn", "--bind", "0.0.0.0:8000", "service.routes:app"]\n'
             ),
-            "pytest.ini": "[pytest]\ntestpaths = unit_tests\n",
+            "requirements.txt": "flask\ngunicorn\n",
+            "pytest.ini": "[pytest]\ntestpaths = unit_tests\npythonpath = .\n",
             "unit_tests/test_routes.py": (
                 "from service.routes import app\n\n"
                 'SAMPLE = {"age": 41, "income": 52000}\n\n\n'
@@ -618,7 +619,7 @@ CORPUS: dict[str, Repo] = {
             "backend/Dockerfile": (
                 "FROM python:3.11-slim\nWORKDIR /app\nCOPY backend/requirements.txt .\n"
                 "RUN pip install -r requirements.txt\nCOPY . /app/\nEXPOSE 8000\n"
-                'CMD ["/app/backend/start.sh"]\n'
+                'CMD ["sh", "/app/backend/start.sh"]\n'
             ),
             "backend/requirements.txt": "fastapi\nuvicorn\n",
             "backend/tests/test_app.py": "def test_ok():\n    assert True\n",

@@ -41,12 +41,74 @@ def _status(checks: dict[str, Any]) -> dict[str, str]:
     return {k: c["status"] for k, c in checks.items()}
 
 
+GRADED = (
+    "flask-gunicorn",
+    "compose-command",
+    "infra-dockerfile",
+    "port-from-env",
+    "mlflow-db",
+    "flask-blueprint",
+    "monorepo",
+    "mlruns-only",
+)
+P, F, S, B = "passed", "failed", "skipped", "blocked"
+# What a careful TA concludes for each check of the families judged here, repo by repo.
+VERDICTS: dict[str, dict[str, str]] = {
+    # No HEALTHCHECK in these images, no /metrics and no model-info route in most: the
+    # manifest says so (null), and those checks fail saying it.
+    "compose-command": {
+        "build": P, "healthcheck": F, "starts": P, "health": P, "examples": P,
+        "bad-input": F,  # `features: dict` takes an empty object: 200, not 4xx
+        "openapi": P, "fuzz": P, "metrics": P, "model-info": F, "tests-run": P, "tests-pass": P,
+    },
+    "infra-dockerfile": {
+        "build": P, "healthcheck": F, "starts": P, "health": P, "examples": P, "bad-input": P,
+        "openapi": P, "fuzz": P, "metrics": F, "model-info": F, "tests-run": P, "tests-pass": P,
+    },
+    "port-from-env": {
+        "build": P, "healthcheck": F, "starts": P, "health": P, "examples": P, "bad-input": P,
+        "openapi": P, "fuzz": P, "metrics": F,
+        "model-info": F,  # /model-info names the model but no version
+        "tests-run": P, "tests-pass": P,
+    },
+    "mlflow-db": {
+        "build": P, "healthcheck": F, "starts": P, "health": P, "examples": P, "bad-input": P,
+        "openapi": S, "fuzz": S, "metrics": F, "model-info": F, "tests-run": P, "tests-pass": P,
+    },
+    "flask-blueprint": {
+        "build": P, "healthcheck": F, "starts": P, "health": P, "examples": P,
+        "bad-input": F,  # answers 200 to anything
+        "openapi": S, "fuzz": S, "metrics": F, "model-info": F, "tests-run": P, "tests-pass": P,
+    },
+    "monorepo": {
+        "build": P, "healthcheck": F, "starts": P, "health": P, "examples": P, "bad-input": P,
+        "openapi": P, "fuzz": P, "metrics": F, "model-info": F, "tests-run": P, "tests-pass": P,
+    },
+    # No service at all: every service and container check fails on the missing section.
+    "mlruns-only": {
+        "build": F, "healthcheck": B, "starts": B, "health": B, "examples": B, "bad-input": B,
+        "openapi": B, "fuzz": B, "metrics": B, "model-info": B, "tests-run": P, "tests-pass": P,
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(VERDICTS))
+def test_each_corpus_repo_gets_a_careful_tas_verdict_per_check(
+    graded: dict[str, dict[str, Any]], name: str
+) -> None:
+    checks = graded[name]
+    assert checks["manifest"]["status"] == "passed"
+    got = {k: c["status"] for k, c in checks.items() if k != "manifest"}
+    detail = {k: c["message"] for k, c in checks.items() if got.get(k) != VERDICTS[name].get(k)}
+    assert got == VERDICTS[name], detail
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     ensure_base_image()
     root = tmp_path_factory.mktemp("corpus-graded")
     out: dict[str, dict[str, Any]] = {}
-    for name in ("flask-gunicorn", "compose-command", "infra-dockerfile"):
+    for name in GRADED:
         repo = corpus.build(name, root)
         out[name] = _grade(repo, corpus.manifest(name), root / f"out-{name}", SERVICE_AND_CONTAINER)
     return out
@@ -150,3 +212,15 @@ def test_a_gitignored_model_is_made_by_the_build_steps_and_served(tmp_path: Path
     checks = _grade(repo, manifest, tmp_path / "out-without", "build,starts")
     assert checks["starts"]["status"] == "failed"
     assert "models/model.joblib" in checks["starts"]["evidence"]["logs"]
+
+
+def test_a_service_that_needs_an_env_var_fails_to_start_without_the_manifests(
+    tmp_path: Path,
+) -> None:
+    ensure_base_image()
+    repo = corpus.build("compose-command", tmp_path)
+    manifest = corpus.manifest("compose-command")
+    del manifest["service"]["env"]
+    checks = _grade(repo, manifest, tmp_path / "out", "build,starts")
+    assert checks["starts"]["status"] == "failed"
+    assert "KeyError: 'MODEL_PATH'" in checks["starts"]["evidence"]["logs"]

@@ -30,6 +30,11 @@ class NoParams(Params):
     """For checks that take no params."""
 
 
+class Unmet(Exception):
+    """The team's work lacks what the check judges (no `service` section): the check fails
+    with this message. Not the grader's problem, unlike CheckError."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: Literal["passed", "failed", "skipped"]

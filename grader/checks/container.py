@@ -29,6 +29,7 @@ from grader.checks.base import (
     NoParams,
     Outcome,
     Params,
+    Unmet,
     failed,
     graded,
     passed,
@@ -71,7 +72,7 @@ def port_taken_meanwhile(ctx: Context, port: int, health: Health) -> None:
 def need_service(ctx: Context) -> Service:
     service = ctx.need_manifest().service
     if service is None:
-        raise CheckError("capstone.yaml has no `service` section")
+        raise Unmet("capstone.yaml has no `service` section: there is no service to judge")
     return service
 
 
