@@ -34,6 +34,11 @@ def _resolve(ctx: Context, path: str) -> str | None:
     return found[0] if found else None
 
 
+def _names_none(path: str) -> str:
+    """'the manifest names no docs.proposal' for a manifest path with no value."""
+    return f"the manifest names no {path.removeprefix('manifest:')}"
+
+
 def _resolve_all(ctx: Context, path: str) -> list[str]:
     """The paths a rubric entry names: itself, or what the manifest field holds (one path,
     or each of a list such as `manifest:tests.paths`)."""
@@ -74,7 +79,7 @@ def required_files(ctx: Context, params: FilesParams) -> Outcome:
         if paths and not absent:
             found.append(", ".join(paths))
         else:
-            missing.append(", ".join(absent) or raw)
+            missing.append(", ".join(absent) or _names_none(raw))
     evidence = {"found": found, "missing": missing}
     if not missing:
         return passed(f"all {plural(len(found), 'required file')} present", evidence)
@@ -615,9 +620,11 @@ def doc_filled(ctx: Context, params: DocParams) -> Outcome:
     words written. Fix: answer every prompt in your own words and delete the prompt.
     """
     rel = _resolve(ctx, params.path)
-    text = fs.read_text(ctx.repo, rel) if rel else None
+    if rel is None:
+        return failed(_names_none(params.path))
+    text = fs.read_text(ctx.repo, rel)
     if text is None:
-        return failed(f"{rel or params.path} not found")
+        return failed(f"{rel} not found")
     # Headings end a paragraph, so a prompt right under a heading is seen as one.
     body = "\n".join("" if HEADING.match(ln) else ln for ln in COMMENT.sub("", text).splitlines())
     prompts = _italic_prompts(body)
