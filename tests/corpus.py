@@ -435,10 +435,6 @@ CORPUS: dict[str, Repo] = {
         files={
             "src/churn/train.py": TRAIN_MLRUNS,
             "Makefile": "train:\n\tpython -m churn.train\n\ntest:\n\tpytest\n",
-            "mlruns/1/meta.yaml": "artifact_location: file:///home/someone/churn/mlruns/1\n"
-            "experiment_id: '1'\nlifecycle_stage: active\nname: churn\n",
-            "mlruns/0/meta.yaml": "experiment_id: '0'\nlifecycle_stage: active\nname: Default\n",
-            "mlruns/models/churn-model/meta.yaml": "name: churn-model\n",
             "tests/test_train.py": "def test_ok():\n    assert True\n",
             ".python-version": "3.13.1\n",
         },
@@ -687,8 +683,8 @@ def build(name: str, root: Path) -> Path:
     git(path, "init", "-q", "-b", "main")
     for number, author in enumerate(repo.authors):
         commit_all(path, f"work {number}", author=author)
-    if name == "mlflow-db":
-        _mlflow_store(path)
+    if name in STORES:
+        _mlflow_store(path, STORES[name])
         commit_all(path, "tracking store", author=repo.authors[0])
     build_tree(path, repo.ignored)
     return path
@@ -698,29 +694,40 @@ def manifest(name: str) -> dict[str, Any]:
     return {"version": 1, **CORPUS[name].manifest}
 
 
-def _mlflow_store(repo: Path) -> None:
-    """A real MLflow SQLite store: experiment fraud, a run logging f1 and accuracy, the model
-    fraud-detector registered with the alias production."""
+# Real MLflow stores, written by MLflow itself: (tracking URI under the repo, experiment,
+# metrics of one run, registered model, alias or None).
+STORES = {
+    "mlflow-db": ("sqlite:///{repo}/mlflow.db", "fraud", {"accuracy": 0.9, "f1": 0.8},
+                  "fraud-detector", "production"),
+    "mlruns-only": ("file://{repo}/mlruns", "churn", {"roc_auc": 0.81}, "churn-model", None),
+}  # fmt: skip
+
+
+def _mlflow_store(repo: Path, store: tuple[str, str, dict[str, float], str, str | None]) -> None:
+    """A store as the team's training left it: one run, its model registered (and aliased)."""
     import os
     import subprocess
     import sys
 
+    uri, experiment, metrics, model, alias = store
     script = f"""
 import mlflow
 from mlflow import MlflowClient
-uri = "sqlite:///{repo}/mlflow.db"
+uri = {uri.format(repo=repo)!r}
 mlflow.set_tracking_uri(uri)
-mlflow.set_experiment("fraud")
+mlflow.set_experiment({experiment!r})
 with mlflow.start_run() as run:
-    mlflow.log_metrics({{"accuracy": 0.9, "f1": 0.8}})
+    mlflow.log_metrics({metrics!r})
 client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-client.create_registered_model("fraud-detector")
+client.create_registered_model({model!r})
 source = run.info.artifact_uri + "/model"
-version = client.create_model_version("fraud-detector", source, run.info.run_id)
-client.set_registered_model_alias("fraud-detector", "production", version.version)
+version = client.create_model_version({model!r}, source, run.info.run_id)
+if {alias!r}:
+    client.set_registered_model_alias({model!r}, {alias!r}, version.version)
 """
     # Only this store: no tracking or registry URI an earlier test left in the environment.
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_ALLOW_FILE_STORE"] = "true"  # a course's older projects use mlruns/
     subprocess.run(
         [sys.executable, "-c", script], check=True, capture_output=True, cwd=repo, env=env
     )

@@ -248,3 +248,37 @@ def test_batch_grades_each_team_with_its_manifest_from_a_folder_or_the_roster(
     checks = {c["id"]: c for c in _team_record(out, "infra-dockerfile")["checks"]}
     assert checks["files"]["status"] == "failed"
     assert main([*argv, "--manifests", str(tmp_path / "nowhere")]) == 2
+
+
+TRACKING = ("manifest", "experiment", "runs", "logged", "registered", "signature", "lineage")
+
+
+@pytest.mark.parametrize(
+    ("name", "verdicts"),
+    [
+        # A real mlruns/ file store: one run, the model registered without an alias.
+        ("mlruns-only", ["passed", "passed", "failed", "blocked", "failed", "blocked", "blocked"]),
+        # A real mlflow.db: one run, the model registered as production, no model files
+        # and no commit tag on the run.
+        ("mlflow-db", ["passed", "passed", "failed", "blocked", "passed", "failed", "failed"]),
+    ],
+)
+def test_the_tracking_stores_of_repos_outside_the_template_are_judged_as_a_ta_would(
+    repos: dict[str, Path], tmp_path: Path, name: str, verdicts: list[str]
+) -> None:
+    manifest = tmp_path / f"{name}.yaml"
+    manifest.write_text(yaml.safe_dump(corpus.manifest(name)), encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["check", str(repos[name]), "-m", "m3", "--no-engine", "--manifest", str(manifest)]
+    argv += [arg for check in TRACKING for arg in ("--only", check)]
+    assert main([*argv, "--out", str(out)]) == 0
+    checks = {c["id"]: c for c in _team_record_file(out)["checks"]}
+    assert [checks[c]["status"] for c in TRACKING] == verdicts
+    if name == "mlruns-only":
+        assert (
+            checks["registered"]["message"] == "'churn-model' has no version with alias 'champion'"
+        )
+
+
+def _team_record_file(out: Path) -> dict[str, Any]:
+    return dict(json.loads((out / "results.json").read_text())["extra_data"]["grader"])
