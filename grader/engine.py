@@ -565,6 +565,7 @@ class Engine:
         health_path: str | None,
         timeout: float,
         docker_health: bool = False,
+        health_method: str = "GET",
     ) -> Health:
         """Wait until the service is healthy, or exits, or the time limit passes.
 
@@ -572,7 +573,7 @@ class Engine:
         otherwise `health_path` answers 2xx. Polls with backoff from 0.05 s up to 0.25 s:
         a poll costs a few milliseconds, an over-wait is time the whole run loses.
         """
-        via = "Docker HEALTHCHECK" if docker_health else f"GET {health_path}"
+        via = "Docker HEALTHCHECK" if docker_health else f"{health_method} {health_path}"
         start = time.monotonic()
         delay, attempts, last = 0.05, 0, "no answer yet"
         with web.client(local=True, timeout=2.0) as http:
@@ -588,7 +589,8 @@ class Engine:
                 if docker_health:
                     ok, last = _docker_health(state)
                 else:
-                    ok, last = _http_health(http, service.base_url + (health_path or "/"))
+                    url = service.base_url + (health_path or "/")
+                    ok, last = _http_health(http, url, health_method)
                 elapsed = time.monotonic() - start
                 if ok:
                     return Health(True, elapsed, last, via, attempts)
@@ -635,9 +637,9 @@ def _docker_health(state: dict[str, Any]) -> tuple[bool, str]:
     return status == "healthy", f"health status {status}{detail}"
 
 
-def _http_health(http: httpx.Client, url: str) -> tuple[bool, str]:
+def _http_health(http: httpx.Client, url: str, method: str = "GET") -> tuple[bool, str]:
     try:
-        response = http.get(url)
+        response = http.request(method, url)
     except httpx.HTTPError as exc:
         return False, f"{type(exc).__name__}"
     return response.is_success, f"HTTP {response.status_code}"

@@ -103,6 +103,9 @@ class Service(Strict):
     build_args: dict[str, str] = Field(default_factory=dict, description="--build-arg values.")
     port: int = Field(8000, ge=1, le=65535)
     health_path: str = "/health"
+    health_method: Literal["GET", "HEAD", "POST"] = Field(
+        "GET", description="How the health path is probed (a service whose probe is not GET)."
+    )
     health_body: dict[str, Any] | None = Field(
         None,
         description=(

@@ -130,7 +130,12 @@ def starts(ctx: Context, params: StartsParams) -> Outcome:
         handle = engine.start_service(
             image, port=service.port, env=service.env, command=service.command, limits=limits
         )
-        health = engine.wait_healthy(handle, health_path=service.health_path, timeout=limit)
+        health = engine.wait_healthy(
+            handle,
+            health_path=service.health_path,
+            timeout=limit,
+            health_method=service.health_method,
+        )
         evidence = _health_evidence(health, service)
         if not health.healthy:
             port_taken_meanwhile(ctx, service.port, health)
@@ -218,7 +223,8 @@ def health(ctx: Context, params: NoParams) -> Outcome:
     transcript, bad = [], []
     with _client(ctx) as http:
         for path in paths:
-            response, entry = _call(http, "GET", path, None)
+            method = service.health_method if path == service.health_path else "GET"
+            response, entry = _call(http, method, path, None)
             transcript.append(entry)
             if response is None or not response.is_success:
                 bad.append(f"{path} answered {entry.get('status', entry.get('error'))}")
@@ -388,7 +394,7 @@ def bad_input(ctx: Context, params: NoParams) -> Outcome:
                 problems.append(f"{bad.name}: {entry['error']}")
             elif not 400 <= response.status_code < 500:
                 problems.append(f"{bad.name}: HTTP {status}, expected 4xx")
-        after, entry = _call(http, "GET", service.health_path, None)
+        after, entry = _call(http, service.health_method, service.health_path, None)
         transcript.append(entry)
     if after is None or not after.is_success:
         problems.append(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -574,3 +576,42 @@ def test_two_runs_under_host_networking_take_turns_on_the_port(tmp_path: Path) -
         ]
     assert "waited_for_port_seconds" not in one.checks[1].evidence
     assert two.checks[1].evidence["waited_for_port_seconds"] >= 1
+
+
+class _PostOnlyHealth(BaseHTTPRequestHandler):
+    """A service whose health probe is POST /health (GET answers 405)."""
+
+    def do_GET(self) -> None:
+        self.send_response(405)
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        body = b'{"status": "ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_health_probe_that_is_not_a_get_route_is_probed_as_the_manifest_says(
+    tmp_path: Path,
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PostOnlyHealth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        provided = {"service_url": url}
+        data = manifest_data(1, ready_path=None)
+        ctx = context(tmp_path, data, run_id="x", provided=provided)
+        assert service.health(ctx, NoParams()).message == "/health answered 405"
+        data = manifest_data(1, ready_path=None, health_method="POST", health_body={"status": "ok"})
+        ctx = context(tmp_path, data, run_id="x", provided=provided)
+        outcome = service.health(ctx, NoParams())
+        assert (outcome.status, outcome.message) == ("passed", "/health answered 2xx")
+        assert outcome.evidence["transcript"][0]["request"] == "POST /health"
+    finally:
+        server.shutdown()
