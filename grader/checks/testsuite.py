@@ -331,8 +331,9 @@ def _setup_command(ctx: Context, params: RunParams) -> str:
 
 
 def _auto_install(ctx: Context) -> str:
-    """The project (when it declares one), its requirement files, then pytest and, for a
-    command that measures coverage, pytest-cov, when the dependencies did not bring them."""
+    """The project (when it declares one), its requirement files (else a Pipfile), then
+    pytest and, for a command that measures coverage, pytest-cov, when the dependencies did
+    not bring them."""
     repo, commands = ctx.repo, []
     given = _install(ctx)
     if given:
@@ -343,6 +344,10 @@ def _auto_install(ctx: Context) -> str:
     names = _listed(ctx) or tuple(n for n in ROOT_REQUIREMENTS if fs.read_text(repo, n) is not None)
     names = () if given else names
     commands += [f"pip install -q -r {shlex.quote(name)}" for name in names]
+    if not (given or commands) and fs.read_text(repo, "Pipfile") is not None:
+        # What a Pipenv project installs: its lock when it has one, else its Pipfile.
+        locked = "--deploy" if fs.read_text(repo, "Pipfile.lock") is not None else "--skip-lock"
+        commands.append(f"pip install -q pipenv && pipenv install --system --dev {locked}")
     command = ctx.manifest.tests.command if ctx.manifest else "pytest"
     wanted = [("pytest", "pytest")] + [("pytest_cov", "pytest-cov")] * ("--cov" in command)
     for module, package in wanted:
@@ -357,7 +362,14 @@ ROOT_REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements_d
 
 # The files `_auto_install` reads its dependencies from (pip reads them, and setup.py or
 # setup.cfg may read more: a `requirements/` folder is the usual place).
-DEPENDENCY_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "requirements")
+DEPENDENCY_FILES = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "requirements",
+    "Pipfile",
+    "Pipfile.lock",
+)
 REQUIREMENTS = ("requirements*.txt", "requirements*.in", "constraints*.txt")
 NESTED = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)", re.M)
 # A requirement line that installs code from the repo: the project itself is reinstalled

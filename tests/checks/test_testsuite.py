@@ -233,6 +233,8 @@ def test_only_the_auto_setup_is_cached_keyed_by_the_dependency_files(
         "setup.py",
         "setup.cfg",
         "requirements",
+        "Pipfile",
+        "Pipfile.lock",
         "requirements-dev.txt",
         "requirements/base.txt",
     )
@@ -427,6 +429,15 @@ def test_the_manifests_install_command_replaces_the_auto_install_and_is_never_ca
     assert "-e" not in command
     assert "-r requirements.txt" not in command
     assert testsuite.project_sandbox(ctx).cache is None
+
+
+def test_a_pipenv_project_installs_from_its_lock(make_repo: MakeRepo) -> None:
+    path = make_repo({"Pipfile": "[packages]\nflask = '*'\n", "Pipfile.lock": "{}\n"})
+    command = testsuite._auto_install(_manifest_ctx(path))
+    assert command.startswith("pip install -q pipenv && pipenv install --system --dev --deploy && ")
+    cache = testsuite._env_cache(path, testsuite.RunParams())
+    assert cache is not None
+    assert {"Pipfile", "Pipfile.lock"} <= set(cache.key_files)
 
 
 @pytest.mark.parametrize(
