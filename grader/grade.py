@@ -13,11 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, hostport, scoring
+from grader import __version__, fs, hostport, scoring
 from grader.checks.base import Context, RunSettings
 from grader.checks.registry import manifest_sections
 from grader.errors import ConfigError
 from grader.infer import infer
+from grader.infer.docker import from_compose
 from grader.infer.render import grading_manifest, render
 from grader.infer.work import repo_name
 from grader.manifest import MANIFEST_NAME, Manifest, load_manifest
@@ -90,7 +91,8 @@ def context_for(co: Checkout, options: Options, run_id: str) -> Context:
         source = ManifestSource(
             kind="file", path=str(options.manifest_file), sha256=_sha256(options.manifest_file)
         )
-        return Context(co.path, co.commit, given, None, settings, manifest_source=source)
+        staff, problem = _with_compose(co.path, given, None)
+        return Context(co.path, co.commit, staff, problem, settings, manifest_source=source)
     if not path.is_file() or path.is_symlink():
         return _inferred_context(co, settings)
     manifest: Manifest | None = None
@@ -100,7 +102,29 @@ def context_for(co: Checkout, options: Options, run_id: str) -> Context:
     except ConfigError as exc:
         problem = "\n".join(exc.problems).replace(str(co.path) + "/", "")
     source = ManifestSource(kind="repository", path=MANIFEST_NAME, sha256=_sha256(path))
+    manifest, problem = _with_compose(co.path, manifest, problem)
     return Context(co.path, co.commit, manifest, problem, settings, manifest_source=source)
+
+
+def _with_compose(
+    repo: Path, manifest: Manifest | None, problem: str | None
+) -> tuple[Manifest | None, str | None]:
+    """A service that names a compose service takes from it what the manifest leaves out;
+    a compose file or service that is not there is a manifest problem naming it."""
+    service = manifest.service if manifest else None
+    if manifest is None or service is None or service.compose is None:
+        return manifest, problem
+    file = service.compose.file
+    text = fs.read_text(repo, file)
+    if text is None:
+        return None, f"service.compose: {file} is not in the graded commit"
+    try:
+        found = from_compose(text, file, service.compose.service)
+    except ValueError as exc:
+        return None, f"service.compose: {exc}"
+    given = service.model_fields_set
+    update = {k: v for k, v in found.items() if k not in given}
+    return manifest.model_copy(update={"service": service.model_copy(update=update)}), problem
 
 
 def _inferred_context(co: Checkout, settings: RunSettings) -> Context:

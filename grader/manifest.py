@@ -80,6 +80,14 @@ class InvalidExample(Strict):
     body: Any = None
 
 
+class ComposeService(Strict):
+    """A service of a compose file the grader takes the image's build, command, environment
+    and port from (for what the manifest does not say itself)."""
+
+    file: str = Field("compose.yaml", description="The compose file, relative to the repository.")
+    service: str = Field(min_length=1, description="The service's name in it.")
+
+
 def _route(value: str | None) -> str | None:
     if value is not None and not value.startswith("/"):
         raise ValueError(f"{value!r} must start with '/'")
@@ -87,6 +95,9 @@ def _route(value: str | None) -> str | None:
 
 
 class Service(Strict):
+    compose: ComposeService | None = Field(
+        None, description="Take build, command, environment and port from a compose service."
+    )
     dockerfile: str = "Dockerfile"
     context: str = "."
     build_steps: tuple[str, ...] = Field(

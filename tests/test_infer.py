@@ -282,3 +282,37 @@ def test_the_tracking_stores_of_repos_outside_the_template_are_judged_as_a_ta_wo
 
 def _team_record_file(out: Path) -> dict[str, Any]:
     return dict(json.loads((out / "results.json").read_text())["extra_data"]["grader"])
+
+
+def test_a_manifest_may_take_the_service_from_a_compose_file(
+    repos: dict[str, Path], tmp_path: Path
+) -> None:
+    from grader.grade import Options, context_for
+    from grader.target import prepare
+
+    data = corpus.manifest("compose-command")
+    service = data["service"]
+    for field in ("dockerfile", "context", "command", "env", "port"):
+        del service[field]
+    service["compose"] = {"file": "docker-compose.yml", "service": "api"}
+    service["port"] = 9000  # what the manifest says itself wins
+    path = tmp_path / "staff.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    co = prepare(str(repos["compose-command"]))
+    try:
+        ctx = context_for(co, Options(manifest_file=path), "compose")
+        assert ctx.manifest is not None
+        assert ctx.manifest.service is not None
+        got = ctx.manifest.service
+        assert (got.dockerfile, got.context, got.port) == ("deployment/Dockerfile", ".", 9000)
+        assert got.command == ("uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "9696")
+        assert got.env == {"MODEL_PATH": "/code/models/model.bin"}
+        service["compose"]["service"] = "web"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        ctx = context_for(co, Options(manifest_file=path), "compose")
+        assert ctx.manifest is None
+        assert ctx.manifest_problem == (
+            "service.compose: docker-compose.yml has no service 'web' (services: api)"
+        )
+    finally:
+        co.close()

@@ -381,3 +381,43 @@ def _compose_env(
         values = {str(k): str(v) for k, v in env.items() if v is not None and "$" not in str(v)}
         if values:
             draft.set("service.env", values, f"{rel} (service {name}: environment)", "medium")
+
+
+# a manifest that names a compose service ---------------------------------------------------
+
+COMPOSE_FIELDS = ("dockerfile", "context", "command", "env", "port")
+
+
+def from_compose(text: str, file: str, name: str) -> dict[str, Any]:
+    """The service fields a compose file's service gives: dockerfile and context (from
+    `build`), command, environment and the container port. Raises ValueError, naming the
+    file, when the service is not there."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{file} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    services = data.get("services") if isinstance(data, dict) else None
+    service = services.get(name) if isinstance(services, dict) else None
+    if not isinstance(service, dict):
+        known = ", ".join(map(str, services)) if isinstance(services, dict) else "none"
+        raise ValueError(f"{file} has no service {name!r} (services: {known})")
+    out: dict[str, Any] = {}
+    if "build" in service:
+        out["dockerfile"], out["context"] = _compose_build(file, service)
+    command = service.get("command")
+    if command is not None:
+        words = command if isinstance(command, list) else command_words(str(command))
+        out["command"] = tuple(str(w) for w in words)
+        port = port_in_command(" ".join(out["command"]), {})
+        if port:
+            out["port"] = int(port)
+    env = service.get("environment")
+    if isinstance(env, list):
+        env = dict(str(e).split("=", 1) for e in env if "=" in str(e))
+    if isinstance(env, dict):
+        out["env"] = {str(k): str(v) for k, v in env.items() if v is not None}
+    for port in service.get("ports") or []:
+        inner = str(port.get("target", "")) if isinstance(port, dict) else str(port).split(":")[-1]
+        if inner.split("/")[0].isdigit() and "port" not in out:
+            out["port"] = int(inner.split("/")[0])
+    return out
