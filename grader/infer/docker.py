@@ -114,10 +114,12 @@ def infer_docker(files: RepoFiles, draft: Draft, app_files: Sequence[str] = ()) 
     for step in final:
         if step.keyword == "EXPOSE" and (match := re.match(r"(\d+)", step.args)):
             draft.set("service.port", int(match.group(1)), f"{dockerfile}:{step.line}")
-    if not any(s.keyword in ("CMD", "ENTRYPOINT") for s in final):
-        _compose_command(compose, dockerfile, draft)
-    _compose_ports(compose, dockerfile, draft)
-    _compose_env(compose, dockerfile, draft)
+    has_command = any(s.keyword in ("CMD", "ENTRYPOINT") for s in final)
+    entry = _compose_for(compose, dockerfile)
+    if entry is not None:
+        _compose_values(files, entry, has_command, draft)
+    elif not has_command:
+        draft.missing("service.command", "the Dockerfile has no CMD and no compose file names one")
     if "PORT" in env and env["PORT"].isdigit():
         draft.set("service.port", int(env["PORT"]), f"{dockerfile} (ENV PORT)", "medium")
 
@@ -334,53 +336,28 @@ def _compose_for(
     return None
 
 
-def _compose_command(
-    compose: list[tuple[str, str, dict[str, Any]]], dockerfile: str, draft: Draft
+def _compose_values(
+    files: RepoFiles, entry: tuple[str, str, dict[str, Any]], has_command: bool, draft: Draft
 ) -> None:
-    entry = _compose_for(compose, dockerfile)
-    if entry is None:
-        draft.missing("service.command", "the Dockerfile has no CMD and no compose file names one")
+    """What the compose service of the chosen Dockerfile says: its command (for an image
+    without one), its port and its environment (interpolated values left out)."""
+    rel, name, _ = entry
+    try:
+        found = from_compose(files.text(rel) or "", rel, name)
+    except ValueError:
         return
-    rel, name, service = entry
-    command = service.get("command")
-    if command is None:
-        return
-    words = command if isinstance(command, list) else command_words(str(command))
-    draft.set("service.command", [str(w) for w in words], f"{rel} (service {name}: command)")
-    port = port_in_command(" ".join(map(str, words)), {})
-    if port:
-        draft.set("service.port", int(port), f"{rel} (service {name}: command)")
-
-
-def _compose_ports(
-    compose: list[tuple[str, str, dict[str, Any]]], dockerfile: str, draft: Draft
-) -> None:
-    entry = _compose_for(compose, dockerfile)
-    if entry is None:
-        return
-    rel, name, service = entry
-    for port in service.get("ports") or []:
-        inner = str(port.get("target", "")) if isinstance(port, dict) else str(port).split(":")[-1]
-        inner = inner.split("/")[0]
-        if inner.isdigit():
-            draft.set("service.port", int(inner), f"{rel} (service {name}: ports)", "medium")
-            return
-
-
-def _compose_env(
-    compose: list[tuple[str, str, dict[str, Any]]], dockerfile: str, draft: Draft
-) -> None:
-    entry = _compose_for(compose, dockerfile)
-    if entry is None:
-        return
-    rel, name, service = entry
-    env = service.get("environment")
-    if isinstance(env, list):
-        env = dict(str(e).split("=", 1) for e in env if "=" in str(e))
-    if isinstance(env, dict) and env:
-        values = {str(k): str(v) for k, v in env.items() if v is not None and "$" not in str(v)}
-        if values:
-            draft.set("service.env", values, f"{rel} (service {name}: environment)", "medium")
+    where = f"{rel} (service {name}"
+    command = found.get("command")
+    if command and not has_command:
+        draft.set("service.command", list(command), f"{where}: command)")
+        port = port_in_command(" ".join(command), {})
+        if port:
+            draft.set("service.port", int(port), f"{where}: command)")
+    if "port" in found:
+        draft.set("service.port", found["port"], f"{where}: ports)", "medium")
+    env = {k: v for k, v in found.get("env", {}).items() if "$" not in v}
+    if env:
+        draft.set("service.env", env, f"{where}: environment)", "medium")
 
 
 # a manifest that names a compose service ---------------------------------------------------
