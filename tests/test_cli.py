@@ -100,11 +100,25 @@ def test_fail_under_exits_1(make_repo: MakeRepo, rubric: Path, tmp_path: Path) -
     assert _check(repo, rubric, tmp_path / "o", "--fail-under", "10") == 0
 
 
-def test_unknown_target_is_an_infrastructure_error(
+def test_a_missing_folder_is_a_usage_error_before_anything_is_graded(
     rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _check(tmp_path / "nope", rubric, tmp_path / "o") == 3
-    assert "is not a folder or a git URL" in capsys.readouterr().err
+    assert _check(tmp_path / "nope", rubric, tmp_path / "o") == 2
+    captured = capsys.readouterr()
+    assert f"{tmp_path / 'nope'}: no such folder" in captured.err
+    assert "Grading" not in captured.out
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unknown_milestone_lists_the_known_ones(
+    make_repo: MakeRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import team_files
+
+    assert main(["check", str(make_repo(team_files())), "-m", "m9"]) == 2
+    assert "no milestone 'm9' in the kit (milestones: expo, m0, m1, m2, m3, m4)" in (
+        capsys.readouterr().err
+    )
 
 
 def test_clone_failure_exits_3(

@@ -23,6 +23,7 @@ from grader.reports.terminal import print_result, status_text
 from grader.results import CheckResult, errored_checks
 from grader.rubric import Rubric, load_rubric, rubric_path
 from grader.signing import sign_file, signing_key
+from grader.target import is_url
 
 
 def parse_deadline(text: str | None) -> datetime | None:
@@ -43,7 +44,17 @@ def resolve_rubric_path(milestone: str | None, rubric: Path | None) -> Path:
         return rubric
     if milestone is None:
         raise UsageError("give --milestone ID or --rubric FILE")
-    return rubric_path(milestone)
+    path = rubric_path(milestone)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
+        raise UsageError(f"no milestone {milestone!r} in the kit (milestones: {known})")
+    return path
+
+
+def check_target(target: str) -> None:
+    """A local target must be a folder: a usage error (exit 2) before anything is graded."""
+    if not is_url(target) and not Path(target).expanduser().is_dir():
+        raise UsageError(f"{target}: no such folder (give a team's repository folder or URL)")
 
 
 def load_milestone(
@@ -131,6 +142,7 @@ def check(
 
     Example: grader check ../team-07 --milestone m1 --deadline 2026-10-01T23:59-04:00
     """
+    check_target(target)
     course = find_course(course_file)
     loaded, mid = load_milestone(course, milestone, rubric)
     cutoff = parse_deadline(deadline)
