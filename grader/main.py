@@ -46,7 +46,13 @@ Exit codes: 0 graded, 1 score under --fail-under, 2 usage/rubric/manifest error,
 130 interrupted.
 """
 
-app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 app.command("check", help=check.__doc__, no_args_is_help=True)(check.check)
 app.command("clean", help=clean.clean.__doc__)(clean.clean)
 app.command("init", help=init.__doc__, no_args_is_help=True)(init.init)
@@ -73,7 +79,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        "-V",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
     ),
 ) -> None:
     """Grade MLOps capstone team repositories against milestone rubrics."""

@@ -86,15 +86,15 @@ def run_rubric(
     it may wait (for another run's service to stop) and returns the seconds it waited.
     """
     results: dict[str, CheckResult] = {}
-    selected = [
-        c
-        for c in order(rubric.checks)
-        if not (only and c.id not in only) and not (skip and c.id in skip)
-    ]
+    selected = [c for c in order(rubric.checks) if not (only and c.id not in only)]
     staff = set() if ctx.settings.engine else engine_checks(rubric.checks)
-    _preload([c for c in selected if c.id not in staff])
+    left_out = set(skip or ())
+    _preload([c for c in selected if c.id not in staff and c.id not in left_out])
     for check in selected:
-        result = _staff(check) if check.id in staff else _blocked(check, results)
+        if check.id in staff:
+            result: CheckResult | None = _staff(check)
+        else:
+            result = _skipped_here(check, left_out, results) or _blocked(check, results)
         if result is None:
             waited = 0.0
             if claim_port and REGISTRY[check.check].listens:
@@ -107,6 +107,25 @@ def run_rubric(
         if on_result:
             on_result(result)
     return list(results.values())
+
+
+SKIPPED_HERE = "not graded in this run (--skip)"
+
+
+def _skipped_here(
+    check: ResolvedCheck, left_out: set[str], results: dict[str, CheckResult]
+) -> CheckResult | None:
+    """A check the TA left out with --skip is `skipped`, and so is every check that needs it
+    (naming it), with nothing at stake: never an error for a value it never got."""
+    if check.id in left_out:
+        return _result(check, "skipped", 0.0, SKIPPED_HERE, {"skipped_by": check.id}, 0.0, 0.0)
+    for need in check.needs:
+        prior = results.get(need)
+        root = prior.evidence.get("skipped_by") if prior is not None else None
+        if root:
+            message = f"not graded in this run: it needs {root}, left out with --skip"
+            return _result(check, "skipped", 0.0, message, {"skipped_by": root}, 0.0, 0.0)
+    return None
 
 
 def _staff(check: ResolvedCheck) -> CheckResult:

@@ -177,9 +177,28 @@ def test_only_and_skip_select_checks(make_repo: MakeRepo, rubric: Path, tmp_path
     assert names == ["manifest", "secrets"]
 
 
+def test_check_dot_writes_under_the_folders_own_name(
+    make_repo: MakeRepo, rubric: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import team_files
+
+    repo = make_repo(team_files())
+    monkeypatch.chdir(repo)
+    assert main(["check", ".", "--rubric", str(rubric), "--only", "manifest"]) == 0
+    assert (repo / "grader-out" / f"{repo.name}-t1" / "results.json").is_file()
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"grader {__version__}"
+    assert main(["-V"]) == 0
+    assert capsys.readouterr().out.strip() == f"grader {__version__}"
+
+
+def test_every_command_takes_h_for_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["-h"], ["check", "-h"], ["manifest", "init", "-h"], ["teams", "update", "-h"]):
+        assert main(argv) == 0
+        assert capsys.readouterr().out.startswith("Usage: grader")
 
 
 def _commands(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

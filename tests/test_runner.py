@@ -310,3 +310,34 @@ def test_with_an_engine_the_same_checks_run(tmp_path: Path) -> None:
         ("lint", "build", "run", "call", "docs"), "passed"
     )
     assert results["run"].message == "got team-image"
+
+
+def test_a_check_left_out_with_skip_is_reported_skipped_and_so_are_its_dependents(
+    tmp_path: Path,
+) -> None:
+    rubric = load_rubric(
+        write_rubric(
+            tmp_path / "r.yaml",
+            "milestone: r\ntitle: R\nchecks:\n"
+            "  - {id: first, check: t.ok, points: 2}\n"
+            "  - {id: second, check: t.uses, points: 1, needs: [first]}\n"
+            "  - {id: third, check: t.uses, points: 1, needs: [second]}\n"
+            "  - {id: other, check: t.ok, points: 1}\n",
+        )
+    )
+    ctx = Context(repo=tmp_path, commit=None, manifest=None)
+    results = {r.id: r for r in run_rubric(rubric, ctx, skip={"first"})}
+    assert list(results) == ["first", "other", "second", "third"] or set(results) == {
+        "first",
+        "second",
+        "third",
+        "other",
+    }
+    assert (results["first"].status, results["first"].max_score) == ("skipped", 0)
+    assert results["first"].message == "not graded in this run (--skip)"
+    for dependent in ("second", "third"):
+        assert results[dependent].status == "skipped"
+        assert results[dependent].message == (
+            "not graded in this run: it needs first, left out with --skip"
+        )
+    assert results["other"].status == "passed"

@@ -197,5 +197,8 @@ def check(
 
 
 def _slug(target: str) -> str:
-    name = target.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or "team"
+    """team-07 from ../team-07, `.` (the folder's own name) or a URL ending in team-07.git."""
+    local = not is_url(target)
+    name = Path(target).resolve().name if local else target.rstrip("/").rsplit("/", 1)[-1]
+    name = name.removesuffix(".git") or "team"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
