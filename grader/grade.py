@@ -205,7 +205,7 @@ def grade(
         target=target,
         commit=co.commit,
         commit_time=co.commit_time.isoformat() if co.commit_time else None,
-        graded_at=scoring.now_utc().isoformat(timespec="seconds"),
+        graded_at=scoring.now_utc().isoformat(timespec="milliseconds"),
         checks=tuple(results),
         manual=tuple(manual_results),
         automated_score=totals.automated,

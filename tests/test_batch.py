@@ -116,6 +116,12 @@ def test_batch_grades_five_teams_with_two_jobs_then_only_regrades_what_changed(
     # --only regrades one team even though it is cached.
     assert _batch(workspace, "out", "--only", "delta") == 0
     assert {t for t in SLUGS if _graded_at(out)[t] != after[t]} == {"delta"}
+    # --force grades every team again: none comes from the cache.
+    capsys.readouterr()
+    assert _batch(workspace, "out", "--force") == 0
+    shown = capsys.readouterr().out
+    assert "(cached)" not in shown
+    assert all(slug in shown for slug in SLUGS)
 
 
 @pytest.mark.slow

@@ -70,6 +70,9 @@ def batch(
     ),
     jobs: int = typer.Option(1, min=1, help="Teams graded at once."),
     only: list[str] = typer.Option([], help="Regrade only this team, even if cached (repeatable)."),
+    force: bool = typer.Option(
+        False, "--force", help="Grade every team again, even those graded at the same commit."
+    ),
     check_ids: list[str] = typer.Option(
         [], "--check", help="Grade only these check ids (repeatable)."
     ),
@@ -148,7 +151,7 @@ def batch(
             checks=tuple(check_ids),
             timeout=timeout,
             network=resolve_network(network),
-            force={s.id for s in chosen} if only else set(),
+            force={s.id for s in chosen} if only or force else set(),
             accept_errors=accept_errors,
         )
         _grade(chosen, config, console)
