@@ -8,6 +8,7 @@ a manifest says what is true of its repo, whatever the grader can infer.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -691,7 +692,8 @@ def build(name: str, root: Path) -> Path:
 
 
 def manifest(name: str) -> dict[str, Any]:
-    return {"version": 1, **CORPUS[name].manifest}
+    """A fresh copy of the TA's manifest: a test may edit it without touching the corpus."""
+    return {"version": 1, **copy.deepcopy(CORPUS[name].manifest)}
 
 
 # Real MLflow stores, written by MLflow itself: (tracking URI under the repo, experiment,
