@@ -182,13 +182,8 @@ def sweep_ended_runs(client: docker.DockerClient | None = None) -> Cleaned:
     try:
         flt = {"label": [f"{LABEL}=1", OWNER_LABEL]}
         containers = [c for c in client.containers.list(all=True, filters=flt) if _ended(c.labels)]
-        for container in containers:
-            with contextlib.suppress(NotFound, APIError):
-                container.remove(force=True, v=True)
         images = [i for i in client.images.list(filters=flt) if _ended(i.labels)]
-        for image in images:
-            with contextlib.suppress(NotFound, APIError):
-                client.images.remove(image.id, force=True)
+        _remove(client, containers, images)
         return Cleaned(len(containers), len(images), 0)
     finally:
         if owned:
@@ -231,21 +226,27 @@ def cleanup(
     filters = _filters(run_id, check_id)
     try:
         containers = client.containers.list(all=True, filters=filters)
-        for container in containers:
-            with contextlib.suppress(NotFound, APIError):
-                container.remove(force=True, v=True)
+        _remove(client, containers, ())  # a network or image in use cannot go
         networks = client.networks.list(filters=filters)
         for net in networks:
             with contextlib.suppress(NotFound, APIError):
                 net.remove()
         images = client.images.list(filters=filters)
-        for image in images:
-            with contextlib.suppress(NotFound, APIError):
-                client.images.remove(image.id, force=True)
+        _remove(client, (), images)
         return Cleaned(len(containers), len(images), len(networks))
     finally:
         if owned:
             client.close()
+
+
+def _remove(client: docker.DockerClient, containers: Sequence[Any], images: Sequence[Any]) -> None:
+    """Containers first (an image in use cannot go), each removal on its own."""
+    for container in containers:
+        with contextlib.suppress(NotFound, APIError):
+            container.remove(force=True, v=True)
+    for image in images:
+        with contextlib.suppress(NotFound, APIError):
+            client.images.remove(image.id, force=True)
 
 
 @contextlib.contextmanager

@@ -117,14 +117,12 @@ def build(ctx: Context, params: BuildParams) -> Outcome:
                 return prepared
             root, evidence["build_steps"] = prepared
             context, dockerfile = root / service.context, root / service.dockerfile
-        result = _build(
+        result, size = _build(
             ctx, context, dockerfile, {**service.build_args, **params.buildargs}, params
         )
         evidence.update(seconds=round(result.seconds, 1), log=result.log_tail)
         if not result.ok or result.image_id is None:
             return failed(f"the image does not build: {result.error}", evidence)
-        with engine_for(ctx) as engine:
-            size = int(engine.image_attrs(result.image_id).get("Size", 0))
     evidence.update(image=result.image_id, size_mb=round(size / 1e6, 1))
     message = f"built in {result.seconds:.0f}s ({_mb(size)})"
     return passed(message, evidence, image=result.image_id)
@@ -132,7 +130,8 @@ def build(ctx: Context, params: BuildParams) -> Outcome:
 
 def _build(
     ctx: Context, context: Path, dockerfile: Path, buildargs: dict[str, str], params: BuildParams
-) -> BuildResult:
+) -> tuple[BuildResult, int]:
+    """The build's result, and the image's size in bytes (0 when it did not build)."""
     with engine_for(ctx) as engine:
         result = engine.build(
             context,
@@ -143,9 +142,10 @@ def _build(
             timeout=params.timeout,
             nocache=params.nocache,
         )
-        if result.ok and result.image_id is not None:
-            engine.keep(result.image_id)  # the run's final cleanup removes it
-    return result
+        if not result.ok or result.image_id is None:
+            return result, 0
+        engine.keep(result.image_id)  # the run's final cleanup removes it
+        return result, int(engine.image_attrs(result.image_id).get("Size", 0))
 
 
 BUILD_OUTPUT_LIMIT = 1_000_000_000  # bytes per output path: a model, not a data set

@@ -417,18 +417,17 @@ NO_OPENAPI = (
 )
 
 
-def _openapi(ctx: Context, service: Service) -> dict[str, Any]:
-    path = service.openapi_path or "/openapi.json"  # callers skip a service without one
+def _openapi(ctx: Context, path: str) -> dict[str, Any]:
     with _client(ctx) as http:
         response, entry = _call(http, "GET", path, None)
     if response is None or not response.is_success:
-        raise _Fail(f"{service.openapi_path} answered {entry.get('status', entry.get('error'))}")
+        raise _Fail(f"{path} answered {entry.get('status', entry.get('error'))}")
     try:
         spec = response.json()
     except ValueError:
-        raise _Fail(f"{service.openapi_path} is not JSON") from None
+        raise _Fail(f"{path} is not JSON") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("paths"), dict):
-        raise _Fail(f"{service.openapi_path} has no `paths`")
+        raise _Fail(f"{path} has no `paths`")
     return spec
 
 
@@ -461,7 +460,7 @@ def openapi(ctx: Context, params: NoParams) -> Outcome:
     if not service.openapi_path:
         return skipped(NO_OPENAPI)
     try:
-        spec = _openapi(ctx, service)
+        spec = _openapi(ctx, service.openapi_path)
     except _Fail as exc:
         return failed(str(exc))
     wanted = {("GET", service.health_path), ("POST", service.predict_path)}

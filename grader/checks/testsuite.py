@@ -126,7 +126,7 @@ def run_suite(ctx: Context, params: RunParams) -> Outcome:
         command,
         image=_image(ctx, params.image),
         setup=_setup_command(ctx, params),
-        cache=_env_cache(ctx.repo, params, _listed(ctx)) if not _install(ctx) else None,
+        cache=_cache(ctx, params),
         timeout=params.timeout,
         setup_timeout=params.setup_timeout,
         memory=params.memory,
@@ -192,7 +192,7 @@ def project_sandbox(
     return ProjectSandbox(
         _image(ctx, params.image),
         _setup_command(ctx, params),
-        _env_cache(ctx.repo, params, _listed(ctx)) if not _install(ctx) else None,
+        _cache(ctx, params),
         _network_mode(ctx),
         ctx.settings.run_id,
         ctx.check_id,
@@ -210,12 +210,8 @@ def _image(ctx: Context, image: str) -> str:
     team's Dockerfile uses, `.python-version`, or `requires-python`."""
     if image != "auto":
         return image
-    version = ctx.manifest.tests.python if ctx.manifest else None
-    return (
-        f"python:{version or _repo_python(ctx)}-slim"
-        if version or _repo_python(ctx)
-        else DEFAULT_IMAGE
-    )
+    version = (ctx.manifest.tests.python if ctx.manifest else None) or _repo_python(ctx)
+    return f"python:{version}-slim" if version else DEFAULT_IMAGE
 
 
 def _repo_python(ctx: Context) -> str | None:
@@ -338,13 +334,14 @@ def _auto_install(ctx: Context) -> str:
     given = _install(ctx)
     if given:
         commands.append(f"( {given} )")
-    elif _declares_project(repo):
-        target = ".[dev]" if "dev" in _extras(repo) else "."
-        commands.append(f"pip install -q -e {shlex.quote(target)}")
-    names = _listed(ctx) or tuple(n for n in ROOT_REQUIREMENTS if fs.read_text(repo, n) is not None)
-    names = () if given else names
-    commands += [f"pip install -q -r {shlex.quote(name)}" for name in names]
-    if not (given or commands) and fs.read_text(repo, "Pipfile") is not None:
+    else:
+        if _declares_project(repo):
+            target = ".[dev]" if "dev" in _extras(repo) else "."
+            commands.append(f"pip install -q -e {shlex.quote(target)}")
+        present = tuple(n for n in ROOT_REQUIREMENTS if fs.read_text(repo, n) is not None)
+        names = _listed(ctx) or present
+        commands += [f"pip install -q -r {shlex.quote(name)}" for name in names]
+    if not commands and fs.read_text(repo, "Pipfile") is not None:
         # What a Pipenv project installs: its lock when it has one, else its Pipfile.
         locked = "--deploy" if fs.read_text(repo, "Pipfile.lock") is not None else "--skip-lock"
         commands.append(f"pip install -q pipenv && pipenv install --system --dev {locked}")
@@ -375,6 +372,11 @@ NESTED = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)", re.M
 # A requirement line that installs code from the repo: the project itself is reinstalled
 # by the refresh; any other local path would be a stale copy, so it disables the cache.
 LOCAL = re.compile(r"^\s*(?:-e\s+|--editable[\s=]+)?(?:\.|/|file:)(\S*)", re.M)
+
+
+def _cache(ctx: Context, params: RunParams) -> EnvCache | None:
+    """The environment cache of the suite's install; none for the manifest's own command."""
+    return None if _install(ctx) else _env_cache(ctx.repo, params, _listed(ctx))
 
 
 def _install(ctx: Context) -> str | None:
