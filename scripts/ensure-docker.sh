@@ -12,6 +12,7 @@ set -euo pipefail
 
 BASE_IMAGES=${KIT_BASE_IMAGES:-"python:3.11-slim python:3.13-slim"}
 LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
+APT_DIR=${KIT_APT_DIR:-/etc/apt}
 
 say() { printf 'ensure-docker: %s\n' "$*" >&2; }
 
@@ -43,6 +44,19 @@ start_engine() {
   exit 1
 }
 
+debian_mirror() {
+  # The Debian mirror this machine's own apt sources name (deb822 `URIs:` or a
+  # one-line `deb URL suite ...`), never an address written here.
+  local uri
+  uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$APT_DIR"/sources.list.d/*.sources 2>/dev/null || true)
+  if [ -z "$uri" ]; then
+    uri=$(awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' \
+      "$APT_DIR"/sources.list "$APT_DIR"/sources.list.d/*.list 2>/dev/null | head -n 1 || true)
+  fi
+  [ -n "$uri" ] || { say "no Debian mirror in this machine's apt sources"; return 1; }
+  printf '%s\n' "${uri%/}"
+}
+
 build_standin() {
   # $1 = image tag such as python:3.11-slim
   local tag=$1 suite
@@ -55,12 +69,13 @@ build_standin() {
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   }
-  local root
+  local root mirror
+  mirror=$(debian_mirror) || return 1
   root=$(mktemp -d /var/tmp/kit-rootfs.XXXXXX)
   say "building a local stand-in for $tag from Debian $suite (about a minute)"
   debootstrap --variant=minbase \
     --include=python3,python3-venv,python3-pip,python-is-python3,ca-certificates \
-    "$suite" "$root" http://deb.debian.org/debian >/dev/null
+    "$suite" "$root" "$mirror" >/dev/null
   cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
   rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
@@ -87,6 +102,10 @@ ensure_images() {
   done
 }
 
+if [ "${1:-}" = "--mirror" ]; then  # print the mirror the stand-ins are built from
+  debian_mirror
+  exit
+fi
 if ! engine_up; then
   start_engine
 fi
