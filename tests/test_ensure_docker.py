@@ -20,7 +20,8 @@ def mirror(apt_dir: Path) -> subprocess.CompletedProcess[str]:
 def test_mirror_is_read_from_deb822_sources_skipping_security(tmp_path: Path) -> None:
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
-        "Types: deb\nURIs: http://mirror.example.test/debian-security\nSuites: bookworm-security\n\n"
+        "Types: deb\nURIs: http://mirror.example.test/debian-security\n"
+        "Suites: bookworm-security\n\n"
         "Types: deb\nURIs: http://mirror.example.test/debian/\nSuites: bookworm\n",
         encoding="utf-8",
     )

@@ -38,6 +38,7 @@ from grader.checks.container import engine_for, need_service, port_taken_meanwhi
 from grader.engine import Health, Limits
 from grader.errors import CheckError
 from grader.manifest import Example, InvalidExample, Service
+from grader.servicecalls import Caller, Tally
 from grader.text import tail
 
 TYPE_NAMES = ("string", "number", "integer", "boolean", "object", "array", "null", "any")
@@ -51,10 +52,15 @@ def base_url(ctx: Context) -> str:
     return str(ctx.need("service_url")).rstrip("/")
 
 
-def _client(ctx: Context, timeout: float = 10.0) -> httpx.Client:
-    return web.client(
-        local=not ctx.settings.url, base_url=base_url(ctx), timeout=timeout, follow_redirects=True
-    )
+def tally(ctx: Context) -> Tally:
+    """The run's tally of this service's timeouts, shared by every check that calls it."""
+    service = ctx.provided.get("service_container") or base_url(ctx)
+    return Tally.for_service(ctx.settings.run_id, str(service))
+
+
+def _client(ctx: Context) -> Caller:
+    http = web.client(local=not ctx.settings.url, base_url=base_url(ctx), follow_redirects=True)
+    return Caller(http, tally(ctx), ctx.check_id)
 
 
 def _local_env(ctx: Context) -> dict[str, str]:
@@ -66,7 +72,7 @@ def _local_env(ctx: Context) -> dict[str, str]:
 
 
 def _call(
-    http: httpx.Client, method: str, path: str, body: Any
+    http: Caller, method: str, path: str, body: Any
 ) -> tuple[httpx.Response | None, dict[str, Any]]:
     """One request and its transcript entry (the evidence a student sees)."""
     start = time.monotonic()
@@ -74,11 +80,7 @@ def _call(
     if body is not None:
         entry["body"] = tail(json.dumps(body), BODY_LIMIT)
     try:
-        response = (
-            http.request(method, path, json=body)
-            if body is not None
-            else http.request(method, path)
-        )
+        response = http.send(method, path, body)
     except httpx.HTTPError as exc:
         entry["error"] = f"{type(exc).__name__}: {exc}"
         return None, entry
@@ -320,9 +322,7 @@ def value_problems(body: Any, expected: dict[str, Any] | None) -> list[str]:
     return problems
 
 
-def _judge_example(
-    http: httpx.Client, ex: Example, service: Service
-) -> tuple[list[str], dict[str, Any]]:
+def _judge_example(http: Caller, ex: Example, service: Service) -> tuple[list[str], dict[str, Any]]:
     path = ex.path or service.predict_path
     response, entry = _call(http, ex.method, path, ex.body)
     if response is None:
@@ -515,6 +515,8 @@ def fuzz(ctx: Context, params: FuzzParams) -> Outcome:
     service = need_service(ctx)
     if not service.openapi_path:
         return skipped(NO_OPENAPI)
+    if reason := tally(ctx).trouble(limit=1):  # each generated case would wait it out
+        return failed(f"not fuzzed: {reason}")
     binary = Path(sys.executable).parent / "schemathesis"
     with tempfile.TemporaryDirectory(prefix="grader-fuzz-") as tmp:
         cmd = [
@@ -575,10 +577,19 @@ def latency(ctx: Context, params: LatencyParams) -> Outcome:
     service = need_service(ctx)
     ex = _pick_example(service, params.example)
     path = ex.path or service.predict_path
-    with _client(ctx, timeout=30) as http:
+    route = f"{ex.method} {path}"
+    with _client(ctx) as http:
         for _ in range(params.warmup):
+            if http.trouble(route):
+                break
             _call(http, ex.method, path, ex.body)
+        if reason := http.trouble(route):  # hundreds of requests would each wait it out
+            return failed(f"not measured: {reason}", {"requests": 0})
         timings, errors = _load(http, ex, path, params)
+        reason = http.trouble(route)
+    if reason:
+        message = f"{len(timings)} of {params.requests} requests answered; {reason}"
+        return failed(message, {"errors": errors})
     if not timings:
         return failed(f"no request succeeded ({errors} failed)", {"errors": errors})
     p50 = statistics.median(timings)
@@ -611,13 +622,15 @@ def _pick_example(service: Service, name: str | None) -> Example:
     raise CheckError(f"no example named {name!r} in capstone.yaml")
 
 
-def _load(
-    http: httpx.Client, ex: Example, path: str, params: LatencyParams
-) -> tuple[list[float], int]:
+def _load(http: Caller, ex: Example, path: str, params: LatencyParams) -> tuple[list[float], int]:
+    route = f"{ex.method} {path}"
+
     def one(_: int) -> float | None:
+        if http.trouble(route):  # stop at the first few timeouts, not after hundreds
+            return None
         start = time.perf_counter()
         try:
-            response = http.request(ex.method, path, json=ex.body)
+            response = http.send(ex.method, path, ex.body)
         except httpx.HTTPError:
             return None
         return (time.perf_counter() - start) * 1000 if response.is_success else None

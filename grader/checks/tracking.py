@@ -18,8 +18,9 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from pydantic import Field
 
-from grader import gitrepo, modelsandbox, web
+from grader import gitrepo, modelsandbox, servicecalls, web
 from grader.checks.base import Context, NoParams, Outcome, Params, failed, graded, passed
+from grader.checks.service import tally as service_tally
 from grader.errors import CheckError
 from grader.manifest import PrimaryMetric, Tracking
 from grader.metrics import Measured
@@ -492,13 +493,14 @@ def _records(body: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _served(url: str, examples: list[ExampleRecords], *, local: bool) -> list[Any]:
+def _served(ctx: Context, url: str, examples: list[ExampleRecords]) -> list[Any]:
     """The live service's predictions, in the order of the examples' records."""
     values: list[Any] = []
-    with web.client(local=local, timeout=30) as http:
+    http = web.client(local=not ctx.settings.url, base_url=url)
+    with servicecalls.Caller(http, service_tally(ctx), ctx.check_id) as caller:
         for example in examples:
             try:
-                answer = http.post(url + example.path, json=example.body)
+                answer = caller.send("POST", example.path, example.body)
             except httpx.HTTPError as exc:
                 raise StoreProblem(f"the service did not answer {example.name!r}: {exc}") from None
             got = _predictions(answer, len(example.records))
@@ -552,7 +554,7 @@ def consistency(
         return failed(
             f"the model files of {tracking.registered_model}@{tracking.alias} are missing"
         )
-    served = _served(url, examples, local=not ctx.settings.url)
+    served = _served(ctx, url, examples)
     records = [r for e in examples for r in e.records]
     try:
         champion = modelsandbox.predict(folder, records, model_box(ctx, params))

@@ -615,3 +615,76 @@ def test_a_health_probe_that_is_not_a_get_route_is_probed_as_the_manifest_says(
         assert outcome.evidence["transcript"][0]["request"] == "POST /health"
     finally:
         server.shutdown()
+
+
+# a hung or flooding service costs seconds --------------------------------------------
+
+# m3's service checks in m3's order, with m3's params.
+M3_SERVICE_CHECKS = {
+    "service.health": lambda ctx: service.health(ctx, NoParams()),
+    "service.examples": lambda ctx: service.examples(ctx, NoParams()),
+    "service.bad_input": lambda ctx: service.bad_input(ctx, NoParams()),
+    "service.openapi": lambda ctx: service.openapi(ctx, NoParams()),
+    "service.fuzz": lambda ctx: service.fuzz(ctx, service.FuzzParams(max_examples=10)),
+    "service.latency": lambda ctx: service.latency(
+        ctx, service.LatencyParams(requests=200, concurrency=4, p95_ms=300)
+    ),
+    "service.metrics": lambda ctx: service.metrics(ctx, service.MetricsParams()),
+    "service.model_info": lambda ctx: service.model_info(ctx, service.ModelInfoParams()),
+}
+
+
+def run_service_checks(ctx: Context) -> dict[str, Outcome]:
+    outcomes = {}
+    for check, run in M3_SERVICE_CHECKS.items():
+        ctx.check_id = check
+        outcomes[check] = run(ctx)
+    return outcomes
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_predict_that_never_answers_fails_at_its_first_timeouts(start: Starter) -> None:
+    ctx, started = start("hang")
+    assert started.status == "passed", started.message
+    outcomes = run_service_checks(ctx)
+    status = {check: o.status for check, o in outcomes.items()}
+    assert status == {
+        "service.health": "passed",
+        "service.examples": "failed",
+        "service.bad_input": "passed",  # refused by validation before the handler hangs
+        "service.openapi": "failed",
+        "service.fuzz": "failed",
+        "service.latency": "failed",
+        "service.metrics": "passed",
+        "service.model_info": "passed",
+    }, {c: o.message for c, o in outcomes.items()}
+    assert "a setosa: ReadTimeout" in outcomes["service.examples"].message
+    assert "a setosa: no answer (ReadTimeout" in outcomes["service.openapi"].message
+    hung = "the service stopped answering: 3 requests got no answer within 10 s"
+    assert outcomes["service.latency"].message.startswith(f"not measured: {hung}")
+    assert "POST /predict in service.examples" in outcomes["service.latency"].message
+    assert outcomes["service.fuzz"].message == (
+        "not fuzzed: the service stopped answering: 2 requests got no answer within 10 s"
+        " (POST /predict in service.examples; POST /predict in service.openapi)"
+    )
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_predict_that_floods_its_answer_fails_without_reading_it_all(start: Starter) -> None:
+    ctx, started = start("flood")
+    assert started.status == "passed", started.message
+    outcomes = run_service_checks(ctx)
+    failing = {check for check, o in outcomes.items() if o.status != "passed"}
+    assert failing == {
+        "service.examples",
+        "service.openapi",
+        "service.fuzz",
+        "service.latency",
+    }, {c: o.message for c, o in outcomes.items()}
+    too_large = "AnswerTooLarge: the answer passed 1024 KiB; reading stopped there"
+    assert f"a setosa: {too_large}" in outcomes["service.examples"].message
+    flood = "the service answered with more than 1024 KiB (POST /predict in service.examples)"
+    assert outcomes["service.fuzz"].message == f"not fuzzed: {flood}"
+    assert outcomes["service.latency"].message == f"not measured: {flood}"
