@@ -46,7 +46,7 @@ from grader.reports.gradescope import read_grade
 from grader.results import GradeResult, accepted_note, errored_checks, review_reason
 from grader.roster import Member, load_roster
 from grader.rubric import LatePolicy, Rubric
-from grader.runner import preload_modules
+from grader.runner import check_slots, preload_modules
 from grader.target import cache_dir, git, is_url, mirror
 
 TeamStatus = Literal["graded", "needs review", "error"]
@@ -428,6 +428,7 @@ def _grade_in_child(
     env: dict[str, str],
     cwd: str,
     manifest: str | None = None,
+    check_jobs: int | None = None,
 ) -> None:
     """Body of a team's grading process: `grader check`, minus the imports and the table."""
     os.setsid()  # its own session: a timeout or Ctrl-C stops everything it started
@@ -449,6 +450,7 @@ def _grade_in_child(
             only=set(checks),
             network_mode=network,
             manifest_file=Path(manifest) if manifest else None,
+            check_jobs=check_jobs,
         )
         reports.write_all(grade(source, rubric, options), Path(staging))
     except GraderError as exc:
@@ -494,6 +496,7 @@ def _run_grader(
         {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
         os.getcwd(),
         manifest,
+        max(1, check_slots() // max(1, config.jobs)),  # the cores shared between teams
     )
     proc = _context(config).Process(target=_grade_in_child, args=args, name=f"grade-{base.id}")
     proc.start()

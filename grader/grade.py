@@ -24,7 +24,7 @@ from grader.infer.work import repo_name
 from grader.manifest import MANIFEST_NAME, Manifest, load_manifest
 from grader.results import CheckResult, GradeResult, ManifestSource
 from grader.rubric import ResolvedCheck, Rubric
-from grader.runner import OnResult, run_rubric
+from grader.runner import OnResult, check_slots, run_rubric
 from grader.target import Checkout, prepare
 
 
@@ -39,6 +39,7 @@ class Options:
     url: str | None = None
     engine: bool = True  # False: no container engine here; its checks are left to staff
     manifest_file: Path | None = None  # a TA's manifest, used instead of the repository's
+    check_jobs: int | None = None  # checks of the team run at once (None: one per core)
 
 
 def _release_engine_resources(run_id: str, check_id: str | None = None) -> None:
@@ -191,6 +192,7 @@ def grade(
             on_result=on_result,
             on_timeout=_after_timeout,
             claim_port=claim_port,
+            slots=options.check_jobs or check_slots(),
         )
         results = _mark_inferred(results, ctx.manifest_source)
     manual_results = scoring.manual_results(rubric, manual)

@@ -2,7 +2,9 @@
 
 A forked child per check is what makes the limit real: a check that hangs (a stuck
 subprocess, a socket that never answers) is killed with its whole process group, and
-the run goes on. State passes between checks only through `Outcome.provides`.
+the run goes on. Independent checks run at the same time, up to a number of slots (a
+share of the machine's cores); the checks of the team's service take turns. State
+passes between checks only through `Outcome.provides`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from multiprocessing import get_context
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from grader import web
@@ -70,6 +74,25 @@ def engine_checks(checks: Iterable[ResolvedCheck]) -> set[str]:
     return found
 
 
+def service_lane(checks: Iterable[ResolvedCheck]) -> set[str]:
+    """Ids of the checks that use the team's service port or its running service: the ones
+    that start it (`listens`) and every check that needs one of those, through `needs`.
+
+    They run one at a time, in rubric order, as they always have: one port, one service,
+    and no check's requests mixed into another's measurements.
+    """
+    found: set[str] = set()
+    for c in order(tuple(checks)):
+        if REGISTRY[c.check].listens or any(need in found for need in c.needs):
+            found.add(c.id)
+    return found
+
+
+def check_slots() -> int:
+    """How many of one team's checks may run at once on this machine: one per core."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
 def run_rubric(
     rubric: Rubric,
     ctx: Context,
@@ -79,34 +102,111 @@ def run_rubric(
     on_result: OnResult | None = None,
     on_timeout: OnTimeout | None = None,
     claim_port: ClaimPort | None = None,
+    slots: int = 1,
 ) -> list[CheckResult]:
     """Grade every selected check; a check never stops the others.
+
+    Up to `slots` checks run at once, each as soon as everything it `needs` has a result;
+    the service lane runs one at a time in rubric order, and an `exclusive` check (one that
+    measures time) runs alone. Results, and the order `on_result` sees them in, are the
+    rubric's order whatever the order they finish in.
 
     `claim_port` is called once, before the first check that starts the team's service;
     it may wait (for another run's service to stop) and returns the seconds it waited.
     """
-    results: dict[str, CheckResult] = {}
     selected = [c for c in order(rubric.checks) if not (only and c.id not in only)]
     staff = set() if ctx.settings.engine else engine_checks(rubric.checks)
     left_out = set(skip or ())
     _preload([c for c in selected if c.id not in staff and c.id not in left_out])
-    for check in selected:
-        if check.id in staff:
-            result: CheckResult | None = _staff(check)
-        else:
-            result = _skipped_here(check, left_out, results) or _blocked(check, results)
-        if result is None:
-            waited = 0.0
-            if claim_port and REGISTRY[check.check].listens:
-                waited, claim_port = claim_port(), None
-            result = _run(check, ctx, on_timeout)
-            if waited >= 0.1:
-                evidence = {**result.evidence, "waited_for_port_seconds": round(waited, 1)}
-                result = result.model_copy(update={"evidence": evidence})
-        results[check.id] = result
-        if on_result:
-            on_result(result)
-    return list(results.values())
+    plan = _Plan(selected, service_lane(selected), max(1, slots))
+    reported = 0
+
+    def report() -> None:
+        nonlocal reported
+        while reported < len(selected) and selected[reported].id in plan.results:
+            if on_result:
+                on_result(plan.results[selected[reported].id])
+            reported += 1
+
+    try:
+        while plan.pending or plan.running:
+            for check in plan.startable(staff, left_out):
+                waited = 0.0
+                if claim_port and REGISTRY[check.check].listens:
+                    waited, claim_port = claim_port(), None
+                plan.running[check.id] = _start(check, ctx, waited)
+            report()
+            for running, kind, payload in _wait(list(plan.running.values())):
+                del plan.running[running.check.id]
+                plan.results[running.check.id] = _finish(running, kind, payload, ctx, on_timeout)
+            report()
+    finally:
+        for running in plan.running.values():
+            _stop(running)
+    return [plan.results[c.id] for c in selected]
+
+
+@dataclass
+class _Running:
+    check: ResolvedCheck
+    proc: BaseProcess
+    receive: Connection
+    start: float
+    waited: float
+
+    @property
+    def deadline(self) -> float:
+        return self.start + self.check.timeout
+
+
+@dataclass
+class _Plan:
+    """Which checks are left, which run, and what may start next."""
+
+    selected: list[ResolvedCheck]
+    lane: set[str]
+    slots: int
+    results: dict[str, CheckResult] = field(default_factory=dict)
+    running: dict[str, _Running] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.pending = list(self.selected)
+
+    def startable(self, staff: set[str], left_out: set[str]) -> list[ResolvedCheck]:
+        """The checks to start now, in rubric order; those that need no process (staff,
+        skipped, blocked) get their result here."""
+        starting: list[ResolvedCheck] = []
+        for check in list(self.pending):
+            if any(need not in self.results for need in check.needs):
+                continue
+            if check.id in staff:
+                result: CheckResult | None = _staff(check)
+            else:
+                result = _skipped_here(check, left_out, self.results) or _blocked(
+                    check, self.results
+                )
+            if result is not None:
+                self.results[check.id] = result
+                self.pending.remove(check)
+                continue
+            if self._may_start(check, starting):
+                starting.append(check)
+                self.pending.remove(check)
+        return starting
+
+    def _may_start(self, check: ResolvedCheck, starting: list[ResolvedCheck]) -> bool:
+        busy = [r.check for r in self.running.values()] + starting
+        if len(busy) >= self.slots or any(REGISTRY[c.check].exclusive for c in busy):
+            return False
+        if REGISTRY[check.check].exclusive and busy:
+            return False
+        if check.id not in self.lane:
+            return True
+        # The lane: one at a time, and none before an earlier one of the rubric.
+        earlier = self.selected[: self.selected.index(check)]
+        return not any(c.id in self.lane for c in busy) and not any(
+            c.id in self.lane and c in self.pending for c in earlier
+        )
 
 
 SKIPPED_HERE = "not graded in this run (--skip)"
@@ -153,48 +253,72 @@ def _blocked(check: ResolvedCheck, results: dict[str, CheckResult]) -> CheckResu
     return None
 
 
-def _run(check: ResolvedCheck, ctx: Context, on_timeout: OnTimeout | None) -> CheckResult:
-    ctx.check_id = check.id
-    start = time.monotonic()
-    kind, payload = _in_child(check, ctx)
-    duration = time.monotonic() - start
+def _start(check: ResolvedCheck, ctx: Context, waited: float) -> _Running:
+    ctx.check_id = check.id  # the child's copy of the context names its check
+    mp = get_context("fork")
+    receive, send = mp.Pipe(duplex=False)
+    definition = REGISTRY[check.check]
+    proc = mp.Process(target=_child, args=(definition.func, ctx, check, send), daemon=True)
+    proc.start()
+    send.close()
+    return _Running(check, proc, receive, time.monotonic(), waited)
+
+
+def _wait(running: list[_Running]) -> list[tuple[_Running, str, Any]]:
+    """Wait until a running check ends or passes its time limit; what ended, and how."""
+    if not running:
+        return []
+    now = time.monotonic()
+    timeout = max(0.0, min(r.deadline for r in running) - now)
+    ready = set(wait([r.receive for r in running], timeout))
+    ended: list[tuple[_Running, str, Any]] = []
+    for r in running:
+        if r.receive in ready:
+            ended.append((r, *_receive(r)))
+        elif time.monotonic() >= r.deadline:
+            limit = r.check.timeout
+            message = f"stopped after its time limit of {limit:g}s"
+            ended.append((r, "timeout", (message, {"timeout": limit})))
+    for r, _, _ in ended:
+        _stop(r)
+    return ended
+
+
+def _receive(r: _Running) -> tuple[str, Any]:
+    try:
+        return r.receive.recv()  # type: ignore[no-any-return]
+    except EOFError:
+        r.proc.join(5)
+        return "error", (f"the check's process died (exit code {r.proc.exitcode})", {})
+
+
+def _stop(r: _Running) -> None:
+    _kill(r.proc.pid)
+    r.proc.join(5)
+    r.receive.close()
+
+
+def _finish(
+    r: _Running, kind: str, payload: Any, ctx: Context, on_timeout: OnTimeout | None
+) -> CheckResult:
+    check, duration = r.check, time.monotonic() - r.start
     if kind == "outcome":
         out: Outcome = payload
         ctx.provided.update(out.provides)
         if out.status == "skipped":  # not applicable: neither earned nor lost
-            return _result(check, "skipped", 0.0, out.message, out.evidence, duration, 0.0)
-        score = round(check.points * out.fraction, 2)
-        return _result(check, out.status, score, out.message, out.evidence, duration)
-    if kind == "timeout" and on_timeout:
-        on_timeout(ctx, check)
-    message, evidence = payload
-    return _result(check, "error", 0.0, message, evidence, duration)
-
-
-def _in_child(check: ResolvedCheck, ctx: Context) -> tuple[str, Any]:
-    definition = REGISTRY[check.check]
-    mp = get_context("fork")
-    receive, send = mp.Pipe(duplex=False)
-    proc = mp.Process(target=_child, args=(definition.func, ctx, check, send), daemon=True)
-    proc.start()
-    send.close()
-    try:
-        if receive.poll(check.timeout):
-            try:
-                return receive.recv()  # type: ignore[no-any-return]
-            except EOFError:
-                proc.join(5)
-                code = proc.exitcode
-                return "error", (f"the check's process died (exit code {code})", {})
-        _kill(proc.pid)
-        return "timeout", (
-            f"stopped after its time limit of {check.timeout:g}s",
-            {"timeout": check.timeout},
-        )
-    finally:
-        _kill(proc.pid)
-        proc.join(5)
-        receive.close()
+            result = _result(check, "skipped", 0.0, out.message, out.evidence, duration, 0.0)
+        else:
+            score = round(check.points * out.fraction, 2)
+            result = _result(check, out.status, score, out.message, out.evidence, duration)
+    else:
+        if kind == "timeout" and on_timeout:
+            on_timeout(ctx, check)
+        message, evidence = payload
+        result = _result(check, "error", 0.0, message, evidence, duration)
+    if r.waited >= 0.1:
+        evidence = {**result.evidence, "waited_for_port_seconds": round(r.waited, 1)}
+        result = result.model_copy(update={"evidence": evidence})
+    return result
 
 
 def _child(

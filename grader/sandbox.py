@@ -16,7 +16,8 @@ labelled so the run's cleanup finds it if this process is killed first.
 With `cache`, what `setup` installs is kept as an image (`mlops-capstone-kit/env:<key>`,
 labelled CACHE_LABEL, kept by a run's cleanup, removed by `grader clean --cache`) and
 reused by every later run with the same key: the base image, the setup command and the
-content of the files that declare the dependencies. The cached image never holds the
+content of the files that declare the dependencies (of a pyproject.toml, only what it
+installs: teams with the same dependencies share one environment). The cached image never holds the
 repo: each run copies the current repo in and runs `refresh` (e.g. reinstall the project
 itself, without its dependencies), so the code that runs is always the current code.
 """
@@ -40,6 +41,7 @@ from typing import IO
 from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
+from grader import depset
 from grader.engine import (
     LABEL,
     RUN_LABEL,
@@ -55,7 +57,7 @@ WORKDIR = "/repo"
 CACHE_LABEL = "org.mlops-capstone-kit.cache"
 KEY_LABEL = "org.mlops-capstone-kit.env-key"
 ENV_REPOSITORY = "mlops-capstone-kit/env"
-CACHE_FORMAT = "env-cache-1"  # part of every key: change it when a cache image's layout changes
+CACHE_FORMAT = "env-cache-2"  # part of every key: change it when a cache image's layout changes
 CACHE_SWITCH = "GRADER_ENV_CACHE"  # "off": install every time, as before the cache existed
 HOOKS_DOCKERFILE = """\
 FROM {base}
@@ -97,10 +99,15 @@ class EnvCache:
     declare the dependencies; with the base image and the setup command they are the key.
     `refresh`: a shell command run (with network, like setup) after the current repo is
     copied in, e.g. `pip install --no-deps -e .`; None when the repo needs no install.
+    `forget`: a shell command run after the setup, before the environment is kept, that
+    removes what belongs to this repo alone (`pip uninstall -y NAME`): a pyproject.toml
+    counts by its dependency set (`grader.depset`), so teams with the same dependencies
+    share one environment, and each gets its own project back from `refresh`.
     """
 
     key_files: tuple[str, ...]
     refresh: str | None = None
+    forget: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +206,7 @@ def _prepare(
     else:
         # The repo is removed before the snapshot: a cached image must never hold code
         # that a later run could take for the current one.
-        box, done = _step(steps, image, _then_drop_repo(setup), repo)
+        box, done = _step(steps, image, _then_drop_repo(setup, cache.forget), repo)
         if _failed(done):
             return _setup_failure(steps, setup, done)  # a failed setup is never cached
         cached = _publish(steps.engine, box, key)
@@ -234,9 +241,11 @@ def _setup_failure(steps: _Steps, script: str, done: RunResult) -> SandboxResult
     )
 
 
-def _then_drop_repo(setup: str) -> str:
-    """`setup`, then (only if it succeeded) remove the repo copy; its exit code is kept."""
-    return f"sh -c {shlex.quote(setup)} && cd / && rm -rf {WORKDIR}"
+def _then_drop_repo(setup: str, forget: str | None = None) -> str:
+    """`setup`, then (only if it succeeded) `forget` what is the repo's own and remove the
+    repo copy; the setup's exit code is kept."""
+    then = f"{{ sh -c {shlex.quote(forget)} || true; }} && " if forget else ""
+    return f"sh -c {shlex.quote(setup)} && {then}cd / && rm -rf {WORKDIR}"
 
 
 # --- the dependency-environment cache ---------------------------------------------------------
@@ -254,8 +263,18 @@ def cache_key(repo: Path, image_id: str, setup: str, key_files: Sequence[str]) -
         if path.parent.resolve() != root and root not in path.parent.resolve().parents:
             digest.update(b"outside\0")  # a team's path: never read the host's files
             continue
+        view = _dependency_view(path) if rel == "pyproject.toml" else None
+        if view is not None:  # what it installs, not the project's name or tool settings
+            digest.update(b"deps:" + view + b"\0")
+            continue
         _hash_path(digest, path, rel)
     return digest.hexdigest()
+
+
+def _dependency_view(path: Path) -> bytes | None:
+    if path.is_symlink() or not path.is_file():
+        return None
+    return depset.dependency_view(path.read_text(encoding="utf-8", errors="replace"))
 
 
 def _hash_path(digest: hashlib._Hash, path: Path, rel: str) -> None:

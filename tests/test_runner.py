@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import subprocess
 import sys
 import time
@@ -341,3 +342,114 @@ def test_a_check_left_out_with_skip_is_reported_skipped_and_so_are_its_dependent
             "not graded in this run: it needs first, left out with --skip"
         )
     assert results["other"].status == "passed"
+
+
+# checks at the same time ----------------------------------------------------------------
+
+
+def probe(ctx: Context, params: SleepParams) -> Outcome:
+    """Records when it ran (start and end) in the run's log, sleeping in between."""
+    log = ctx.repo / "ran.log"
+    with log.open("a") as f:
+        f.write(f"{ctx.check_id} start {time.monotonic()}\n")
+    time.sleep(params.seconds)
+    with log.open("a") as f:
+        f.write(f"{ctx.check_id} end {time.monotonic()}\n")
+    return passed(f"{ctx.check_id} ran", **{ctx.check_id: True})
+
+
+def intervals(repo: Path) -> dict[str, tuple[float, float]]:
+    spans: dict[str, dict[str, float]] = {}
+    for line in (repo / "ran.log").read_text().splitlines():
+        check, edge, at = line.split()
+        spans.setdefault(check, {})[edge] = float(at)
+    return {c: (s["start"], s["end"]) for c, s in spans.items()}
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+CONCURRENT = (
+    "  - {id: build, check: t.probe, points: 1, params: {seconds: 0.6}}\n"
+    "  - {id: suite, check: t.probe, points: 1, params: {seconds: 0.6}}\n"
+    "  - {id: lint, check: t.probe, points: 1, params: {seconds: 0.6}}\n"
+    "  - {id: probe-port, check: t.listen, points: 1, needs: [build], params: {seconds: 0.3}}\n"
+    "  - {id: starts, check: t.listen, points: 1, needs: [build], params: {seconds: 0.3}}\n"
+    "  - {id: health, check: t.probe, points: 1, needs: [starts], params: {seconds: 0.3}}\n"
+    "  - {id: examples, check: t.probe, points: 1, needs: [starts], params: {seconds: 0.3}}\n"
+    "  - {id: latency, check: t.measure, points: 1, needs: [starts], params: {seconds: 0.3}}\n"
+    "  - {id: late, check: t.probe, points: 1, needs: [suite], params: {seconds: 0.9}}\n"
+)
+
+
+@pytest.fixture
+def _timing_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(REGISTRY, "t.probe", CheckDef(probe, SleepParams, timeout=10))
+    listen = CheckDef(probe, SleepParams, timeout=10, listens=True)
+    monkeypatch.setitem(REGISTRY, "t.listen", listen)
+    measure = CheckDef(probe, SleepParams, timeout=10, exclusive=True)
+    monkeypatch.setitem(REGISTRY, "t.measure", measure)
+
+
+def _run_with(tmp_path: Path, checks: str, slots: int) -> tuple[list[CheckResult], list[str]]:
+    rubric = load_rubric(
+        write_rubric(tmp_path / "r.yaml", f"milestone: r\ntitle: R\nchecks:\n{checks}")
+    )
+    ctx = Context(repo=tmp_path, commit=None, manifest=None)
+    seen: list[str] = []
+    results = run_rubric(rubric, ctx, slots=slots, on_result=lambda r: seen.append(r.id))
+    return results, seen
+
+
+@pytest.mark.usefixtures("_timing_checks")
+def test_independent_checks_run_at_once_and_report_in_rubric_order(tmp_path: Path) -> None:
+    results, seen = _run_with(tmp_path, CONCURRENT, slots=3)
+    rubric_order = [
+        "build", "suite", "lint", "probe-port", "starts", "health", "examples", "latency", "late",
+    ]  # fmt: skip
+    assert [r.id for r in results] == rubric_order
+    assert seen == rubric_order  # though `late` may finish before the service lane
+    assert all(r.status == "passed" for r in results), [r.message for r in results]
+    ran = intervals(tmp_path)
+    assert overlap(ran["build"], ran["suite"])
+    assert overlap(ran["suite"], ran["lint"])
+    # What needs a check starts after it ends.
+    assert ran["starts"][0] >= ran["build"][1]
+    assert ran["late"][0] >= ran["suite"][1]
+    # The service lane (what listens on the port and what needs it) takes turns, in order.
+    lane = ["probe-port", "starts", "health", "examples", "latency"]
+    for earlier, later in itertools.pairwise(lane):
+        assert ran[later][0] >= ran[earlier][1], (earlier, later, ran)
+    # `late` (needs only the suite) ran beside the lane; the latency measure ran alone.
+    assert any(overlap(ran["late"], ran[c]) for c in lane[:-1])
+    assert not any(overlap(ran["latency"], span) for c, span in ran.items() if c != "latency")
+
+
+@pytest.mark.usefixtures("_timing_checks")
+def test_one_slot_runs_one_check_at_a_time(tmp_path: Path) -> None:
+    results, seen = _run_with(tmp_path, CONCURRENT, slots=1)
+    ran = intervals(tmp_path)
+    spans = sorted(ran.values())
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    assert seen == [r.id for r in results]
+
+
+@pytest.mark.usefixtures("_timing_checks")
+def test_a_check_past_its_limit_is_stopped_while_others_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(REGISTRY, "t.short", CheckDef(probe, SleepParams, timeout=0.5))
+    results, _ = _run_with(
+        tmp_path,
+        "  - {id: stuck, check: t.short, points: 1, params: {seconds: 30}}\n"
+        "  - {id: slow, check: t.probe, points: 1, params: {seconds: 1.2}}\n"
+        "  - {id: after, check: t.probe, points: 1, needs: [stuck]}\n",
+        slots=2,
+    )
+    by_id = {r.id: r for r in results}
+    assert by_id["stuck"].status == "error"
+    assert by_id["stuck"].message == "stopped after its time limit of 0.5s"
+    assert by_id["slow"].status == "passed"
+    assert by_id["after"].message == "blocked: stuck error (stopped after its time limit of 0.5s)"
+    assert "stuck end" not in (tmp_path / "ran.log").read_text()

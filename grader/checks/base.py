@@ -110,6 +110,8 @@ class CheckDef(Generic[P]):
     `listens`: the check starts the team's service on its port (see `grader.hostport`).
     `engine`: the check builds or runs containers, so it cannot run without a container
     engine (checks that need its results depend on it through the rubric's `needs`).
+    `exclusive`: the check measures time (latency), so it runs with no other check of the
+    team running beside it.
     """
 
     func: Callable[[Context, P], Outcome]
@@ -117,6 +119,7 @@ class CheckDef(Generic[P]):
     timeout: float = 60.0
     listens: bool = False
     engine: bool = False
+    exclusive: bool = False
 
     @property
     def title(self) -> str:

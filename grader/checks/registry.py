@@ -68,7 +68,9 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "service.bad_input": CheckDef(service.bad_input, NoParams, timeout=120),
     "service.openapi": CheckDef(service.openapi, NoParams, timeout=120),
     "service.fuzz": CheckDef(service.fuzz, service.FuzzParams, timeout=600),
-    "service.latency": CheckDef(service.latency, service.LatencyParams, timeout=600),
+    "service.latency": CheckDef(
+        service.latency, service.LatencyParams, timeout=600, exclusive=True
+    ),
     "service.metrics": CheckDef(service.metrics, service.MetricsParams, timeout=60),
     "service.model_info": CheckDef(service.model_info, service.ModelInfoParams, timeout=60),
     "service.deployed": CheckDef(deploy.deployed, NoParams, timeout=180),

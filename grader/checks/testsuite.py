@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import Field
 
-from grader import fs
+from grader import depset, fs
 from grader.checks.base import Context, Outcome, Params, failed, graded, passed
 from grader.errors import CheckError
 from grader.sandbox import COLLECT_LIMIT, EnvCache, SandboxResult, run_in_sandbox
@@ -399,11 +399,14 @@ def _env_cache(repo: Path, params: RunParams, listed: tuple[str, ...] = ()) -> E
     texts += [fs.read_text(repo, name) or "" for name in nested]
     if any(m.strip("/") not in ("", "[dev]") for t in texts for m in LOCAL.findall(t)):
         return None
-    refresh = None
+    refresh = forget = None
     if _declares_project(repo):
         # Editable, as the setup installed it: the tests import the copied repo's code.
         refresh = "pip install -q --no-deps --force-reinstall -e ."
-    return EnvCache(tuple(files), refresh)
+        name = depset.project_name(fs.read_text(repo, "pyproject.toml") or "")
+        # The kept environment holds the dependencies only: other teams share it.
+        forget = f"pip uninstall -y -q {shlex.quote(name)}" if name else None
+    return EnvCache(tuple(files), refresh, forget)
 
 
 def _requirement_files(repo: Path) -> list[str]:

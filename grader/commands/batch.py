@@ -68,7 +68,9 @@ def batch(
         help="Grade each team's last commit before this (with a course: a later cut-off for"
         " late work; lateness still counts from each team's own deadline).",
     ),
-    jobs: int = typer.Option(1, min=1, help="Teams graded at once."),
+    jobs: int = typer.Option(
+        1, min=1, help="Teams graded at once; each runs its checks on its share of the cores."
+    ),
     only: list[str] = typer.Option([], help="Regrade only this team, even if cached (repeatable)."),
     force: bool = typer.Option(
         False, "--force", help="Grade every team again, even those graded at the same commit."

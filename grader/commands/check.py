@@ -134,6 +134,13 @@ def check(
         " the course staff; nothing is written into the team's checkout). Without either,"
         " the grader infers one and marks the checks that used inferred values.",
     ),
+    jobs: int | None = typer.Option(
+        None,
+        "--jobs",
+        "-j",
+        min=1,
+        help="Checks graded at once (default: one per core); the service's checks take turns.",
+    ),
 ) -> int:
     """Grade one team repository at one milestone.
 
@@ -170,6 +177,7 @@ def check(
         url=url,
         engine=not no_engine,
         manifest_file=manifest_file,
+        check_jobs=jobs,
     )
     console = Console()
 

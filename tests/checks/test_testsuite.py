@@ -204,7 +204,7 @@ def test_a_regrade_reuses_the_dependencies_and_runs_the_current_code(
 ) -> None:
     run_id = "ts-cache-" + uuid.uuid4().hex[:8]
     files = suite_files()
-    files["pyproject.toml"] = PYPROJECT + f"# {run_id}: this test's own cache key\n"
+    files["pyproject.toml"] = PYPROJECT + own_key(run_id)
     path = make_repo(files)
     try:
         first = grade(path, run_id, {"image": image, "timeout": 120})["tests.run"]
@@ -217,6 +217,58 @@ def test_a_regrade_reuses_the_dependencies_and_runs_the_current_code(
         assert second.evidence["environment"].startswith("cached (key ")
         # The suite ran the new code, not the copy the cache was built from.
         assert second.message.startswith("the suite ran: 3 passed, 1 failed"), second
+    finally:
+        remove_cache_images(run_id)
+
+
+def own_key(run_id: str) -> str:
+    """A tool table that is part of the dependency set: this test's own cache key."""
+    return f'\n[tool.grader-test]\nkey = "{run_id}"\n'
+
+
+def renamed(pyproject: str, name: str) -> str:
+    """The same project under another team's name, description and tool settings."""
+    text = pyproject.replace('name = "tiny"', f'name = "{name}"\ndescription = "{name}"')
+    return text.replace('markers = ["api', 'addopts = "-q"\nmarkers = ["api')
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_teams_with_the_same_dependencies_share_one_environment_holding_none_of_their_code(
+    make_repo: MakeRepo, image: str
+) -> None:
+    run_id = "ts-share-" + uuid.uuid4().hex[:8]
+    team_a, team_b = suite_files(), suite_files()
+    team_a["pyproject.toml"] = renamed(PYPROJECT, "team-a-service") + own_key(run_id)
+    team_b["pyproject.toml"] = renamed(PYPROJECT, "team_B.Service") + own_key(run_id)
+    path_a, path_b = make_repo(team_a, name="team-a"), make_repo(team_b, name="team-b")
+    try:
+        first = grade(path_a, run_id, {"image": image, "timeout": 120})["tests.run"]
+        assert first.evidence["environment"].startswith("installed, now cached (key ")
+        second = grade(path_b, run_id, {"image": image, "timeout": 120})["tests.run"]
+        assert second.status == "passed", second
+        assert second.evidence["environment"] == first.evidence["environment"].replace(
+            "installed, now cached", "cached"
+        )
+        # The shared environment holds the dependencies, not team A's project.
+        import docker
+
+        client = docker.from_env()
+        try:
+            key = first.evidence["environment"].split("key ")[1].rstrip(")")
+            [env] = [
+                i
+                for i in client.images.list("mlops-capstone-kit/env")
+                if any(t.split(":")[1].startswith(key) for t in i.tags)
+            ]
+            listed = client.containers.run(
+                env.id, "pip list --format=freeze", remove=True, network_mode="none"
+            )
+        finally:
+            client.close()
+        assert b"pytest-cov==" in listed
+        assert b"team-a-service" not in listed.lower()
+        assert b"team_a_service" not in listed
     finally:
         remove_cache_images(run_id)
 

@@ -1,0 +1,94 @@
+"""The dependency set a `pyproject.toml` declares: what the environment cache is keyed by.
+
+Teams generated from one template differ in their project's name, authors, description and
+tool settings, not in what they install. Keying a dependency environment by the whole file
+would give every team its own; keying it by what installs dependencies (the build system,
+the project's dependencies, extras and Python range, and any tool table that is not only
+configuration of a linter, test runner or packager's file discovery) lets every team with
+the same dependencies share one. A project that lists itself (`dev = ["name[train]"]`) is
+named `<self>` there, so the name does not split the set.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from typing import Any
+
+# What a project says about itself, not about what it installs.
+PROJECT_ONLY = {
+    "name", "version", "description", "readme", "authors", "maintainers", "license",
+    "license-files", "keywords", "classifiers", "urls", "scripts", "gui-scripts",
+    "entry-points",
+}  # fmt: skip
+# Tools whose settings are read when they run (from the checkout), never at install time.
+CONFIG_ONLY = {
+    "ruff", "black", "isort", "mypy", "pytest", "coverage", "pylint", "flake8", "pyright",
+    "codespell", "bandit", "pydocstyle", "docformatter", "interrogate", "commitizen",
+}  # fmt: skip
+# Where setuptools finds the project's own files: the project is installed anew each run.
+SETUPTOOLS_OWN = {"packages", "package-data", "package-dir", "py-modules", "include-package-data"}
+SELF = "<self>"
+NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503's normalized form: `Wine_Quality.Service` is `wine-quality-service`."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def project_name(text: str) -> str | None:
+    project = _parse(text).get("project")
+    name = project.get("name") if isinstance(project, dict) else None
+    return name if isinstance(name, str) and NAME.match(name) else None
+
+
+def dependency_view(text: str) -> bytes | None:
+    """The file's dependency set as canonical bytes, or None when it is not valid TOML
+    (the raw bytes are then the key)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+    project = data.get("project")
+    name = project.get("name") if isinstance(project, dict) else None
+    own = canonical_name(name) if isinstance(name, str) else None
+    view: dict[str, Any] = {k: v for k, v in data.items() if k not in ("project", "tool")}
+    if isinstance(project, dict):
+        view["project"] = {
+            k: _named_self(v, own) for k, v in project.items() if k not in PROJECT_ONLY
+        }
+    tools = data.get("tool")
+    if isinstance(tools, dict):
+        view["tool"] = {k: _tool(k, v) for k, v in tools.items() if k not in CONFIG_ONLY}
+    return json.dumps(view, sort_keys=True, default=str).encode()
+
+
+def _tool(name: str, table: Any) -> Any:
+    if name == "setuptools" and isinstance(table, dict):
+        return {k: v for k, v in table.items() if k not in SETUPTOOLS_OWN}
+    return table
+
+
+def _named_self(value: Any, own: str | None) -> Any:
+    """Requirements on the project itself, with its name replaced by `<self>`."""
+    if own is None:
+        return value
+    if isinstance(value, str):
+        match = NAME.match(value)
+        if match and canonical_name(match.group(1)) == own:
+            return SELF + value[match.end() :]
+        return value
+    if isinstance(value, list):
+        return [_named_self(v, own) for v in value]
+    if isinstance(value, dict):
+        return {k: _named_self(v, own) for k, v in value.items()}
+    return value
+
+
+def _parse(text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return {}
