@@ -45,6 +45,12 @@ CHECK_LABEL = "org.mlops-capstone-kit.check"
 # removes what a run left behind once that process is gone (a killed grader), or, in the
 # same process, once the run has ended.
 OWNER_LABEL = "org.mlops-capstone-kit.owner"
+# Images kept between runs on purpose (dependency environments, team images by content):
+# never a run's to remove; `grader clean --cache` removes them.
+CACHE_LABEL = "org.mlops-capstone-kit.cache"
+BUILD_KEY_LABEL = "org.mlops-capstone-kit.build-key"
+BUILD_SOURCE_LABEL = "org.mlops-capstone-kit.build-source"
+BUILD_REPOSITORY = "mlops-capstone-kit/build"
 NETWORK_MODES = ("published", "host")
 LOG_LIMIT = 8000
 HINT = (
@@ -372,26 +378,37 @@ class Engine:
         network_mode: str | None = None,
         memory: str = "2g",
         nocache: bool = False,
+        key: str | None = None,
+        source: str = "",
     ) -> BuildResult:
         """Build an image; a failing or slow build is a BuildResult, not an exception.
 
         `network_mode` is the build's (None: "host" when the grader runs with host
         networking, else the engine's default, which reaches the package index).
+        `key` (what the build was made from, see `built`): the image is kept between runs
+        as `mlops-capstone-kit/build:<key>`, so the same files are never built twice, and
+        it replaces the one kept for the same `source` (a repository): one image per team
+        is kept, and its layers are the build cache of the team's next commit.
         """
         tag = f"grader-{self.run_id}/{_slug(self.check_id or 'build')}:{uuid.uuid4().hex[:8]}"
+        # Each label is one more step of the classic builder: images carry only the ones
+        # cleanup needs (a timed-out build leaves no image to find by check).
+        labels = {LABEL: "1", RUN_LABEL: self.run_id, **({OWNER_LABEL: _owner} if _owner else {})}
+        if key is not None:
+            tag = f"{BUILD_REPOSITORY}:{key[:32]}"
+            labels = {
+                LABEL: "cache",
+                CACHE_LABEL: "1",
+                BUILD_KEY_LABEL: key,
+                BUILD_SOURCE_LABEL: source,
+            }
         net = network_mode or ("host" if self.network_mode == "host" else None)
         kwargs: dict[str, Any] = {
             "path": str(context),
             "dockerfile": dockerfile,
             "tag": tag,
             "buildargs": dict(buildargs or {}),
-            # Each label is one more step of the classic builder: images carry only the
-            # ones cleanup needs (a timed-out build leaves no image to find by check).
-            "labels": {
-                LABEL: "1",
-                RUN_LABEL: self.run_id,
-                **({OWNER_LABEL: _owner} if _owner else {}),
-            },
+            "labels": labels,
             "network_mode": net,
             "rm": True,
             "forcerm": True,
@@ -415,8 +432,37 @@ class Engine:
         image_id = state.get("image_id")
         if "error" in state or not image_id:
             return BuildResult(False, None, seconds, log, state.get("error", "no image produced"))
-        self._images.append(image_id)
+        if key is None:
+            self._images.append(image_id)
+        elif source:
+            self._replace_builds(source, image_id)
         return BuildResult(True, image_id, seconds, log)
+
+    def _replace_builds(self, source: str, image_id: str) -> None:
+        """Remove the images kept for `source` but the new one (one in use stays)."""
+        flt = {"label": [f"{CACHE_LABEL}=1", f"{BUILD_SOURCE_LABEL}={source}"]}
+        with contextlib.suppress(DockerException):
+            for image in self.client.images.list(filters=flt):
+                if image.id == image_id:
+                    continue
+                for tag in image.tags:  # untagged, it goes with its layers no other holds
+                    with contextlib.suppress(DockerException):
+                        self.client.images.remove(tag)
+
+    def image_id(self, name: str) -> str:
+        """The id of a local image by name, or "absent" (a build would then pull it)."""
+        try:
+            return str(self.client.images.get(name).id)
+        except (ImageNotFound, APIError):
+            return "absent"
+
+    def built(self, key: str) -> str | None:
+        """The id of the image built earlier from the same files (`key`), if still here."""
+        try:
+            image = self.client.images.get(f"{BUILD_REPOSITORY}:{key[:32]}")
+        except (ImageNotFound, APIError):
+            return None
+        return str(image.id) if image.labels.get(BUILD_KEY_LABEL) == key else None
 
     def _forget_tag(self, tag: str) -> None:
         with contextlib.suppress(DockerException):

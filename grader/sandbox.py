@@ -43,6 +43,7 @@ from docker.models.containers import Container
 
 from grader import depset
 from grader.engine import (
+    CACHE_LABEL,
     LABEL,
     RUN_LABEL,
     Engine,
@@ -54,7 +55,6 @@ from grader.engine import (
 from grader.errors import EngineError
 
 WORKDIR = "/repo"
-CACHE_LABEL = "org.mlops-capstone-kit.cache"
 KEY_LABEL = "org.mlops-capstone-kit.env-key"
 ENV_REPOSITORY = "mlops-capstone-kit/env"
 CACHE_FORMAT = "env-cache-2"  # part of every key: change it when a cache image's layout changes

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import io
 import json
 import re
@@ -23,7 +24,7 @@ from typing import IO, Any, Literal
 from docker.errors import DockerException
 from pydantic import Field
 
-from grader import fs, healthprobe, hostport, secretscan
+from grader import fs, gitrepo, healthprobe, hostport, secretscan
 from grader.checks.base import (
     Context,
     NoParams,
@@ -110,6 +111,11 @@ def build(ctx: Context, params: BuildParams) -> Outcome:
     if not dockerfile.is_file():
         return failed(f"{service.dockerfile} is not in the graded commit")
     evidence: dict[str, Any] = {}
+    buildargs = {**service.build_args, **params.buildargs}
+    key = None if service.build_steps or params.nocache else build_key(ctx, buildargs)
+    reused = _reuse(ctx, key) if key else None
+    if reused:
+        return reused
     with contextlib.ExitStack() as scratch:
         if service.build_steps:
             prepared = _run_build_steps(ctx, service, params, scratch)
@@ -117,9 +123,7 @@ def build(ctx: Context, params: BuildParams) -> Outcome:
                 return prepared
             root, evidence["build_steps"] = prepared
             context, dockerfile = root / service.context, root / service.dockerfile
-        result, size = _build(
-            ctx, context, dockerfile, {**service.build_args, **params.buildargs}, params
-        )
+        result, size = _build(ctx, context, dockerfile, buildargs, params, key)
         evidence.update(seconds=round(result.seconds, 1), log=result.log_tail)
         if not result.ok or result.image_id is None:
             return failed(f"the image does not build: {result.error}", evidence)
@@ -128,8 +132,88 @@ def build(ctx: Context, params: BuildParams) -> Outcome:
     return passed(message, evidence, image=result.image_id)
 
 
+def build_key(ctx: Context, buildargs: dict[str, str]) -> str | None:
+    """What an image is built from, as a key: the commit's tree of the build context, the
+    Dockerfile's blob and path, the build args and the ids of the images it starts FROM.
+    None when that cannot be known (not a git checkout): the image is then always built."""
+    service = need_service(ctx)
+    if ctx.commit is None:
+        return None
+    try:
+        context = gitrepo.git(ctx.repo, "rev-parse", f"HEAD:{_git_path(service.context)}")
+        dockerfile = gitrepo.git(ctx.repo, "rev-parse", f"HEAD:{_git_path(service.dockerfile)}")
+    except CheckError:
+        return None
+    with engine_for(ctx) as engine:
+        bases = [(name, engine.image_id(name)) for name in _from_images(ctx, buildargs)]
+    parts = [BUILD_FORMAT, context.strip(), service.dockerfile, dockerfile.strip()]
+    parts += [f"{k}={v}" for k, v in sorted(buildargs.items())]
+    parts += [f"FROM {name}@{image_id}" for name, image_id in bases]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+BUILD_FORMAT = "build-key-1"  # part of every key: change it when what a key means changes
+
+
+def _git_path(path: str) -> str:
+    """A manifest path as git names it in a tree ("." is the root, "")."""
+    return "/".join(p for p in PurePosixPath(path).parts if p not in (".", "/"))
+
+
+def _from_images(ctx: Context, buildargs: dict[str, str]) -> list[str]:
+    """The images the Dockerfile's stages start from (not its own stages), in order, with
+    the ARGs they name resolved (the build args, else the Dockerfile's defaults)."""
+    text = fs.read_text(ctx.repo, need_service(ctx).dockerfile) or ""
+    args: dict[str, str] = {}
+    stages: set[str] = set()
+    images: list[str] = []
+    for line in re.sub(r"\\\r?\n", " ", text).splitlines():
+        words = line.split()
+        if len(words) < 2 or words[0].upper() not in ("FROM", "ARG"):
+            continue
+        if words[0].upper() == "ARG":
+            name, _, value = words[1].partition("=")
+            args[name] = buildargs.get(name, value.strip("\"'"))
+            continue
+        rest = [w for w in words[1:] if not w.startswith("--")]
+        image = (
+            re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), ""), rest[0]) if rest else ""
+        )
+        if image and image.lower() not in stages and image not in images:
+            images.append(image)
+        if len(rest) >= 3 and rest[1].lower() == "as":
+            stages.add(rest[2].lower())
+    return images
+
+
+def _source(ctx: Context) -> str:
+    """The repository an image is built from: its first commit (every team has its own)."""
+    try:
+        roots = gitrepo.git(ctx.repo, "rev-list", "--max-parents=0", "HEAD").split()
+    except CheckError:
+        return ""
+    return sorted(roots)[0] if roots else ""
+
+
+def _reuse(ctx: Context, key: str) -> Outcome | None:
+    """The image built earlier from exactly these files, if the engine still has it."""
+    with engine_for(ctx) as engine:
+        image = engine.built(key)
+        if image is None:
+            return None
+        size = int(engine.image_attrs(image).get("Size", 0))
+    evidence = {"image": image, "size_mb": round(size / 1e6, 1), "reused": key[:12]}
+    message = f"built earlier from the same files: image reused ({_mb(size)})"
+    return passed(message, evidence, image=image)
+
+
 def _build(
-    ctx: Context, context: Path, dockerfile: Path, buildargs: dict[str, str], params: BuildParams
+    ctx: Context,
+    context: Path,
+    dockerfile: Path,
+    buildargs: dict[str, str],
+    params: BuildParams,
+    key: str | None = None,
 ) -> tuple[BuildResult, int]:
     """The build's result, and the image's size in bytes (0 when it did not build)."""
     with engine_for(ctx) as engine:
@@ -141,6 +225,8 @@ def _build(
             buildargs=buildargs,
             timeout=params.timeout,
             nocache=params.nocache,
+            key=key,
+            source=_source(ctx) if key else "",
         )
         if not result.ok or result.image_id is None:
             return result, 0

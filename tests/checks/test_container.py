@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from grader.checks import container
 from grader.checks.base import Context, NoParams, Outcome
-from grader.engine import cleanup
+from grader.engine import Engine, cleanup
 from tests.helpers import build_tree
 from tests.services import (
     context,
@@ -281,3 +282,75 @@ def test_a_broken_variant_fails_only_its_own_check(
     assert built.status == "passed", built.message
     outcomes = {check: run(ctx) for check, run in CONTAINER_CHECKS.items()}
     assert {c for c, o in outcomes.items() if o.status != "passed"} == failing, outcomes
+
+
+# the image of a commit is built once ---------------------------------------------------
+
+
+def committed(root: Path, run_id: str, **extra: str) -> Context:
+    """A git checkout of the fixture service (as `grader check` has), graded by `run_id`."""
+    from tests.helpers import commit_all, git
+
+    ensure_base_image()
+    repo = service_repo(root, **extra)
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "service")
+    ctx = context(repo, manifest_data(8000), run_id=run_id, check_id="container.build")
+    return dataclasses.replace(ctx, commit=git(repo, "rev-parse", "HEAD").strip())
+
+
+def test_an_unchanged_commit_reuses_its_image_and_a_change_builds_anew(tmp_path: Path) -> None:
+    first_run, second_run = new_run_id(), new_run_id()
+    keys: list[str | None] = []
+    try:
+        # Built once, in a run of its own; the image outlives that run's cleanup.
+        ctx = committed(tmp_path / "a", first_run, **{"notes.txt": f"{first_run}\n"})
+        key = container.build_key(ctx, {})
+        assert key is not None
+        keys.append(key)
+        built = container.build(ctx, container.BuildParams(timeout=300))
+        cleanup(run_id=first_run)
+        assert built.status == "passed", built.message
+        assert built.message.startswith("built in ")
+        # Another checkout of the same files in another run: reused, not built.
+        again = committed(tmp_path / "b", second_run, **{"notes.txt": f"{first_run}\n"})
+        assert container.build_key(again, {}) == key
+        reused = container.build(again, container.BuildParams(timeout=300))
+        assert reused.status == "passed", reused.message
+        assert reused.message.startswith("built earlier from the same files: image reused (")
+        assert reused.provides["image"] == built.provides["image"]
+        assert reused.evidence["reused"] == key[:12]
+        # A changed file, a build arg or a forced rebuild: built again.
+        changed = committed(tmp_path / "c", second_run, **{"notes.txt": "changed\n"})
+        keys.append(container.build_key(changed, {}))
+        assert keys[-1] != key
+        assert container.build_key(again, {"MODE": "x"}) != key
+        # The images it starts FROM count by their id, ARGs resolved.
+        assert container._from_images(again, {}) == ["mlops-kit-test/service-base:1"]
+        assert container._from_images(again, {"BASE": "python:3.11-slim"}) == ["python:3.11-slim"]
+        rebuilt = container.build(changed, container.BuildParams(timeout=300))
+        assert rebuilt.message.startswith("built in "), rebuilt.message
+        assert rebuilt.provides["image"] != built.provides["image"]
+        forced = container.build(again, container.BuildParams(timeout=300, nocache=True))
+        assert forced.message.startswith("built in "), forced.message
+        # The team's next commit: its image replaces the one kept for its repository.
+        from tests.helpers import commit_all
+
+        app = changed.repo / "app.py"
+        app.write_text(app.read_text() + "# the next commit\n")
+        following = dataclasses.replace(changed, commit=commit_all(changed.repo, "next"))
+        keys.append(container.build_key(following, {}))
+        assert container.build(following, container.BuildParams(timeout=300)).status == "passed"
+        with Engine(run_id=second_run) as engine:
+            assert engine.built(str(keys[1])) is None  # that repository's previous image
+            assert engine.built(str(keys[2])) is not None
+            assert engine.built(key) is not None  # another repository's
+    finally:
+        cleanup(run_id=second_run)
+        client = docker_client()
+        try:
+            for k in filter(None, keys):
+                with contextlib.suppress(Exception):
+                    client.images.remove(f"mlops-capstone-kit/build:{k[:32]}", force=True)
+        finally:
+            client.close()
