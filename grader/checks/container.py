@@ -7,24 +7,21 @@ working tree; `container.build` provides its id to the other checks.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
-import io
 import json
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from docker.errors import DockerException
 from pydantic import Field
 
-from grader import fs, gitrepo, healthprobe, hostport, secretscan
+from grader import fs, gitrepo, healthprobe, hostport, layerscan
 from grader.checks.base import (
     Context,
     NoParams,
@@ -39,6 +36,7 @@ from grader.checks.base import (
 from grader.engine import HOST_PORT_HINT, BuildResult, Engine, Health, Limits, ServiceHandle
 from grader.errors import CheckError, EngineError
 from grader.manifest import Service
+from grader.target import cache_dir
 from grader.text import tail
 
 URL_MODE = "URL mode: the service is graded where it is deployed, so nothing is built"
@@ -492,9 +490,6 @@ class LayerSecretsParams(Params):
     )
 
 
-KEY_SUFFIXES = (".pem", ".key", ".crt")
-
-
 def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
     """No secret or .env file is baked into any image layer.
 
@@ -508,12 +503,21 @@ def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
     if ctx.settings.url:
         return skipped(URL_MODE)
     image = _image(ctx)
+    patterns = layerscan.Patterns(params.names, params.allow, params.system)
+    cache = layerscan.LayerCache(cache_dir(), patterns)
     with engine_for(ctx) as engine:
         layers = list(engine.image_attrs(image).get("RootFS", {}).get("Layers") or [])
         base, base_layers = _base_layers(ctx, engine, layers)
-        stream = engine.client.images.get(image).save(named=False)
-        found = _scan_image(io.BufferedReader(_ChunkStream(stream), 1 << 20), params, base_layers)
-    evidence = {"base": base, "base_layers_not_scanned": base_layers, "layers": len(layers)}
+        judged = layers[base_layers:]
+        scan = layerscan.scan(
+            layers, judged, lambda: engine.client.images.get(image).save(named=False),
+            patterns, cache,
+        )  # fmt: skip
+    found = scan.found
+    evidence = {
+        "base": base, "base_layers_not_scanned": base_layers, "layers": len(layers),
+        "layers_scanned": scan.scanned, "layers_known": scan.cached,
+    }  # fmt: skip
     if found:
         shown = ", ".join(found[:5]) + (" ..." if len(found) > 5 else "")
         return failed(f"secret files in image layers: {shown}", {**evidence, "files": found[:100]})
@@ -557,72 +561,3 @@ def final_base(dockerfile: str) -> str | None:
             if len(rest) >= 3 and rest[1].lower() == "as":
                 stages[rest[2].lower()] = base
     return base or None
-
-
-def _scan_image(raw: IO[bytes], params: LayerSecretsParams, skip_layers: int = 0) -> list[str]:
-    """Secret files of the image's layers, but those of its first `skip_layers` layers."""
-    found: dict[str, set[str]] = {}
-    order: list[str] = []
-    with tarfile.open(fileobj=raw, mode="r|") as outer:
-        for member in outer:
-            handle = outer.extractfile(member) if member.isfile() else None
-            if handle is None:
-                continue
-            if member.name == "manifest.json":
-                manifest = json.loads(handle.read() or b"[]")
-                order = list(manifest[0].get("Layers", [])) if manifest else []
-            elif member.name.endswith("layer.tar") or member.name.startswith("blobs/"):
-                with contextlib.suppress(tarfile.ReadError):  # an OCI blob that is no layer
-                    found[member.name] = _scan_layer(handle, params)
-    skipped_layers = set(order[:skip_layers])
-    return sorted({p for name, paths in found.items() if name not in skipped_layers for p in paths})
-
-
-def _scan_layer(layer: IO[bytes], params: LayerSecretsParams) -> set[str]:
-    found: set[str] = set()
-    with tarfile.open(fileobj=layer, mode="r|") as inner:
-        for entry in inner:
-            path = entry.name.removeprefix("./").lstrip("/")
-            secret = entry.isfile() and _secret_name(path, params)
-            if secret and _secret_content(inner, entry):
-                found.add(path)
-    return found
-
-
-def _secret_name(path: str, params: LayerSecretsParams) -> bool:
-    name = PurePosixPath(path).name
-    if name in params.allow or name.startswith(".wh."):
-        return False
-    if secretscan.is_third_party(path) or any(fnmatch.fnmatch(path, g) for g in params.system):
-        return False
-    return any(fnmatch.fnmatch(name, pattern) for pattern in params.names)
-
-
-def _secret_content(layer: tarfile.TarFile, entry: tarfile.TarInfo) -> bool:
-    """Certificates are public (every trust store has *.pem): only private keys count."""
-    if not entry.name.endswith(KEY_SUFFIXES):
-        return True
-    handle = layer.extractfile(entry)
-    return handle is not None and b"PRIVATE KEY" in handle.read(256_000)
-
-
-class _ChunkStream(io.RawIOBase):
-    """A readable stream over the engine's byte chunks, so tarfile can read it as it comes."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            try:
-                self._pending = memoryview(next(self._chunks))
-            except StopIteration:
-                return 0
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count

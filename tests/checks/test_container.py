@@ -185,6 +185,24 @@ def test_layer_secrets_finds_a_deleted_env_file(variant: Variant) -> None:
     )
 
 
+def test_layer_secrets_read_each_layer_once_per_machine(
+    variant: Variant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path))
+    ctx, _ = variant("secret")
+    first = container.layer_secrets(ctx, container.LayerSecretsParams())
+    again = container.layer_secrets(ctx, container.LayerSecretsParams())
+    judged = first.evidence["layers"] - first.evidence["base_layers_not_scanned"]
+    assert (first.evidence["layers_scanned"], first.evidence["layers_known"]) == (judged, 0)
+    # The second time, every layer's findings are known: the image is not even saved.
+    assert (again.evidence["layers_scanned"], again.evidence["layers_known"]) == (0, judged)
+    assert (again.status, again.message) == (first.status, first.message)
+    assert first.message == "secret files in image layers: app/.env"
+    # Other patterns are other findings: not read from the same entries.
+    other = container.LayerSecretsParams(names=("*.txt",))
+    assert container.layer_secrets(ctx, other).evidence["layers_known"] == 0
+
+
 FAKE_KEY = (
     "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
 )
