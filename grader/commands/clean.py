@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+
 import typer
 
 from grader import engine, sandbox
 from grader.errors import EXIT_OK
+from grader.target import cache_dir
 
 
 def clean(
@@ -13,8 +16,9 @@ def clean(
     cache: bool = typer.Option(
         False,
         "--cache",
-        help="Also remove the cache images (installed dependencies, pre-commit hooks); "
-        "with --run, only those that run built.",
+        help="Also remove the caches (images of installed dependencies, pre-commit hooks and"
+        " teams' builds, and what was found in image layers); with --run, only the"
+        " dependency images that run built.",
     ),
 ) -> int:
     """Remove every container, network and image the grader created and did not remove.
@@ -28,5 +32,7 @@ def clean(
     line = f"removed {done.containers} containers, {done.images} images, {done.networks} networks"
     if cache:
         line += f", {sandbox.remove_cache_images(run_id=run)} cache images"
+        if run is None:
+            shutil.rmtree(cache_dir() / "layer-scan", ignore_errors=True)
     typer.echo(line)
     return EXIT_OK
