@@ -8,6 +8,7 @@ own service started on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -150,3 +151,47 @@ def test_each_mutant_loses_exactly_the_checks_it_breaks(
         lost = {r.id for r in o.result.checks if r.score < r.max_score}
         assert lost, o.mutant.name
         assert set(o.caught) <= lost
+
+
+def _reword_proposal(repo: Path, manifest: object) -> None:
+    proposal = repo / "docs" / "proposal.md"
+    proposal.write_text(proposal.read_text() + "\nReworded after feedback.\n")
+
+
+def test_a_class_graded_at_once_gets_each_teams_verdicts_graded_alone(
+    team: Path, options: Options, tmp_path: Path
+) -> None:
+    """Three teams (the reference, a later commit of it, and one whose /predict answers 500)
+    graded as a class (2 jobs, checks at once) get exactly the verdicts each gets graded
+    alone one check at a time."""
+    from grader.main import main
+    from grader.mutants import Mutant
+    from grader.selftest import _mutate
+
+    reworded = Mutant("reworded", "the proposal is reworded", frozenset(), _reword_proposal)
+    [broken] = [m for m in MUTANTS if m.name == "predict-500"]
+    repos = {
+        "Reference": team,
+        "Reworded": _mutate(team, reworded, tmp_path),
+        "Broken": _mutate(team, broken, tmp_path),
+    }
+    lines = ["team,name,email,github,repo"]
+    lines += [f"{name},Ada Lovelace,ada@example.edu,ada-lovelace,{p}" for name, p in repos.items()]
+    (tmp_path / "roster.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "class"
+    code = main(
+        ["batch", str(tmp_path / "roster.csv"), "-m", "m3", "--jobs", "2", "--out", str(out)]
+    )
+    assert code in (0, 3)
+    rubric = load_rubric(KIT_RUBRICS / "m3.yaml")
+    one_at_a_time = Options(network_mode=options.network_mode, check_jobs=1)
+    for name, path in repos.items():
+        [folder] = [d for d in (out / "teams").iterdir() if d.name == name.lower()]
+        in_class = {
+            t["extra_data"]["id"]: (t["extra_data"]["status"], t["score"])
+            for t in json.loads((folder / "results.json").read_text())["tests"]
+        }
+        alone = {r.id: (r.status, r.score) for r in grade(str(path), rubric, one_at_a_time).checks}
+        assert in_class == alone, name
+        failing = {cid for cid, (status, _) in alone.items() if status != "passed"}
+        assert bool(failing) == (name == "Broken"), (name, failing)
