@@ -117,7 +117,8 @@ def commit_as(repo: Path, team: int, member: int, message: str, *paths: str) -> 
         "GIT_COMMITTER_NAME": f"Student {team} {member}",
         "GIT_COMMITTER_EMAIL": f"{handle}@example.edu",
     }
-    run(["git", "add", "--force", *(paths or ["-A"])], repo)
+    # Named paths are added even when ignored (the store); the rest as git ignores them.
+    run(["git", "add", "--force", *paths] if paths else ["git", "add", "-A"], repo)
     run(["git", "commit", "-q", "--no-verify", "-m", message], repo, ident)
 
 
@@ -320,13 +321,14 @@ def main() -> int:
         print(f"cold, --jobs 2: {figures['j2']:.1f} s ({load})")
         report(work / "out-j2", changes)
         # One team pushes a commit: a docstring of its API changes.
-        repo = work / "repos" / "team-03"
-        edit(repo / "src" / package(repo) / "api.py", '"""', '"""Team 3 reworded this. ')
-        commit_as(repo, 3, 1, "Reword the API's docstring")
+        pushing = min(3, args.teams)
+        repo = work / "repos" / f"team-{pushing:02d}"
+        edit(repo / "src" / package(repo) / "api.py", '"""', f'"""Team {pushing} reworded this. ')
+        commit_as(repo, pushing, 1, "Reword the API's docstring")
         figures["regrade"], load, output = grader(
             [*batch, "--jobs", "2", "--out", "out-j2"], env2, work
         )
-        print(f"\nregrade after team-03's commit, --jobs 2: {figures['regrade']:.1f} s ({load})")
+        print(f"\nregrade after team-{pushing:02d}'s commit, --jobs 2: {figures['regrade']:.1f} s ({load})")
         report_regrade(output)
         cold_caches()
         figures["single"], load, _ = grader(

@@ -17,30 +17,21 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from grader.target import cache_dir
+from grader import locks
 
 
 @contextlib.contextmanager
 def hold(port: int) -> Iterator[float]:
     """Hold the lock of `port` for the block; yields the seconds spent waiting for it."""
-    path = cache_dir() / "locks" / f"port-{port}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        start = time.monotonic()
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield time.monotonic() - start
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with locks.hold(f"port-{port}") as waited:
+        yield waited
 
 
 # who holds a port ---------------------------------------------------------------------------

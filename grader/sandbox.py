@@ -41,7 +41,7 @@ from typing import IO
 from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
-from grader import depset
+from grader import depset, locks
 from grader.engine import (
     CACHE_LABEL,
     LABEL,
@@ -200,17 +200,20 @@ def _prepare(
             return _setup_failure(steps, setup, done)
         return _Ready(_snapshot(steps.engine, box), None, "installed (not cached)")
     key = cache_key(repo, _image_id(steps.engine, image), setup, cache.key_files)
-    cached = _cached_image(steps.engine, key)
-    if cached is not None:
-        environment = f"cached (key {key[:12]})"
-    else:
-        # The repo is removed before the snapshot: a cached image must never hold code
-        # that a later run could take for the current one.
-        box, done = _step(steps, image, _then_drop_repo(setup, cache.forget), repo)
-        if _failed(done):
-            return _setup_failure(steps, setup, done)  # a failed setup is never cached
-        cached = _publish(steps.engine, box, key)
-        environment = f"installed, now cached (key {key[:12]})"
+    # One install per key on this machine: a run that needs the same environment waits
+    # for it (teams of one class start at once) instead of installing it again.
+    with locks.hold(f"env-{key[:32]}"):
+        cached = _cached_image(steps.engine, key)
+        if cached is not None:
+            environment = f"cached (key {key[:12]})"
+        else:
+            # The repo is removed before the snapshot: a cached image must never hold code
+            # that a later run could take for the current one.
+            box, done = _step(steps, image, _then_drop_repo(setup, cache.forget), repo)
+            if _failed(done):
+                return _setup_failure(steps, setup, done)  # a failed setup is never cached
+            cached = _publish(steps.engine, box, key)
+            environment = f"installed, now cached (key {key[:12]})"
     if cache.refresh is None:
         return _Ready(cached, repo, environment)
     box, done = _step(steps, cached, cache.refresh, repo)
@@ -319,9 +322,10 @@ def _publish(engine: Engine, box: Container, key: str) -> str:
     """The set-up container as the cache image of `key`; returns the image's id.
 
     Not the grader's run label (the run's cleanup would remove it) but CACHE_LABEL, the
-    key and, for `grader clean --run ID --cache`, the run that built it. Two runs may
-    build the same key at once: each uses its own image, the tag ends on one of them,
-    and the other is removed with its run.
+    key and, for `grader clean --run ID --cache`, the run that built it. Runs on one
+    machine take turns per key (`grader.locks`); graders on two machines sharing one
+    engine may still build a key at once: each uses its own image, the tag ends on one
+    of them, and the other is removed with its run.
     """
     labels = {**engine.labels, LABEL: "cache", CACHE_LABEL: "1", KEY_LABEL: key}
     image = box.commit(conf={"Labels": labels})

@@ -163,6 +163,22 @@ def test_a_second_run_with_the_same_dependencies_runs_the_current_code(
     assert (len(cache_images(cache_run)), grader_leftovers(cache_run)) == (1, [])
 
 
+def test_runs_that_need_one_environment_at_once_install_it_once(
+    tmp_path: Path, cache_run: str
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    repos = [project(tmp_path / f"team-{i}") for i in range(2)]
+    setup = f"echo {cache_run} >/dev/null; sleep 2; cp deps.txt /opt/deps; echo x >>/opt/setups"
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda repo: cached_run(repo, cache_run, setup=setup), repos))
+    assert all(r.ok for r in done), [r.output for r in done]
+    kinds = sorted(r.environment.split(" (")[0] for r in done)
+    assert kinds == ["cached", "installed, now cached"]
+    assert [r.output.split()[3] for r in done] == ["1", "1"]  # one setup, seen by both
+    assert len(cache_images(cache_run)) == 1
+
+
 def test_changed_dependencies_miss_the_cache(tmp_path: Path, cache_run: str) -> None:
     repo = project(tmp_path)
     assert cached_run(repo, cache_run).environment.startswith("installed, now cached")
