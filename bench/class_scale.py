@@ -39,24 +39,14 @@ from typing import Any
 KIT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(KIT))
 
-from scripts.reference_team import write_documents  # noqa: E402
+from bench.batch import isolated_env, roster  # noqa: E402
+from scripts.reference_team import run, write_documents  # noqa: E402
 
 MILESTONE = "m3"
 TARGETS = {"cold_j2_per_10": 300.0, "speedup": 1.6, "regrade": 60.0, "single": 90.0}
 
 
 # --- the class ----------------------------------------------------------------------------
-
-
-def roster(path: Path, teams: int) -> None:
-    lines = ["team,name,email,github,repo"]
-    for t in range(1, teams + 1):
-        for m in (1, 2):
-            handle = f"student-{t:02d}-{m}"
-            lines.append(
-                f"Team {t:02d},Student {t} {m},{handle}@example.edu,{handle},repos/team-{t:02d}"
-            )
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def package(repo: Path) -> str:
@@ -99,14 +89,6 @@ def change(repo: Path, index: int) -> str:
         raise SystemExit(f"{src / 'modeling.py'}: no C hyper-parameter to change")
     (src / "modeling.py").write_text(text, encoding="utf-8")
     return f"hyper-parameter C={c}"
-
-
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    done = subprocess.run(cmd, cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
 
 
 def commit_as(repo: Path, team: int, member: int, message: str, *paths: str) -> None:
@@ -212,24 +194,6 @@ def grader(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, Load
     return elapsed, load, done.stdout + done.stderr
 
 
-def isolated_env(work: Path, name: str) -> dict[str, str]:
-    """A fresh HOME and grader cache: a cold run really starts cold."""
-    home = work / f"home-{name}"
-    home.mkdir(exist_ok=True)
-    return {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "GRADER_CACHE": str(home / ".cache" / "mlops-grader"),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Course Staff",
-        "GIT_AUTHOR_EMAIL": "staff@example.edu",
-        "GIT_COMMITTER_NAME": "Course Staff",
-        "GIT_COMMITTER_EMAIL": "staff@example.edu",
-        "PYTHONPATH": str(KIT),
-    }
-
-
 def results(out: Path) -> dict[str, dict[str, Any]]:
     found = {}
     for path in sorted((out / "teams").glob("*/results.json")):
@@ -328,7 +292,8 @@ def main() -> int:
         figures["regrade"], load, output = grader(
             [*batch, "--jobs", "2", "--out", "out-j2"], env2, work
         )
-        print(f"\nregrade after team-{pushing:02d}'s commit, --jobs 2: {figures['regrade']:.1f} s ({load})")
+        seconds = figures["regrade"]
+        print(f"\nregrade after team-{pushing:02d}'s commit, --jobs 2: {seconds:.1f} s ({load})")
         report_regrade(output)
         cold_caches()
         figures["single"], load, _ = grader(
