@@ -81,10 +81,17 @@ def service_lane(checks: Iterable[ResolvedCheck]) -> set[str]:
     They run one at a time, in rubric order, as they always have: one port, one service,
     and no check's requests mixed into another's measurements.
     """
+    chosen = tuple(checks)  # with --only, what some of them need is not among them
     found: set[str] = set()
-    for c in order(tuple(checks)):
-        if REGISTRY[c.check].listens or any(need in found for need in c.needs):
-            found.add(c.id)
+    grew = True
+    while grew:
+        grew = False
+        for c in chosen:
+            if c.id not in found and (
+                REGISTRY[c.check].listens or any(need in found for need in c.needs)
+            ):
+                found.add(c.id)
+                grew = True
     return found
 
 
@@ -118,7 +125,7 @@ def run_rubric(
     staff = set() if ctx.settings.engine else engine_checks(rubric.checks)
     left_out = set(skip or ())
     _preload([c for c in selected if c.id not in staff and c.id not in left_out])
-    plan = _Plan(selected, service_lane(selected), max(1, slots))
+    plan = _Plan(selected, service_lane(rubric.checks), max(1, slots))
     reported = 0
 
     def report() -> None:
@@ -171,13 +178,15 @@ class _Plan:
 
     def __post_init__(self) -> None:
         self.pending = list(self.selected)
+        self.ids = {c.id for c in self.selected}
 
     def startable(self, staff: set[str], left_out: set[str]) -> list[ResolvedCheck]:
         """The checks to start now, in rubric order; those that need no process (staff,
         skipped, blocked) get their result here."""
         starting: list[ResolvedCheck] = []
         for check in list(self.pending):
-            if any(need not in self.results for need in check.needs):
+            # What it needs that this run grades (with --only, not all of it) has a result.
+            if any(need in self.ids and need not in self.results for need in check.needs):
                 continue
             if check.id in staff:
                 result: CheckResult | None = _staff(check)

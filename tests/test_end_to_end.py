@@ -176,7 +176,10 @@ def test_a_class_graded_at_once_gets_each_teams_verdicts_graded_alone(
         "Broken": _mutate(team, broken, tmp_path),
     }
     lines = ["team,name,email,github,repo"]
-    lines += [f"{name},Ada Lovelace,ada@example.edu,ada-lovelace,{p}" for name, p in repos.items()]
+    lines += [
+        f"{name},Student {name},{name.lower()}@example.edu,{name.lower()}-student,{path}"
+        for name, path in repos.items()
+    ]
     (tmp_path / "roster.csv").write_text("\n".join(lines) + "\n")
     out = tmp_path / "class"
     code = main(

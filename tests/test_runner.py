@@ -453,3 +453,17 @@ def test_a_check_past_its_limit_is_stopped_while_others_run(
     assert by_id["slow"].status == "passed"
     assert by_id["after"].message == "blocked: stuck error (stopped after its time limit of 0.5s)"
     assert "stuck end" not in (tmp_path / "ran.log").read_text()
+
+
+@pytest.mark.usefixtures("_timing_checks")
+def test_only_some_checks_whose_needs_are_left_out_still_run(tmp_path: Path) -> None:
+    rubric = load_rubric(
+        write_rubric(tmp_path / "r.yaml", f"milestone: r\ntitle: R\nchecks:\n{CONCURRENT}")
+    )
+    ctx = Context(repo=tmp_path, commit=None, manifest=None)
+    results = run_rubric(rubric, ctx, only={"health", "examples", "late"}, slots=2)
+    assert [(r.id, r.status) for r in results] == [
+        ("health", "passed"), ("examples", "passed"), ("late", "passed"),
+    ]  # fmt: skip
+    ran = intervals(tmp_path)
+    assert ran["examples"][0] >= ran["health"][1]  # still the service's lane, in order
