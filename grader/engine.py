@@ -439,7 +439,8 @@ class Engine:
         return BuildResult(True, image_id, seconds, log)
 
     def _replace_builds(self, source: str, image_id: str) -> None:
-        """Remove the images kept for `source` but the new one (one in use stays)."""
+        """Remove the images kept for `source` but the new one; one that a run in progress
+        holds (`anchor`) stays: the engine refuses to remove an image a container uses."""
         flt = {"label": [f"{CACHE_LABEL}=1", f"{BUILD_SOURCE_LABEL}={source}"]}
         with contextlib.suppress(DockerException):
             for image in self.client.images.list(filters=flt):
@@ -455,6 +456,17 @@ class Engine:
             return str(self.client.images.get(name).id)
         except (ImageNotFound, APIError):
             return "absent"
+
+    def anchor(self, image: str) -> bool:
+        """Hold `image` for the rest of the run: a created, never started container of it
+        (removed by the run's cleanup), so that no other run can remove the image meanwhile
+        (one that builds the same repository's next commit replaces its image). False when
+        the image is already gone."""
+        try:
+            self.keep(self.create(image, ["true"]).id)
+        except (ImageNotFound, NotFound):
+            return False
+        return True
 
     def built(self, key: str) -> str | None:
         """The id of the image built earlier from the same files (`key`), if still here."""

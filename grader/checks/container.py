@@ -197,7 +197,7 @@ def _reuse(ctx: Context, key: str) -> Outcome | None:
     """The image built earlier from exactly these files, if the engine still has it."""
     with engine_for(ctx) as engine:
         image = engine.built(key)
-        if image is None:
+        if image is None or not engine.anchor(image):
             return None
         size = int(engine.image_attrs(image).get("Size", 0))
     evidence = {"image": image, "size_mb": round(size / 1e6, 1), "reused": key[:12]}
@@ -229,6 +229,11 @@ def _build(
         if not result.ok or result.image_id is None:
             return result, 0
         engine.keep(result.image_id)  # the run's final cleanup removes it
+        if key and not engine.anchor(result.image_id):  # kept between runs: held for this one
+            raise CheckError(
+                "the image was removed as soon as it was built, by another run of the same"
+                " repository building another commit: grade again"
+            )
         return result, int(engine.image_attrs(result.image_id).get("Size", 0))
 
 

@@ -12,7 +12,7 @@ import pytest
 from grader.checks import container
 from grader.checks.base import Context, NoParams, Outcome
 from grader.engine import Engine, cleanup
-from tests.helpers import build_tree
+from tests.helpers import build_tree, commit_all
 from tests.services import (
     context,
     docker_client,
@@ -318,7 +318,7 @@ def committed(root: Path, run_id: str, **extra: str) -> Context:
 
 
 def test_an_unchanged_commit_reuses_its_image_and_a_change_builds_anew(tmp_path: Path) -> None:
-    first_run, second_run = new_run_id(), new_run_id()
+    first_run, second_run, third_run = new_run_id(), new_run_id(), new_run_id()
     keys: list[str | None] = []
     try:
         # Built once, in a run of its own; the image outlives that run's cleanup.
@@ -351,20 +351,32 @@ def test_an_unchanged_commit_reuses_its_image_and_a_change_builds_anew(tmp_path:
         assert rebuilt.provides["image"] != built.provides["image"]
         forced = container.build(again, container.BuildParams(timeout=300, nocache=True))
         assert forced.message.startswith("built in "), forced.message
-        # The team's next commit: its image replaces the one kept for its repository.
-        from tests.helpers import commit_all
-
+        # The team's next commit, while a run still holds its image: both are kept.
         app = changed.repo / "app.py"
         app.write_text(app.read_text() + "# the next commit\n")
         following = dataclasses.replace(changed, commit=commit_all(changed.repo, "next"))
         keys.append(container.build_key(following, {}))
         assert container.build(following, container.BuildParams(timeout=300)).status == "passed"
         with Engine(run_id=second_run) as engine:
-            assert engine.built(str(keys[1])) is None  # that repository's previous image
-            assert engine.built(str(keys[2])) is not None
+            assert engine.built(str(keys[1])) is not None
+        # Once no run holds them, the repository's next image replaces them.
+        cleanup(run_id=second_run)
+        app.write_text(app.read_text() + "# and the one after\n")
+        after = dataclasses.replace(
+            following,
+            commit=commit_all(changed.repo, "after"),
+            settings=dataclasses.replace(following.settings, run_id=third_run),
+        )
+        keys.append(container.build_key(after, {}))
+        assert container.build(after, container.BuildParams(timeout=300)).status == "passed"
+        with Engine(run_id=third_run) as engine:
+            assert engine.built(str(keys[1])) is None
+            assert engine.built(str(keys[2])) is None
+            assert engine.built(str(keys[3])) is not None
             assert engine.built(key) is not None  # another repository's
     finally:
         cleanup(run_id=second_run)
+        cleanup(run_id=third_run)
         client = docker_client()
         try:
             for k in filter(None, keys):
