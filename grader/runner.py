@@ -302,7 +302,11 @@ def _receive(r: _Running) -> tuple[str, Any]:
 
 
 def _stop(r: _Running) -> None:
-    _kill(r.proc.pid)
+    # Only a child not yet reaped: starting another check's process reaps the ones that
+    # ended (multiprocessing does), and a reaped pid may already be another process's,
+    # another team's grader among them. An ended child took its own group down (`_child`).
+    if r.proc.exitcode is None:
+        _kill(r.proc.pid)
     r.proc.join(5)
     r.receive.close()
 
@@ -349,6 +353,10 @@ def _child(
         )
     send.send(message)
     send.close()
+    # Whatever the check started and left behind goes with it (this process too: its
+    # message is already in the pipe).
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(0, signal.SIGKILL)
 
 
 def _kill(pid: int | None) -> None:
