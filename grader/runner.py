@@ -67,11 +67,7 @@ def engine_checks(checks: Iterable[ResolvedCheck]) -> set[str]:
     Without an engine these are graded by course staff. The set depends on the rubric
     alone, never on results, so every submission has the same points at stake.
     """
-    found: set[str] = set()
-    for c in order(tuple(checks)):
-        if REGISTRY[c.check].engine or any(need in found for need in c.needs):
-            found.add(c.id)
-    return found
+    return _with_dependents(checks, lambda c: REGISTRY[c.check].engine)
 
 
 def service_lane(checks: Iterable[ResolvedCheck]) -> set[str]:
@@ -81,15 +77,21 @@ def service_lane(checks: Iterable[ResolvedCheck]) -> set[str]:
     They run one at a time, in rubric order, as they always have: one port, one service,
     and no check's requests mixed into another's measurements.
     """
-    chosen = tuple(checks)  # with --only, what some of them need is not among them
+    return _with_dependents(checks, lambda c: REGISTRY[c.check].listens)
+
+
+def _with_dependents(
+    checks: Iterable[ResolvedCheck], marked: Callable[[ResolvedCheck], bool]
+) -> set[str]:
+    """Ids of the `marked` checks and of every check that needs one, through `needs` (in
+    any order: with --only, what some of them need is not among them)."""
+    chosen = tuple(checks)
     found: set[str] = set()
     grew = True
     while grew:
         grew = False
         for c in chosen:
-            if c.id not in found and (
-                REGISTRY[c.check].listens or any(need in found for need in c.needs)
-            ):
+            if c.id not in found and (marked(c) or any(need in found for need in c.needs)):
                 found.add(c.id)
                 grew = True
     return found
