@@ -7,6 +7,9 @@ the project's dependencies, extras and Python range, and any tool table that is 
 configuration of a linter, test runner or packager's file discovery) lets every team with
 the same dependencies share one. A project that lists itself (`dev = ["name[train]"]`) is
 named `<self>` there, so the name does not split the set.
+
+A `uv.lock` counts the same way (`lock_view`): every package it pins, with the project's own
+entry (the one whose source is the checkout) named `<self>` and without its version.
 """
 
 from __future__ import annotations
@@ -63,6 +66,43 @@ def dependency_view(text: str) -> bytes | None:
     if isinstance(tools, dict):
         view["tool"] = {k: _tool(k, v) for k, v in tools.items() if k not in CONFIG_ONLY}
     return json.dumps(view, sort_keys=True, default=str).encode()
+
+
+def lock_view(text: str) -> bytes | None:
+    """A uv.lock's pinned set as canonical bytes, the project's own name left out; None when
+    it is not valid TOML."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+    packages = data.get("package")
+    if not isinstance(packages, list):
+        return json.dumps(data, sort_keys=True, default=str).encode()
+    own = {canonical_name(str(p.get("name"))) for p in packages if _is_checkout(p)}
+    pinned = [_locked_self(p, own) for p in packages if isinstance(p, dict)]
+    view = {**data, "package": sorted(pinned, key=lambda p: json.dumps(p, sort_keys=True))}
+    return json.dumps(view, sort_keys=True, default=str).encode()
+
+
+def _is_checkout(package: Any) -> bool:
+    source = package.get("source") if isinstance(package, dict) else None
+    return isinstance(source, dict) and any(source.get(k) == "." for k in ("editable", "virtual"))
+
+
+def _locked_self(value: Any, own: set[str]) -> Any:
+    """A lock entry with every `name` of the project itself replaced by `<self>` (and its
+    own version dropped)."""
+    if isinstance(value, list):
+        return [_locked_self(v, own) for v in value]
+    if not isinstance(value, dict):
+        return value
+    named = isinstance(value.get("name"), str) and canonical_name(value["name"]) in own
+    entry = {k: _locked_self(v, own) for k, v in value.items()}
+    if named:
+        entry["name"] = SELF
+        if _is_checkout(value):
+            entry.pop("version", None)
+    return entry
 
 
 def _tool(name: str, table: Any) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from grader.sandbox import EnvCache, run_in_sandbox
+from grader.sandboxtools import pip_install
 from grader.text import tail
 
 OUTPUT = "predictions.json"
@@ -127,9 +128,9 @@ def _setup(model_dir: Path, setup: str | None) -> str | None:
     """`auto`: the MLflow version that saved the model, plus the model's requirements."""
     if setup != "auto":
         return setup
-    steps = [f"pip install -q mlflow-skinny=={_mlflow_version(model_dir)} pandas"]
+    steps = [pip_install(f"mlflow-skinny=={_mlflow_version(model_dir)} pandas")]
     if (model_dir / "requirements.txt").is_file():
-        steps.append("pip install -q -r model/requirements.txt")
+        steps.append(pip_install("-r model/requirements.txt"))
     return " && ".join(steps)
 
 

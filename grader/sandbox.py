@@ -53,6 +53,7 @@ from grader.engine import (
     network_mode_from_env,
 )
 from grader.errors import EngineError
+from grader.sandboxtools import UV_ENV, tools_archive
 
 WORKDIR = "/repo"
 KEY_LABEL = "org.mlops-capstone-kit.env-key"
@@ -72,6 +73,7 @@ SANDBOX_ENV = {
     "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     "PIP_NO_INPUT": "1",
     "PYTHONUNBUFFERED": "1",
+    **UV_ENV,
 }
 
 
@@ -223,11 +225,14 @@ def _prepare(
 
 
 def _step(steps: _Steps, image: str, script: str, repo: Path) -> tuple[Container, RunResult]:
-    """One setup step, with network, on a fresh copy of the repo."""
+    """One setup step, with network, on a fresh copy of the repo, uv on its PATH."""
     engine = steps.engine
     net = "host" if engine.network_mode == "host" else "published"
     argv = ["sh", "-c", script]
     box = _boxed(engine, image, argv, steps.limits, net, steps.env, repo)
+    with tools_archive() as tools:
+        if tools is not None:
+            box.put_archive("/", tools)
     return box, engine.wait(box, steps.timeout)
 
 
@@ -266,7 +271,7 @@ def cache_key(repo: Path, image_id: str, setup: str, key_files: Sequence[str]) -
         if path.parent.resolve() != root and root not in path.parent.resolve().parents:
             digest.update(b"outside\0")  # a team's path: never read the host's files
             continue
-        view = _dependency_view(path) if rel == "pyproject.toml" else None
+        view = _dependency_view(path, rel)
         if view is not None:  # what it installs, not the project's name or tool settings
             digest.update(b"deps:" + view + b"\0")
             continue
@@ -274,10 +279,14 @@ def cache_key(repo: Path, image_id: str, setup: str, key_files: Sequence[str]) -
     return digest.hexdigest()
 
 
-def _dependency_view(path: Path) -> bytes | None:
-    if path.is_symlink() or not path.is_file():
+VIEWS = {"pyproject.toml": depset.dependency_view, "uv.lock": depset.lock_view}
+
+
+def _dependency_view(path: Path, rel: str) -> bytes | None:
+    view = VIEWS.get(rel)
+    if view is None or path.is_symlink() or not path.is_file():
         return None
-    return depset.dependency_view(path.read_text(encoding="utf-8", errors="replace"))
+    return view(path.read_text(encoding="utf-8", errors="replace"))
 
 
 def _hash_path(digest: hashlib._Hash, path: Path, rel: str) -> None:

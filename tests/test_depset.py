@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.depset import canonical_name, dependency_view, project_name
+from grader.depset import canonical_name, dependency_view, lock_view, project_name
 from grader.sandbox import cache_key
 
 TEAM_A = """\
@@ -88,3 +88,51 @@ def test_the_cache_key_reads_a_pyproject_by_its_dependency_set(tmp_path: Path) -
     assert cache_key(tmp_path / "a", "sha256:x", "setup", with_reqs) != cache_key(
         tmp_path / "b", "sha256:x", "setup", with_reqs
     )
+
+
+# The template's own lock: every team generated from it differs only in the project's name.
+TEMPLATE_LOCK = (
+    Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "uv.lock"
+).read_text(encoding="utf-8")
+PLACEHOLDER = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+
+
+def locked(name: str) -> str:
+    return TEMPLATE_LOCK.replace(PLACEHOLDER, name)
+
+
+def test_locks_that_differ_in_the_project_name_alone_have_one_pinned_set() -> None:
+    # "aaa-..." sorts first among the lock's packages, "zzz-..." last: order does not count.
+    assert locked("aaa-wine") != locked("zzz-cultivar")
+    assert lock_view(locked("aaa-wine")) == lock_view(locked("zzz-cultivar"))
+    # Nor does the project's own version.
+    own = 'name = "aaa-wine"\nversion = "0.1.0"'
+    assert own in locked("aaa-wine")
+    bumped = locked("aaa-wine").replace(own, own.replace("0.1.0", "2.0.0"))
+    assert lock_view(bumped) == lock_view(locked("aaa-wine"))
+
+
+def test_what_a_lock_pins_differently_is_another_set() -> None:
+    base = lock_view(locked("wine"))
+    pin = 'name = "fastapi"\nversion = "0.163.2"'
+    assert pin in TEMPLATE_LOCK
+    changes = [
+        (pin, pin.replace("0.163.2", "0.163.1")),  # a pin
+        ('requires-python = ">=3.11"', 'requires-python = ">=3.12"'),
+        ('{ name = "uvicorn" },\n', ""),  # a dependency of the project dropped
+    ]
+    for old, new in changes:
+        assert old in TEMPLATE_LOCK, old
+        assert lock_view(locked("wine").replace(old, new, 1)) != base, new
+    assert lock_view("[[package]\nname = ") is None
+
+
+def test_the_cache_key_reads_a_lock_by_its_pinned_set(tmp_path: Path) -> None:
+    keys = {}
+    for team, lock in {"a": locked("aaa-wine"), "b": locked("zzz-cultivar")}.items():
+        (tmp_path / team).mkdir()
+        (tmp_path / team / "uv.lock").write_text(lock)
+        keys[team] = cache_key(tmp_path / team, "sha256:x", "setup", ["uv.lock"])
+    assert keys["a"] == keys["b"]
+    (tmp_path / "b" / "uv.lock").write_text(locked("zzz-cultivar").replace("0.163.2", "0.163.1"))
+    assert cache_key(tmp_path / "b", "sha256:x", "setup", ["uv.lock"]) != keys["a"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.checks.repo import LOCK_FILES
 from grader.errors import ConfigError
 from grader.main import main
 from grader.rubric import KIT_RUBRICS, json_schema, load_rubric, order
@@ -87,7 +88,7 @@ def test_params_are_typed_and_defaults_filled(tmp_path: Path) -> None:
     )
     rubric = load_rubric(path)
     params = rubric.check("big").params
-    assert params.model_dump() == {"max_kb": 50, "history": True, "exclude": []}
+    assert params.model_dump() == {"max_kb": 50, "history": True, "exclude": list(LOCK_FILES)}
     assert rubric.check("big").timeout == 120
 
 

@@ -165,17 +165,25 @@ def ignore_files(ctx: Context, params: IgnoreParams) -> Outcome:
     return passed("ignore files present", evidence)
 
 
+# Dependency locks are text a tool writes, and grow with the dependencies, not with data.
+LOCK_FILES = ("*.lock", "*package-lock.json", "*npm-shrinkwrap.json", "*pnpm-lock.yaml")
+
+
 class LargeFilesParams(Params):
     max_kb: int = Field(1024, gt=0, description="Largest allowed file, in KiB.")
     history: bool = Field(True, description="Also look at every blob in git history.")
-    exclude: list[str] = Field(default_factory=list, description="Globs that may be large.")
+    exclude: list[str] = Field(
+        default_factory=lambda: list(LOCK_FILES),
+        description="Globs that may be large (default: dependency lock files).",
+    )
 
 
 def large_files(ctx: Context, params: LargeFilesParams) -> Outcome:
     """No large files in the tree or anywhere in git history.
 
     Data sets, models and binaries belong in a data store or MLflow, not in git: once
-    committed, a file stays in history even after it is deleted. Fix: remove it from
+    committed, a file stays in history even after it is deleted. Dependency lock files
+    (`uv.lock`, `poetry.lock`, `package-lock.json`...) may be large. Fix: remove it from
     history (`git filter-repo --strip-blobs-bigger-than 1M`), then force-push, and track
     large data with DVC or an artifact store.
     """

@@ -28,6 +28,7 @@ from grader import depset, fs
 from grader.checks.base import Context, Outcome, Params, failed, graded, passed
 from grader.errors import CheckError
 from grader.sandbox import COLLECT_LIMIT, EnvCache, SandboxResult, run_in_sandbox
+from grader.sandboxtools import pip_install
 from grader.text import plural, tail
 
 OUT_DIR = "/tmp/grader"
@@ -95,8 +96,9 @@ class RunParams(Params):
     setup: str | None = Field(
         "auto",
         description=(
-            "Shell command that installs dependencies (with network). `auto`: pip install "
-            "the project (with its `dev` extra if declared) and requirements*.txt files, "
+            "Shell command that installs dependencies (with network). `auto`: install "
+            "the project (with its `dev` extra if declared; exactly its uv.lock when it has "
+            "one) and requirements*.txt files, with uv (pip where uv refuses), "
             "cached while the files that declare dependencies stay the same. Another "
             "command runs every time (the grader cannot tell which files it reads)."
         ),
@@ -117,8 +119,9 @@ def run_suite(ctx: Context, params: RunParams) -> Outcome:
     The grader installs your dependencies in a fresh container, then runs the test
     command from capstone.yaml (`tests.command`) with no network access and with time,
     memory and process limits. Fix: make `pip install` of your project (and its `dev`
-    extra) bring everything the tests import, keep tests offline and fast, and run the
-    same command in a fresh virtual environment to reproduce.
+    extra) bring everything the tests import (with a uv.lock: run `uv lock` after changing
+    the dependencies, so the lock matches pyproject.toml), keep tests offline and fast, and
+    run the same command in a fresh virtual environment to reproduce.
     """
     command = ctx.need_manifest().tests.command
     result = run_in_sandbox(
@@ -318,29 +321,29 @@ def _setup_command(ctx: Context, params: RunParams) -> str:
         f"open(path, 'w').write(base64.b64decode('{encoded}').decode())"
     )
     steps = [f"mkdir -p {OUT_DIR}", f'python -c "{write}"']
-    install = _auto_install(ctx) if params.setup == "auto" else params.setup
-    if install:
-        steps.append(install)
+    given = _auto_install(ctx) if params.setup == "auto" else params.setup
+    if given:
+        steps.append(given)
     if params.extra_packages:
-        steps.append("pip install -q " + " ".join(shlex.quote(p) for p in params.extra_packages))
+        steps.append(pip_install(" ".join(shlex.quote(p) for p in params.extra_packages)))
     return " && ".join(steps)
 
 
 def _auto_install(ctx: Context) -> str:
-    """The project (when it declares one), its requirement files (else a Pipfile), then
-    pytest and, for a command that measures coverage, pytest-cov, when the dependencies did
-    not bring them."""
+    """The project (when it declares one; from its uv.lock when it has one), its requirement
+    files (else a Pipfile), then pytest and, for a command that measures coverage,
+    pytest-cov, when the dependencies did not bring them. uv installs (the sandbox has it);
+    pip takes over where uv refuses what pip accepts."""
     repo, commands = ctx.repo, []
     given = _install(ctx)
     if given:
         commands.append(f"( {given} )")
     else:
         if _declares_project(repo):
-            target = ".[dev]" if "dev" in _extras(repo) else "."
-            commands.append(f"pip install -q -e {shlex.quote(target)}")
+            commands += _project_install(repo)
         present = tuple(n for n in ROOT_REQUIREMENTS if fs.read_text(repo, n) is not None)
         names = _listed(ctx) or present
-        commands += [f"pip install -q -r {shlex.quote(name)}" for name in names]
+        commands += [pip_install(f"-r {shlex.quote(name)}") for name in names]
     if not commands and fs.read_text(repo, "Pipfile") is not None:
         # What a Pipenv project installs: its lock when it has one, else its Pipfile.
         locked = "--deploy" if fs.read_text(repo, "Pipfile.lock") is not None else "--skip-lock"
@@ -348,10 +351,24 @@ def _auto_install(ctx: Context) -> str:
     command = ctx.manifest.tests.command if ctx.manifest else "pytest"
     wanted = [("pytest", "pytest")] + [("pytest_cov", "pytest-cov")] * ("--cov" in command)
     for module, package in wanted:
-        commands.append(
-            f'{{ python -c "import {module}" 2>/dev/null || pip install -q {package}; }}'
-        )
+        commands.append(f'{{ python -c "import {module}" 2>/dev/null || {pip_install(package)}; }}')
     return " && ".join(commands)
+
+
+# What a uv project's CI installs: exactly the lock (it must match pyproject.toml), with
+# the dev extra when there is one, then the project itself.
+LOCKED = (
+    "uv export --locked --no-emit-project --no-header --no-annotate -q {extra}-o {out}"
+    " && uv pip install --system -q --require-hashes -r {out}"
+)
+
+
+def _project_install(repo: Path) -> list[str]:
+    dev = "dev" in _extras(repo)
+    if fs.read_text(repo, "uv.lock") is None:
+        return [pip_install(f"-e {shlex.quote('.[dev]' if dev else '.')}")]
+    locked = LOCKED.format(extra="--extra dev " if dev else "", out="/tmp/locked.txt")
+    return [locked, pip_install("--no-deps -e .")]
 
 
 ROOT_REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements_dev.txt")
@@ -366,6 +383,7 @@ DEPENDENCY_FILES = (
     "requirements",
     "Pipfile",
     "Pipfile.lock",
+    "uv.lock",
 )
 REQUIREMENTS = ("requirements*.txt", "requirements*.in", "constraints*.txt")
 NESTED = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)[\s=]+(\S+)", re.M)
@@ -402,10 +420,10 @@ def _env_cache(repo: Path, params: RunParams, listed: tuple[str, ...] = ()) -> E
     refresh = forget = None
     if _declares_project(repo):
         # Editable, as the setup installed it: the tests import the copied repo's code.
-        refresh = "pip install -q --no-deps --force-reinstall -e ."
+        refresh = pip_install("--no-deps --force-reinstall -e .")
         name = depset.project_name(fs.read_text(repo, "pyproject.toml") or "")
         # The kept environment holds the dependencies only: other teams share it.
-        forget = f"pip uninstall -y -q {shlex.quote(name)}" if name else None
+        forget = f"uv pip uninstall --system -q {shlex.quote(name)}" if name else None
     return EnvCache(tuple(files), refresh, forget)
 
 

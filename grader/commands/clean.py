@@ -17,7 +17,8 @@ def clean(
         False,
         "--cache",
         help="Also remove the caches (images of installed dependencies, pre-commit hooks and"
-        " teams' builds, and what was found in image layers); with --run, only the"
+        " teams' builds, what was found in image layers, the uv kept for sandboxes); with"
+        " --run, only the"
         " dependency images that run built.",
     ),
 ) -> int:
@@ -33,6 +34,7 @@ def clean(
     if cache:
         line += f", {sandbox.remove_cache_images(run_id=run)} cache images"
         if run is None:
-            shutil.rmtree(cache_dir() / "layer-scan", ignore_errors=True)
+            for folder in ("layer-scan", "sandbox-tools"):
+                shutil.rmtree(cache_dir() / folder, ignore_errors=True)
     typer.echo(line)
     return EXIT_OK

@@ -177,6 +177,17 @@ def test_large_file_in_tree_fails(make_repo: MakeRepo) -> None:
     assert out.message == "files over 1024 KiB in the tree: data/big.bin (3.0 MiB)"
 
 
+def test_a_large_lock_file_is_not_data(make_repo: MakeRepo) -> None:
+    lock = "".join(f'[[package]]\nname = "p{i}"\nversion = "1.0"\n\n' for i in range(80_000))
+    files = team_files(**{"uv.lock": lock, "web/package-lock.json": lock})
+    out = run(make_repo(files), "repo.large_files", max_kb=1024)
+    assert (out.status, out.message) == ("passed", "no file over 1024 KiB")
+    # A lock is only a lock by its name: the same text as data still counts.
+    out = run(make_repo({**files, "data/lock.txt": lock}), "repo.large_files", max_kb=1024)
+    assert out.status == "failed"
+    assert out.message.startswith("files over 1024 KiB in the tree: data/lock.txt")
+
+
 def test_large_file_deleted_but_in_history_fails(make_repo: MakeRepo) -> None:
     path = make_repo(team_files(**{"model.pkl": os.urandom(2 * 1024 * 1024)}))
     (path / "model.pkl").unlink()

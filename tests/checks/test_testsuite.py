@@ -7,6 +7,8 @@ network); the rest score hand-written reports without an engine.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ from grader.errors import CheckError
 from grader.grade import Options, context_for
 from grader.manifest import Manifest
 from grader.sandbox import SandboxResult, remove_cache_images
+from grader.sandboxtools import pip_install
 from grader.target import prepare
 from tests.fixtures.suites import PYPROJECT, ensure_base_image, suite_files
 from tests.helpers import commit_all
@@ -287,10 +290,12 @@ def test_only_the_auto_setup_is_cached_keyed_by_the_dependency_files(
         "requirements",
         "Pipfile",
         "Pipfile.lock",
+        "uv.lock",
         "requirements-dev.txt",
         "requirements/base.txt",
     )
-    assert cache.refresh == "pip install -q --no-deps --force-reinstall -e ."
+    assert cache.refresh == pip_install("--no-deps --force-reinstall -e .")
+    assert cache.forget == "uv pip uninstall --system -q tiny"
     assert testsuite._env_cache(path, testsuite.RunParams(setup="make deps")) is None
     # A local package other than the project would be a stale copy in the cache.
     (path / "requirements.txt").write_text("numpy\n./libs/helpers\n")
@@ -411,11 +416,61 @@ def test_auto_setup_installs_the_dev_extra(make_repo: MakeRepo) -> None:
     (path / "requirements.txt").write_text("numpy\n")
     command = testsuite._setup_command(Context(path, None, None), testsuite.RunParams())
     assert command.endswith(
-        "pip install -q -e '.[dev]' && pip install -q -r requirements.txt"
-        ' && { python -c "import pytest" 2>/dev/null || pip install -q pytest; }'
+        "{ uv pip install --system -q -e '.[dev]' || pip install -q -e '.[dev]'; }"
+        " && { uv pip install --system -q -r requirements.txt"
+        " || pip install -q -r requirements.txt; }"
+        ' && { python -c "import pytest" 2>/dev/null || '
+        "{ uv pip install --system -q pytest || pip install -q pytest; }; }"
     )
     env = testsuite._pytest_env(path, "pytest -q --cov=tiny")
     assert "--cov-report=xml:/tmp/grader/coverage.xml" in env["PYTEST_ADDOPTS"]
+
+
+LOCKED_TEST = """\
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+
+def test_every_locked_package_is_installed_at_its_locked_version():
+    lock = tomllib.loads(Path("uv.lock").read_text())
+    names = {"pytest", "pytest-cov", "coverage", "pluggy", "iniconfig", "packaging"}
+    pins = {p["name"]: p["version"] for p in lock["package"] if p["name"] in names}
+    assert len(pins) == len(names)
+    assert {name: version(name) for name in pins} == pins
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_uv_project_gets_exactly_its_lock_and_a_stale_lock_fails_the_setup(
+    make_repo: MakeRepo, image: str
+) -> None:
+    # Locked as of an older date: a plain install of the same names would get newer ones.
+    files = {
+        **suite_files(test_locked=LOCKED_TEST),
+        "pyproject.toml": PYPROJECT + '\n[tool.uv]\nexclude-newer = "2025-06-01T00:00:00Z"\n',
+    }
+    path = make_repo(files)
+    uv = str(Path(sys.executable).parent / "uv")
+    subprocess.run([uv, "lock", "-q"], cwd=path, check=True)
+    commit_all(path, "Lock the dependencies")
+    out = grade(path, "ts-uv", {"image": image, "timeout": 120})
+    result = out["tests.run"]
+    assert result.status == "passed", result
+    assert result.message.startswith("the suite ran: 5 passed"), result.evidence["output"]
+
+    # A dependency added to pyproject.toml without `uv lock`: uv's own words say so.
+    pyproject = (path / "pyproject.toml").read_text()
+    (path / "pyproject.toml").write_text(pyproject.replace('"pytest-cov"]', '"pytest-cov", "six"]'))
+    commit_all(path, "Add six")
+    result = grade(path, "ts-uv-stale", {"image": image, "timeout": 120})["tests.run"]
+    assert (result.status, result.message) == (
+        "failed",
+        "installing the dependencies failed (exit code 1)",
+    )
+    assert "needs to be updated" in result.evidence["output"]
+    assert leftover_containers("ts-uv") == leftover_containers("ts-uv-stale") == []
 
 
 @pytest.mark.docker
@@ -450,9 +505,9 @@ def test_a_pyproject_that_only_configures_tools_is_not_installed(make_repo: Make
     )
     command = testsuite._auto_install(_manifest_ctx(path, command="pytest --cov=src -q"))
     assert "-e" not in command
-    assert command.startswith("pip install -q -r requirements.txt && ")
-    assert "pip install -q pytest;" in command
-    assert 'python -c "import pytest_cov" 2>/dev/null || pip install -q pytest-cov' in command
+    assert command.startswith(pip_install("-r requirements.txt") + " && ")
+    assert pip_install("pytest") in command
+    assert 'python -c "import pytest_cov" 2>/dev/null || ' + pip_install("pytest-cov") in command
     cache = testsuite._env_cache(path, testsuite.RunParams())
     assert cache is not None
     assert cache.refresh is None
@@ -464,7 +519,7 @@ def test_the_manifests_requirement_files_are_installed_and_in_the_cache_key(
     path = make_repo({"app/requirements.txt": "x\n", "requirements.txt": "y\n"})
     ctx = _manifest_ctx(path, requirements=["app/requirements.txt"])
     command = testsuite._auto_install(ctx)
-    assert command.startswith("pip install -q -r app/requirements.txt && ")
+    assert command.startswith(pip_install("-r app/requirements.txt") + " && ")
     assert "-r requirements.txt" not in command
     cache = testsuite._env_cache(path, testsuite.RunParams(), testsuite._listed(ctx))
     assert cache is not None

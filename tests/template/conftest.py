@@ -6,6 +6,7 @@ dependencies are the same), so the generated repos are installed once per test s
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,9 @@ def team_venv(generated: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
         env=clean_env(),
         timeout=1200,
     )
+    uv, python = Path(sys.executable).parent / "uv", venv_dir / "bin" / "python"
     run(
-        [str(venv_dir / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "-e", "."],
+        [str(uv), "pip", "install", "-q", "--python", str(python), "--no-deps", "-e", "."],
         cwd=generated["regression"],
         env=clean_env(),
     )

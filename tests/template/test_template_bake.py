@@ -25,6 +25,7 @@ COMMON = {
     ".github/workflows/ci.yml",
     ".gitignore",
     ".pre-commit-config.yaml",
+    ".python-version",
     "Dockerfile",
     "Makefile",
     "README.md",
@@ -42,6 +43,7 @@ COMMON = {
     "tests/test_model.py",
     "tests/test_monitoring.py",
     "tests/test_train.py",
+    "uv.lock",
 }
 MODULES = (
     "__init__.py",
@@ -132,7 +134,9 @@ def test_bake_combination(cookies: Any, combo: dict[str, Any]) -> None:
         assert (repo / path).exists(), path
 
     pyproject = tomllib.loads((repo / "pyproject.toml").read_text())
-    assert pyproject["project"]["requires-python"] == f">={combo['python_version']}"
+    # One lock for every team: it resolves from 3.11 up; .python-version picks the version.
+    assert pyproject["project"]["requires-python"] == ">=3.11"
+    assert (repo / ".python-version").read_text() == f"{combo['python_version']}\n"
     assert all("==" in dep for dep in pyproject["project"]["dependencies"])
     dockerfile = (repo / "Dockerfile").read_text()
     assert f"FROM python:{combo['python_version']}-slim AS runtime" in dockerfile
@@ -148,6 +152,19 @@ def test_bake_combination(cookies: Any, combo: dict[str, Any]) -> None:
     # the same as the template's pre-commit pin).
     run([str(VENV_BIN / "ruff"), "check", "--no-cache", "."], cwd=repo)
     run([str(VENV_BIN / "ruff"), "format", "--no-cache", "--check", "."], cwd=repo)
+
+
+@pytest.mark.parametrize("slug", ["wine-quality", "team_7_fraud"])
+def test_the_lock_matches_the_generated_pyproject(cookies: Any, slug: str) -> None:
+    """uv accepts the committed lock as it is (`make setup` runs `uv sync --locked`), for a
+    slug with hyphens and one with underscores (the lock holds the normalized name)."""
+    result = cookies.bake(extra_context={"project_slug": slug})
+    assert result.exit_code == 0, result.exception
+    repo = Path(result.project_path)
+    run([str(VENV_BIN / "uv"), "lock", "--check", "--offline"], cwd=repo)
+    lock = tomllib.loads((repo / "uv.lock").read_text())
+    project = [p for p in lock["package"] if p.get("source") == {"editable": "."}]
+    assert [p["name"] for p in project] == [slug.replace("_", "-")]
 
 
 @pytest.mark.parametrize("license_", ["MIT", "Apache-2.0", "BSD-3-Clause", "none"])
