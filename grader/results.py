@@ -120,6 +120,24 @@ def review_reason(result: GradeResult) -> str:
     )
 
 
+def points(value: float) -> str:
+    """Points as people write them: at most two decimals, no trailing zeros (0.37, 10)."""
+    return f"{round(value, 2):g}"
+
+
+def score_text(result: GradeResult) -> str:
+    """'65.37 / 100', or with manual items not scored yet '65.37 of 85 automated points
+    (15 manual points pending)': a pending item is not a zero."""
+    pending = sum(m.max_score for m in result.manual if m.score is None)
+    if not pending:
+        return f"{points(result.score)} / {points(result.max_score)}"
+    scored = result.max_score - pending
+    return (
+        f"{points(result.score)} of {points(scored)} automated points"
+        f" ({points(pending)} manual points pending)"
+    )
+
+
 def accepted_note(result: GradeResult) -> str:
     """The note of a score whose checks in error a TA accepted as zero: '' when none is."""
     errors = errored_checks(result)

@@ -71,6 +71,13 @@ def is_url(target: str) -> bool:
     return bool(URL.match(target))
 
 
+def uncommitted(path: Path) -> list[str]:
+    """Files of a local repository that its last commit does not have as they are: changed
+    or deleted tracked files, and untracked ones that .gitignore does not ignore."""
+    listed = git("ls-files", "--modified", "--others", "--exclude-standard", "-z", cwd=path)
+    return sorted({name for name in listed.split("\0") if name})
+
+
 def prepare(target: str, ref: str | None = None, deadline: datetime | None = None) -> Checkout:
     """Resolve `target` at `ref`, or at the last commit before `deadline`, or at HEAD."""
     if ref and deadline:

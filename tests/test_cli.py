@@ -110,6 +110,40 @@ def test_a_missing_folder_is_a_usage_error_before_anything_is_graded(
     assert not (tmp_path / "o").exists()
 
 
+def test_a_folder_that_is_not_a_git_repository_is_a_usage_error(
+    rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "README.md").write_text("# work\n")
+    assert _check(folder, rubric, tmp_path / "o") == 2
+    captured = capsys.readouterr()
+    assert f"{folder}: not a git repository (the grader grades commits" in captured.err
+    assert "Grading" not in captured.out
+    assert not (tmp_path / "o").exists()
+
+
+def test_uncommitted_and_untracked_files_are_named_in_a_warning(
+    make_repo: MakeRepo, rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import team_files
+
+    repo = make_repo(team_files())
+    assert _check(repo, rubric, tmp_path / "o", "--only", "manifest") == 0
+    assert "warning" not in capsys.readouterr().out  # a clean checkout: nothing to say
+    (repo / "README.md").write_text("# edited, not committed\n")
+    (repo / "notes.txt").write_text("new\n")
+    (repo / ".gitignore").write_text((repo / ".gitignore").read_text() + "scratch/\n")
+    (repo / "scratch").mkdir()
+    (repo / "scratch" / "ignored.txt").write_text("ignored\n")
+    assert _check(repo, rubric, tmp_path / "o", "--only", "manifest") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "warning: not graded (only the last commit is): uncommitted changes to .gitignore,"
+        " README.md, notes.txt; commit them to have them graded"
+    ) in out
+
+
 def test_an_unknown_milestone_lists_the_known_ones(
     make_repo: MakeRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

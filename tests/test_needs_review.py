@@ -232,7 +232,7 @@ def test_check_without_errors_exits_0_and_a_pending_manual_item_is_not_an_error(
     argv = ["check", str(repo), "--rubric", str(rubric), "--out", str(tmp_path / "out")]
     assert main(argv) == 0
     output = capsys.readouterr().out
-    assert "Total: 10 / 15" in output
+    assert "Total: 10 of 10 automated points (5 manual points pending)" in output
     assert "Pending: demo: manual item not scored yet" in output
     assert "Needs review" not in output
 

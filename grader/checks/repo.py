@@ -457,14 +457,15 @@ def commit_distribution(ctx: Context, params: CommitsParams) -> Outcome:
     share = top_n / total if total else 0.0
     evidence = {"commits": counts, "unattributed": unmatched, "top_share": round(share, 3)}
     fraction = 1 - len(short) / len(counts)
-    problems = [f"{h} has {counts[h]} of {params.min_commits} commits" for h in short]
+    need = f"need at least {params.min_commits}"
+    problems = [f"{h} has {plural(counts[h], 'commit')} ({need})" for h in short]
     if len(counts) > 1 and share > params.max_share:
         problems.append(f"{top} authored {share:.0%} of commits (limit {params.max_share:.0%})")
         fraction = min(fraction, 0.5)
     if problems:
         return failed("; ".join(problems), evidence, fraction)
-    need = plural(params.min_commits, "commit")
-    return passed(f"each of {plural(len(counts), 'member')} has at least {need}", evidence)
+    least = plural(params.min_commits, "commit")
+    return passed(f"each of {plural(len(counts), 'member')} has at least {least}", evidence)
 
 
 class TagParams(Params):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from grader import reports
 from grader.course import Course, find_course, grading_cutoff
@@ -23,7 +24,7 @@ from grader.reports.terminal import print_result, status_text
 from grader.results import CheckResult, errored_checks
 from grader.rubric import Rubric, load_rubric, rubric_path
 from grader.signing import sign_file, signing_key
-from grader.target import is_url
+from grader.target import is_url, uncommitted
 
 
 def parse_deadline(text: str | None) -> datetime | None:
@@ -52,9 +53,18 @@ def resolve_rubric_path(milestone: str | None, rubric: Path | None) -> Path:
 
 
 def check_target(target: str) -> None:
-    """A local target must be a folder: a usage error (exit 2) before anything is graded."""
-    if not is_url(target) and not Path(target).expanduser().is_dir():
+    """A local target must be a git repository's folder (the grader grades commits): else a
+    usage error (exit 2) before anything is graded."""
+    if is_url(target):
+        return
+    path = Path(target).expanduser()
+    if not path.is_dir():
         raise UsageError(f"{target}: no such folder (give a team's repository folder or URL)")
+    if not (path / ".git").exists():
+        raise UsageError(
+            f"{target}: not a git repository (the grader grades commits: `git init`, commit,"
+            " and grade again; or give the repository's URL)"
+        )
 
 
 def load_milestone(
@@ -189,6 +199,8 @@ def check(
     )
     if note:
         console.print(note, highlight=False, soft_wrap=True)
+    if not is_url(target) and ref is None and cutoff is None:
+        _warn_uncommitted(Path(target).expanduser(), console)
     result = grade(target, loaded, options, on_result=progress)
     out_dir = out or Path("grader-out") / f"{_slug(target)}-{loaded.milestone}"
     written = reports.write_all(result, out_dir)
@@ -202,6 +214,22 @@ def check(
     if fail_under is not None and result.score < fail_under:
         return EXIT_FAIL_UNDER
     return EXIT_OK
+
+
+def _warn_uncommitted(repo: Path, console: Console, shown: int = 8) -> None:
+    """Only the last commit is graded: name the files whose changes it leaves out."""
+    names = uncommitted(repo)
+    if not names:
+        return
+    listed = ", ".join(names[:shown]) + (
+        f" and {len(names) - shown} more" if len(names) > shown else ""
+    )
+    console.print(
+        f"[yellow]warning:[/] not graded (only the last commit is): uncommitted changes to"
+        f" {escape(listed)}; commit them to have them graded",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _slug(target: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grader.checks.registry import REGISTRY
 from grader.reports.files import write_atomic
-from grader.results import CheckResult, GradeResult, ManifestSource
+from grader.results import CheckResult, GradeResult, ManifestSource, score_text
 
 ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "blocked": "⛔", "skipped": "⏭️"}
 
@@ -55,7 +55,7 @@ def feedback_markdown(result: GradeResult) -> str:
         "",
         f"- Team: {result.team or 'unknown'}",
         f"- Commit graded: `{result.commit or 'working folder (not a git repo)'}`",
-        f"- Score: **{result.score:g} / {result.max_score:g}**",
+        f"- Score: **{score_text(result)}**",
     ]
     if result.gate:
         lines.append(

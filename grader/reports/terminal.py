@@ -11,7 +11,9 @@ from grader.results import (
     GradeResult,
     accepted_note,
     inferred_note,
+    points,
     review_reason,
+    score_text,
 )
 
 STYLE = {
@@ -35,10 +37,11 @@ def grade_table(result: GradeResult) -> Table:
     table.add_column("points", justify="right")
     table.add_column("message", overflow="fold")
     for r in result.checks:
-        table.add_row(r.id, status_text(r), f"{r.score:g}/{r.max_score:g}", r.message)
+        table.add_row(r.id, status_text(r), f"{points(r.score)}/{points(r.max_score)}", r.message)
     for m in result.manual:
-        pts = "—" if m.score is None else f"{m.score:g}"
-        table.add_row(m.id, "[cyan]manual[/]", f"{pts}/{m.max_score:g}", m.level or m.comment)
+        pts = "—" if m.score is None else points(m.score)
+        shown = m.level or m.comment or ("pending" if m.score is None else "")
+        table.add_row(m.id, "[cyan]manual[/]", f"{pts}/{points(m.max_score)}", shown)
     return table
 
 
@@ -46,7 +49,7 @@ def print_result(result: GradeResult, console: Console, accept_errors: bool = Fa
     """The table and the total; with a check in error, says in words that the total is not a
     grade (needs review) unless the TA accepts errors as zero."""
     console.print(grade_table(result))
-    total = f"{result.score:g} / {result.max_score:g}"
+    total = score_text(result)
     time = f"({result.execution_time:.1f}s)"
     review = review_reason(result)
     if review and not accept_errors:

@@ -402,7 +402,7 @@ def test_commits_pass(make_repo: MakeRepo) -> None:
 def test_commits_fail_member_without_commits(make_repo: MakeRepo) -> None:
     out = run(_two_member_repo(make_repo, 4, 0), "repo.commits", min_commits=1)
     assert out.status == "failed"
-    assert out.message == "bochen has 0 of 1 commits"
+    assert out.message == "bochen has 0 commits (need at least 1)"
     assert out.fraction == 0.5
 
 
