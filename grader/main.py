@@ -49,7 +49,7 @@ Exit codes: 0 graded, 1 score under --fail-under, 2 usage/rubric/manifest error,
 app = typer.Typer(
     help=HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

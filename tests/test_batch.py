@@ -7,6 +7,7 @@ finished teams, a team that times out keeps its row, `--from-results` matches lo
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -96,6 +97,17 @@ def test_batch_grades_five_teams_with_two_jobs_then_only_regrades_what_changed(
     assert _batch(workspace, "out", "--jobs", "2") == 0
     assert _graded_at(out) == first
     assert capsys.readouterr().out.count("(cached)") == 5
+    # --json: one row per team on stdout, the progress on stderr; --quiet: nothing.
+    assert _batch(workspace, "out", "--json") == 0
+    captured = capsys.readouterr()
+    rows = {row["team"]: row for row in json.loads(captured.out)}
+    assert set(rows) == set(SLUGS)
+    assert rows["beta"]["status"] == "graded"
+    assert rows["beta"]["score"] == read_grade(out / "teams" / "beta" / "results.json").score
+    assert rows["beta"]["results"] == str(out / "teams" / "beta" / "results.json")
+    assert captured.err.count("(cached)") == 5
+    assert _batch(workspace, "out", "--quiet") == 0
+    assert capsys.readouterr() == ("", "")
 
     # One team commits a fix: only that team is graded again, and diff shows the change.
     old = out / "teams" / "beta" / "results.json"
@@ -112,6 +124,21 @@ def test_batch_grades_five_teams_with_two_jobs_then_only_regrades_what_changed(
     assert "files" in shown
     assert "failed 7.5/10" in shown
     assert "passed 10/10" in shown
+    # Two teams' results are not one team's change, unless asked for with --any.
+    other = out / "teams" / "delta" / "results.json"
+    assert main(["diff", str(old), str(other)]) == 2
+    assert (
+        f"{old} and {other} are results of two teams ('Beta', 'Delta'): compare one team's"
+    ) in " ".join(capsys.readouterr().err.split())
+    assert main(["diff", "--any", str(old), str(other)]) == 0
+    assert capsys.readouterr().out.startswith("comparing results of two teams ('Beta', 'Delta')")
+    assert main(["diff", "--json", str(workspace / "beta-before.json"), str(old)]) == 0
+    changed = json.loads(capsys.readouterr().out)
+    assert changed["team"] == "Beta"
+    assert changed["compared"] is None
+    assert {"check": "files", "before": "failed 7.5/10", "after": "passed 10/10"}.items() <= (
+        next(c for c in changed["changes"] if c["check"] == "files").items()
+    )
 
     # --only regrades one team even though it is cached.
     assert _batch(workspace, "out", "--only", "delta") == 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -144,6 +147,25 @@ def test_uncommitted_and_untracked_files_are_named_in_a_warning(
     ) in out
 
 
+def test_json_prints_only_the_results_and_quiet_prints_nothing(
+    make_repo: MakeRepo, rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import team_files
+
+    repo = make_repo(team_files())
+    assert _check(repo, rubric, tmp_path / "o", "--json") == 0
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)  # stdout is the JSON and nothing else
+    assert printed == json.loads((tmp_path / "o" / "results.json").read_text())
+    assert "Grading" in captured.err  # the human output went to stderr
+    assert _check(repo, rubric, tmp_path / "q", "--quiet") == 0
+    assert capsys.readouterr() == ("", "")
+    assert (tmp_path / "q" / "results.json").is_file()
+    # Errors still reach stderr with -q.
+    assert _check(tmp_path / "nope", rubric, tmp_path / "q", "-q") == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
 def test_an_unknown_milestone_lists_the_known_ones(
     make_repo: MakeRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -220,6 +242,25 @@ def test_check_dot_writes_under_the_folders_own_name(
     monkeypatch.chdir(repo)
     assert main(["check", ".", "--rubric", str(rubric), "--only", "manifest"]) == 0
     assert (repo / "grader-out" / f"{repo.name}-t1" / "results.json").is_file()
+
+
+def test_shell_completion_completes_commands_and_milestones() -> None:
+    grader = str(Path(sys.executable).parent / "grader")
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_GRADER_COMPLETE": "complete_bash", "COMP_WORDS": words}
+        env["COMP_CWORD"] = str(len(words.split()) - (0 if words.endswith(" ") else 1))
+        done = subprocess.run([grader], env=env, capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    assert complete("grader ch") == ["check"]
+    assert complete("grader check --mi") == ["--milestone"]
+    assert complete("grader check . -m ") == ["expo", "m0", "m1", "m2", "m3", "m4"]
+    assert complete("grader batch -m m") == ["m0", "m1", "m2", "m3", "m4"]
+    script = subprocess.run(
+        [grader, "--show-completion", "bash"], capture_output=True, text=True, check=True
+    )
+    assert "_GRADER_COMPLETE=complete_bash" in script.stdout
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,7 +36,8 @@ from grader.batch import (
     select,
     with_manifests,
 )
-from grader.commands.check import load_milestone, parse_deadline
+from grader.commands.check import complete_milestone, load_milestone, parse_deadline
+from grader.commands.output import human_console, json_option, print_json, quiet_option
 from grader.course import Course, find_course
 from grader.engine import resolve_network
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
@@ -54,7 +55,11 @@ def batch(
         " (default: the course file's roster).",
     ),
     milestone: str | None = typer.Option(
-        None, "--milestone", "-m", help="Milestone id: m0..m4, expo."
+        None,
+        "--milestone",
+        "-m",
+        help="Milestone id: m0..m4, expo.",
+        autocompletion=complete_milestone,
     ),
     rubric: Path | None = typer.Option(None, help="Rubric file (default: the kit's)."),
     course_file: Path | None = typer.Option(
@@ -113,6 +118,8 @@ def batch(
         help="With --from-results and no key: count unsigned (self-reported) results as"
         " grades (default: shown on the dashboard, never in the gradebook or canvas.csv).",
     ),
+    quiet: bool = quiet_option(),
+    as_json: bool = json_option(),
 ) -> int:
     """Grade every team at one milestone; write gradebook, item analysis and dashboard.
 
@@ -135,7 +142,7 @@ def batch(
         if course.milestone(mid).deadline is not None:
             specs = [replace(s, deadline=course.deadline_for(s.id, mid)) for s in specs]
     chosen = select(specs, only)
-    console = Console(highlight=False, soft_wrap=True)
+    console = human_console(quiet, as_json)
     if from_results is not None:
         if not from_results.is_dir():
             raise UsageError(f"--from-results {from_results} is not a folder")
@@ -161,6 +168,8 @@ def batch(
     _summary(outcomes, console)
     for kind, path in _write_class(outcomes, out, loaded, canvas_id).items():
         console.print(f"{kind}: {path}")
+    if as_json:
+        print_json([_json_row(o, out) for o in outcomes])
     return EXIT_INFRA if any(o.status != "graded" for o in outcomes) else EXIT_OK
 
 
@@ -217,6 +226,20 @@ def _line(o: TeamOutcome) -> str:
     accepted = f"; {o.reason}" if o.reason else ""
     score = f"{o.result.score:g}/{o.result.max_score:g}"
     return f"  [green]graded[/] {o.id}: {score} ({note}{escape(accepted)})"
+
+
+def _json_row(o: TeamOutcome, out: Path) -> dict[str, object]:
+    """One team of `--json`: its status, score and where its reports are."""
+    graded = o.result if o.status == "graded" else None
+    return {
+        "team": o.id,
+        "status": o.status,
+        "score": graded.score if graded else None,
+        "max_score": o.result.max_score if o.result else None,
+        "commit": o.commit,
+        "note": o.reason,
+        "results": str(out / "teams" / o.id / "results.json") if o.result else None,
+    }
 
 
 def _store(outcomes: list[TeamOutcome], out: Path) -> list[TeamOutcome]:

@@ -5,6 +5,7 @@ Example: grader check ../team-07 --milestone m1 --deadline 2026-10-01T23:59-04:0
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import datetime
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from grader import reports
+from grader.commands.output import human_console, json_option, print_json, quiet_option
 from grader.course import Course, find_course, grading_cutoff
 from grader.engine import resolve_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_INFRA, EXIT_OK, UsageError
@@ -22,7 +24,7 @@ from grader.grade import Options, grade
 from grader.manifest import load_manifest
 from grader.reports.terminal import print_result, status_text
 from grader.results import CheckResult, errored_checks
-from grader.rubric import Rubric, load_rubric, rubric_path
+from grader.rubric import KIT_RUBRICS, Rubric, load_rubric, rubric_path
 from grader.signing import sign_file, signing_key
 from grader.target import is_url, uncommitted
 
@@ -50,6 +52,12 @@ def resolve_rubric_path(milestone: str | None, rubric: Path | None) -> Path:
         known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
         raise UsageError(f"no milestone {milestone!r} in the kit (milestones: {known})")
     return path
+
+
+def complete_milestone(incomplete: str) -> list[str]:
+    """Shell completion of --milestone: the kit's milestone ids."""
+    kit = KIT_RUBRICS
+    return sorted(p.stem for p in kit.glob("*.yaml") if p.stem.startswith(incomplete))
 
 
 def check_target(target: str) -> None:
@@ -93,7 +101,11 @@ def deadline_note(course: Course, mid: str, team: str, due: datetime | None) -> 
 def check(
     target: str = typer.Argument(..., help="Local folder or git URL of the team repository."),
     milestone: str | None = typer.Option(
-        None, "--milestone", "-m", help="Milestone id: m0..m4, expo."
+        None,
+        "--milestone",
+        "-m",
+        help="Milestone id: m0..m4, expo.",
+        autocompletion=complete_milestone,
     ),
     rubric: Path | None = typer.Option(
         None, help="Rubric file (default: the kit's rubric for the milestone)."
@@ -151,6 +163,8 @@ def check(
         min=1,
         help="Checks graded at once (default: one per core); the service's checks take turns.",
     ),
+    quiet: bool = quiet_option(),
+    as_json: bool = json_option(),
 ) -> int:
     """Grade one team repository at one milestone.
 
@@ -189,7 +203,7 @@ def check(
         manifest_file=manifest_file,
         check_jobs=jobs,
     )
-    console = Console()
+    console = human_console(quiet, as_json)
 
     def progress(r: CheckResult) -> None:
         console.print(f"  {status_text(r)} {r.id} [dim]({r.duration:.1f}s)[/]", highlight=False)
@@ -209,6 +223,8 @@ def check(
     print_result(result, console, accept_errors)
     for kind, path in written.items():
         console.print(f"{kind}: {path}", highlight=False, soft_wrap=True)
+    if as_json:
+        print_json(json.loads(written["results.json"].read_text(encoding="utf-8")))
     if errored_checks(result) and not accept_errors:
         return EXIT_INFRA
     if fail_under is not None and result.score < fail_under:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from grader.commands.output import human_console, json_option, print_json, quiet_option
 from grader.errors import EXIT_OK, UsageError
 from grader.reports.gradescope import read_grade
 from grader.results import CheckResult, GradeResult
@@ -43,16 +43,48 @@ def changes(old: GradeResult, new: GradeResult) -> list[tuple[str, str, str, str
     return rows
 
 
+def _team(result: GradeResult) -> str:
+    return result.team or Path(result.target.rstrip("/")).name.removesuffix(".git")
+
+
+def mismatch(old: GradeResult, new: GradeResult) -> str:
+    """'' for two gradings of one team at one milestone; else what differs."""
+    what = []
+    if _team(old) != _team(new):
+        what.append(f"two teams ({_team(old)!r}, {_team(new)!r})")
+    if old.milestone != new.milestone:
+        what.append(f"two milestones ({old.milestone}, {new.milestone})")
+    return " at ".join(what)
+
+
 def diff(
     old: Path = typer.Argument(..., help="Earlier results.json (or the folder holding it)."),
     new: Path = typer.Argument(..., help="Later results.json (or the folder holding it)."),
+    any_pair: bool = typer.Option(
+        False,
+        "--any",
+        help="Compare results of different teams or milestones anyway (said on the first line).",
+    ),
+    quiet: bool = quiet_option(),
+    as_json: bool = json_option(),
 ) -> int:
     """Show what changed between two results.json of a team, check by check.
+
+    Results of two different teams, or of two milestones, are refused (exit 2) unless
+    --any is given: then the first line says what is being compared.
 
     Example: grader diff old/teams/team-07 new/teams/team-07
     """
     a, b = _load(old), _load(new)
-    console = Console(highlight=False, soft_wrap=True)
+    console = human_console(quiet, as_json)
+    differs = mismatch(a, b)
+    if differs and not any_pair:
+        raise UsageError(
+            f"{old} and {new} are results of {differs}: compare one team's gradings at one"
+            " milestone, or give --any to compare them anyway"
+        )
+    if differs:
+        console.print(f"comparing results of {differs}")
     delta = round(b.score - a.score, 2)
     console.print(
         f"{b.team or b.target}: {a.score:g} -> {b.score:g} ({delta:+g}) / {b.max_score:g};"
@@ -61,6 +93,17 @@ def diff(
     if a.rubric_hash != b.rubric_hash:
         console.print(f"the rubric changed: {a.milestone} {a.rubric_hash} -> {b.rubric_hash}")
     rows = changes(a, b)
+    if as_json:
+        keys = ("check", "before", "after", "message")
+        print_json(
+            {
+                "team": _team(b),
+                "compared": differs or None,
+                "score": {"before": a.score, "after": b.score, "max": b.max_score},
+                "commit": {"before": a.commit, "after": b.commit},
+                "changes": [dict(zip(keys, row, strict=True)) for row in rows],
+            }
+        )
     if not rows:
         console.print("no check changed")
         return EXIT_OK
