@@ -245,7 +245,7 @@ def _run_build_steps(
 ) -> tuple[Path, dict[str, Any]] | Outcome:
     """Run the manifest's build steps in the sandbox, then lay out a copy of the checkout
     with their outputs added: the build context. The graded checkout is never written."""
-    from grader.checks.testsuite import project_sandbox
+    from grader.checks.projectenv import project_sandbox
 
     command = " && ".join(f"( {step} )" for step in service.build_steps)
     done = project_sandbox(ctx).run(

@@ -17,7 +17,7 @@ from pydantic import Field
 from grader import fs, metrics, modelsandbox
 from grader.checks.base import Context, Outcome, failed
 from grader.checks.measure import Tolerance, compare
-from grader.checks.testsuite import project_sandbox
+from grader.checks.projectenv import project_sandbox
 from grader.checks.tracking import NO_MODEL, champion_subject, model_box
 from grader.manifest import Evaluation, Manifest, PrimaryMetric, Tracking
 from grader.metrics import Measured

@@ -13,7 +13,7 @@ from pydantic import Field
 from grader import fs, metrics
 from grader.checks.base import Context, Outcome, failed, passed
 from grader.checks.measure import Logged, Tolerance, compare, logged_champion
-from grader.checks.testsuite import project_sandbox
+from grader.checks.projectenv import project_sandbox
 from grader.manifest import PrimaryMetric, Tracking, Training
 from grader.mlflowstore import StoreProblem
 from grader.sandbox import SandboxResult

@@ -18,16 +18,10 @@ from pydantic import Field
 
 from grader import fs
 from grader.checks.base import Context, Outcome, Params, failed, passed, skipped
-from grader.checks.testsuite import (
-    JUNIT,
-    SuiteCase,
-    is_kind,
-    project_sandbox,
-    pytest_env,
-    suite_report,
-)
+from grader.checks.projectenv import project_sandbox
 from grader.manifest import Manifest
 from grader.sandbox import SandboxResult
+from grader.suitereport import JUNIT, SuiteCase, is_kind, pytest_env, read_report
 from grader.text import tail
 
 NO_ARTIFACT = (
@@ -171,7 +165,7 @@ def sensitivity(ctx: Context, params: SensitivityParams) -> Outcome:
     if not swap.startswith("swapped"):
         why = swap or f"setup or swap failed: {tail(result.output, 300)}"
         return failed(f"the model file could not be replaced: {why}", evidence)
-    return _verdict(manifest, suite_report(result).cases, lenient, evidence)
+    return _verdict(manifest, read_report(result).cases, lenient, evidence)
 
 
 def _rerun(

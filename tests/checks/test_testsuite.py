@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from grader.checks import testsuite
+from grader import suitereport
+from grader.checks import projectenv, testsuite
 from grader.checks.base import Context, Outcome
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError
@@ -281,7 +282,7 @@ def test_only_the_auto_setup_is_cached_keyed_by_the_dependency_files(
 ) -> None:
     path = make_repo(suite_files())
     (path / "requirements-dev.txt").write_text("-r requirements/base.txt\n-e .\n")
-    cache = testsuite._env_cache(path, testsuite.RunParams())
+    cache = projectenv._env_cache(path, "auto")
     assert cache is not None
     assert cache.key_files == (
         "pyproject.toml",
@@ -296,10 +297,10 @@ def test_only_the_auto_setup_is_cached_keyed_by_the_dependency_files(
     )
     assert cache.refresh == pip_install("--no-deps --force-reinstall -e .")
     assert cache.forget == "uv pip uninstall --system -q tiny"
-    assert testsuite._env_cache(path, testsuite.RunParams(setup="make deps")) is None
+    assert projectenv._env_cache(path, "make deps") is None
     # A local package other than the project would be a stale copy in the cache.
     (path / "requirements.txt").write_text("numpy\n./libs/helpers\n")
-    assert testsuite._env_cache(path, testsuite.RunParams()) is None
+    assert projectenv._env_cache(path, "auto") is None
 
 
 def test_dependencies_read_from_files_by_setuptools_are_in_the_key(make_repo: MakeRepo) -> None:
@@ -309,7 +310,7 @@ def test_dependencies_read_from_files_by_setuptools_are_in_the_key(make_repo: Ma
     )
     path = make_repo(suite_files())
     (path / "pyproject.toml").write_text(PYPROJECT + dynamic)
-    cache = testsuite._env_cache(path, testsuite.RunParams())
+    cache = projectenv._env_cache(path, "auto")
     assert cache is not None
     assert cache.key_files[-3:] == ("deps.in", "dev.in", "lint.in")
 
@@ -337,7 +338,7 @@ COVERAGE = b'<?xml version="1.0" ?><coverage line-rate="0.7342" branch-rate="0">
 def report_ctx(make_repo: MakeRepo) -> Context:
     path = make_repo(suite_files())
     result = SandboxResult(
-        1, "output", False, 3.0, {testsuite.JUNIT: JUNIT, testsuite.COVERAGE: COVERAGE}
+        1, "output", False, 3.0, {suitereport.JUNIT: JUNIT, suitereport.COVERAGE: COVERAGE}
     )
     outcome = testsuite._judge_run("pytest", result, testsuite.RunParams())
     assert outcome.message == "the suite ran: 2 passed, 1 failed, 1 skipped, coverage 73.4%"
@@ -375,7 +376,7 @@ def test_scoring_checks_on_a_report(make_repo: MakeRepo) -> None:
 
 
 def test_the_suites_own_coverage_report_is_read() -> None:
-    files = {testsuite.JUNIT: JUNIT, testsuite.TEAM_COVERAGE: COVERAGE}
+    files = {suitereport.JUNIT: JUNIT, suitereport.TEAM_COVERAGE: COVERAGE}
     result = SandboxResult(0, "", False, 1.0, files)
     report = testsuite._judge_run("make test", result, testsuite.RunParams()).provides
     assert report["test_report"].coverage == 73.42
@@ -396,7 +397,7 @@ E   ModuleNotFoundError: No module named 'app'</error></testcase></testsuite></t
 
 
 def test_a_suite_that_only_errors_at_collection_did_not_run() -> None:
-    result = SandboxResult(2, "1 error", False, 1.0, {testsuite.JUNIT: COLLECTION_ERROR})
+    result = SandboxResult(2, "1 error", False, 1.0, {suitereport.JUNIT: COLLECTION_ERROR})
     out = testsuite._judge_run("pytest", result, testsuite.RunParams())
     assert out.status == "failed"
     assert out.message == (
@@ -414,7 +415,7 @@ def test_scoring_without_a_report_is_an_error(make_repo: MakeRepo) -> None:
 def test_auto_setup_installs_the_dev_extra(make_repo: MakeRepo) -> None:
     path = make_repo(suite_files(**{"requirements": None}))
     (path / "requirements.txt").write_text("numpy\n")
-    command = testsuite._setup_command(Context(path, None, None), testsuite.RunParams())
+    command = projectenv.setup_command(Context(path, None, None), "auto")
     assert command.endswith(
         "{ uv pip install --system -q -e '.[dev]' || pip install -q -e '.[dev]'; }"
         " && { uv pip install --system -q -r requirements.txt"
@@ -422,7 +423,7 @@ def test_auto_setup_installs_the_dev_extra(make_repo: MakeRepo) -> None:
         ' && { python -c "import pytest" 2>/dev/null || '
         "{ uv pip install --system -q pytest || pip install -q pytest; }; }"
     )
-    env = testsuite._pytest_env(path, "pytest -q --cov=tiny")
+    env = suitereport.pytest_env(path, "pytest -q --cov=tiny")
     assert "--cov-report=xml:/tmp/grader/coverage.xml" in env["PYTEST_ADDOPTS"]
 
 
@@ -503,12 +504,12 @@ def test_a_pyproject_that_only_configures_tools_is_not_installed(make_repo: Make
     path = make_repo(
         {"pyproject.toml": "[tool.ruff]\nline-length = 100\n", "requirements.txt": "x\n"}
     )
-    command = testsuite._auto_install(_manifest_ctx(path, command="pytest --cov=src -q"))
+    command = projectenv._auto_install(_manifest_ctx(path, command="pytest --cov=src -q"))
     assert "-e" not in command
     assert command.startswith(pip_install("-r requirements.txt") + " && ")
     assert pip_install("pytest") in command
     assert 'python -c "import pytest_cov" 2>/dev/null || ' + pip_install("pytest-cov") in command
-    cache = testsuite._env_cache(path, testsuite.RunParams())
+    cache = projectenv._env_cache(path, "auto")
     assert cache is not None
     assert cache.refresh is None
 
@@ -518,10 +519,10 @@ def test_the_manifests_requirement_files_are_installed_and_in_the_cache_key(
 ) -> None:
     path = make_repo({"app/requirements.txt": "x\n", "requirements.txt": "y\n"})
     ctx = _manifest_ctx(path, requirements=["app/requirements.txt"])
-    command = testsuite._auto_install(ctx)
+    command = projectenv._auto_install(ctx)
     assert command.startswith(pip_install("-r app/requirements.txt") + " && ")
     assert "-r requirements.txt" not in command
-    cache = testsuite._env_cache(path, testsuite.RunParams(), testsuite._listed(ctx))
+    cache = projectenv._env_cache(path, "auto", projectenv._listed(ctx))
     assert cache is not None
     assert "app/requirements.txt" in cache.key_files
 
@@ -531,18 +532,18 @@ def test_the_manifests_install_command_replaces_the_auto_install_and_is_never_ca
 ) -> None:
     path = make_repo({"pyproject.toml": '[project]\nname = "x"\n', "requirements.txt": "y\n"})
     ctx = _manifest_ctx(path, install="pip install -q numpy")
-    command = testsuite._auto_install(ctx)
+    command = projectenv._auto_install(ctx)
     assert command.startswith("( pip install -q numpy ) && ")
     assert "-e" not in command
     assert "-r requirements.txt" not in command
-    assert testsuite.project_sandbox(ctx).cache is None
+    assert projectenv.project_sandbox(ctx).cache is None
 
 
 def test_a_pipenv_project_installs_from_its_lock(make_repo: MakeRepo) -> None:
     path = make_repo({"Pipfile": "[packages]\nflask = '*'\n", "Pipfile.lock": "{}\n"})
-    command = testsuite._auto_install(_manifest_ctx(path))
+    command = projectenv._auto_install(_manifest_ctx(path))
     assert command.startswith("pip install -q pipenv && pipenv install --system --dev --deploy && ")
-    cache = testsuite._env_cache(path, testsuite.RunParams())
+    cache = projectenv._env_cache(path, "auto")
     assert cache is not None
     assert {"Pipfile", "Pipfile.lock"} <= set(cache.key_files)
 
@@ -568,7 +569,7 @@ def test_a_pipenv_project_installs_from_its_lock(make_repo: MakeRepo) -> None:
 def test_the_suites_python_comes_from_the_manifest_then_the_repo(
     make_repo: MakeRepo, files: dict[str, str], tests: dict[str, str], expected: str
 ) -> None:
-    assert testsuite._image(_manifest_ctx(make_repo(files), **tests), "auto") == expected
+    assert projectenv.base_image(_manifest_ctx(make_repo(files), **tests), "auto") == expected
 
 
 @pytest.mark.parametrize(
@@ -587,8 +588,8 @@ def test_auto_image_follows_the_dockerfile(
     if dockerfile is not None:
         files["Dockerfile"] = dockerfile
     ctx = Context(make_repo(files), None, None)
-    assert testsuite._image(ctx, "auto") == expected
-    assert testsuite._image(ctx, "my/image:1") == "my/image:1"
+    assert projectenv.base_image(ctx, "auto") == expected
+    assert projectenv.base_image(ctx, "my/image:1") == "my/image:1"
 
 
 def test_auto_model_image_follows_the_python_that_saved_it(tmp_path: Path) -> None:
