@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from grader.checks.base import Params
+from grader.checks.base import KEYS, Key, Params
 from grader.checks.registry import REGISTRY
 from grader.results import Visibility
 from grader.yamlsrc import Issue, Loc, YamlSource, load_yaml, pydantic_issues
@@ -275,6 +276,7 @@ def _build(path: Path, model: RubricFile, parent: Rubric | None, source: YamlSou
         for need in c.needs
         if need not in ids
     ]
+    issues += _requirement_issues(model.checks, checks)
     if model.total is not None:
         total = sum(c.points for c in checks) + sum(m.points for m in model.manual)
         if abs(total - model.total) > 0.01:
@@ -316,6 +318,37 @@ def _resolve_check(c: RubricCheck) -> ResolvedCheck:
         regression=False,
         weight=c.points,
     )
+
+
+def _requirement_issues(own: Sequence[RubricCheck], checks: Sequence[ResolvedCheck]) -> list[Issue]:
+    """A check whose `needs` (directly or through theirs) provide none of a value it reads."""
+    by_id = {c.id: c for c in checks}
+    issues = []
+    for i, c in enumerate(own):
+        missing = REGISTRY[c.check].requires - _supplied(c.id, by_id)
+        for key in sorted(missing):
+            givers = " or ".join(n for n, d in REGISTRY.items() if key in d.provides)
+            issues.append(
+                Issue(
+                    ("checks", i, "needs"),
+                    f"{c.check} reads {KEYS[key]} ({key!r}), which none of the checks it needs"
+                    f" provides: add the id of a {givers} check to its needs",
+                )
+            )
+    return issues
+
+
+def _supplied(check_id: str, by_id: dict[str, ResolvedCheck]) -> frozenset[Key]:
+    """What the checks `check_id` needs, directly or through theirs, provide."""
+    seen: set[str] = set()
+    todo = list(by_id[check_id].needs)
+    while todo:
+        need = todo.pop()
+        if need in seen or need not in by_id:
+            continue
+        seen.add(need)
+        todo.extend(by_id[need].needs)
+    return frozenset(k for n in seen for k in REGISTRY[by_id[n].check].provides)
 
 
 def _needs_issues(raw: list[Any], inherited: set[str]) -> list[Issue]:

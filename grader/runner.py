@@ -319,7 +319,7 @@ def _finish(
     check, duration = r.check, time.monotonic() - r.start
     if kind == "outcome":
         out: Outcome = payload
-        ctx.provided.update(out.provides)
+        ctx.provided = ctx.provided.merged(out.provides)
         if out.status == "skipped":  # not applicable: neither earned nor lost
             result = _result(check, "skipped", 0.0, out.message, out.evidence, duration, 0.0)
         else:

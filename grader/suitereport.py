@@ -13,10 +13,13 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import fs
-from grader.sandbox import SandboxResult
 from grader.text import tail
+
+if TYPE_CHECKING:
+    from grader.sandbox import SandboxResult
 
 OUT_DIR = "/tmp/grader"
 JUNIT = f"{OUT_DIR}/junit.xml"

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from grader.checks.base import Context, RunSettings
+from grader.checks.base import Context, Provided, RunSettings
 from grader.manifest import Manifest
 from tests.helpers import build_tree
 
@@ -121,12 +121,12 @@ def context(
     run_id: str,
     check_id: str = "test",
     url: str | None = None,
-    provided: dict[str, Any] | None = None,
+    provided: Provided | None = None,
 ) -> Context:
     settings = RunSettings(network_mode=network_mode(), url=url, run_id=run_id)
     manifest = Manifest.model_validate(data)
     return Context(
-        repo, None, manifest, settings=settings, provided=dict(provided or {}), check_id=check_id
+        repo, None, manifest, settings=settings, provided=provided or Provided(), check_id=check_id
     )
 
 

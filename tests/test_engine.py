@@ -19,7 +19,7 @@ import yaml
 
 from grader import engine as engine_module
 from grader.checks import container
-from grader.checks.base import Context, NoParams, RunSettings
+from grader.checks.base import Context, NoParams, Provided, RunSettings
 from grader.engine import (
     Engine,
     Limits,
@@ -101,7 +101,7 @@ def test_a_check_without_an_engine_is_an_error_not_a_crash(
         None,
         Manifest.model_validate(manifest_data(8000)),
         settings=RunSettings(run_id="x"),
-        provided={"image": "sha256:0"},
+        provided=Provided(image="sha256:0"),
     )
     with pytest.raises(CheckError, match="no Docker engine answers"):
         container.non_root(ctx, NoParams())

@@ -73,6 +73,34 @@ def test_needs_cycle_is_reported(tmp_path: Path) -> None:
     assert info.value.problems == [f"{path}:4: checks[0].needs: needs cycle: a -> b -> a"]
 
 
+def test_needs_that_cannot_supply_what_a_check_reads_fail_to_load(tmp_path: Path) -> None:
+    path = write_rubric(
+        tmp_path / "r.yaml",
+        "milestone: r\ntitle: R\nchecks:\n"
+        "  - {id: build, check: container.build, points: 1}\n"
+        "  - {id: size, check: container.size, points: 1}\n"
+        "  - id: coverage\n"
+        "    check: tests.coverage\n"
+        "    points: 1\n"
+        "    needs: [build]\n"
+        # Through another check's needs is enough: starts needs build.
+        "  - {id: starts, check: service.starts, points: 1, needs: [build]}\n"
+        "  - {id: health, check: service.health, points: 1, needs: [starts]}\n"
+        "  - {id: run, check: tests.run, points: 1}\n"
+        "  - {id: kinds, check: tests.kinds, points: 1, needs: [health, run]}\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_rubric(path)
+    assert info.value.problems == [
+        f"{path}:5: checks[1].needs: container.size reads the team's built image ('image'),"
+        " which none of the checks it needs provides: add the id of a container.build check"
+        " to its needs",
+        f"{path}:9: checks[2].needs: tests.coverage reads the test suite's report"
+        " ('test_report'), which none of the checks it needs provides: add the id of a"
+        " tests.run check to its needs",
+    ]
+
+
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     path = write_rubric(tmp_path / "y.yaml", "milestone: y\ntitle: [unclosed\nchecks: []\n")
     with pytest.raises(ConfigError) as info:

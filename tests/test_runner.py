@@ -18,6 +18,7 @@ from grader.checks.base import (
     NoParams,
     Outcome,
     Params,
+    Provided,
     RunSettings,
     failed,
     passed,
@@ -36,12 +37,12 @@ class SleepParams(Params):
 
 def ok(ctx: Context, params: NoParams) -> Outcome:
     """Always passes."""
-    return passed("fine", artifact="from-ok")
+    return passed("fine", provides=Provided(image="from-ok"))
 
 
 def uses_artifact(ctx: Context, params: NoParams) -> Outcome:
     """Reads what `ok` provided."""
-    return passed(f"got {ctx.need('artifact')}")
+    return passed(f"got {ctx.need('image')}")
 
 
 def bad(ctx: Context, params: NoParams) -> Outcome:
@@ -246,7 +247,7 @@ def test_preload_modules_are_those_of_the_rubrics_families(tmp_path: Path) -> No
 
 def in_container(ctx: Context, params: NoParams) -> Outcome:
     """Stands for a check that builds or runs a container."""
-    return passed("ran in a container", artifact="team-image")
+    return passed("ran in a container", provides=Provided(image="team-image"))
 
 
 ENGINE_RUBRIC = (
@@ -355,7 +356,7 @@ def probe(ctx: Context, params: SleepParams) -> Outcome:
     time.sleep(params.seconds)
     with log.open("a") as f:
         f.write(f"{ctx.check_id} end {time.monotonic()}\n")
-    return passed(f"{ctx.check_id} ran", **{ctx.check_id: True})
+    return passed(f"{ctx.check_id} ran")
 
 
 def intervals(repo: Path) -> dict[str, tuple[float, float]]:

@@ -7,17 +7,20 @@ It raises `CheckError` when it cannot judge (the result becomes `error`).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
 from grader.errors import CheckError
 from grader.manifest import Manifest
+from grader.metrics import Measured
 from grader.results import ManifestSource
+from grader.suitereport import SuiteReport
 
 
 class Params(BaseModel):
@@ -35,17 +38,50 @@ class Unmet(Exception):
     with this message. Not the grader's problem, unlike CheckError."""
 
 
+# What one check hands the checks that need it. A check declares the keys it provides and
+# requires in the registry; a rubric whose `needs` cannot supply them does not load.
+Key = Literal["image", "service_url", "service_container", "test_report", "measured_metric"]
+KEYS: dict[Key, str] = {
+    "image": "the team's built image",
+    "service_url": "the running service's URL",
+    "service_container": "the running service's container",
+    "test_report": "the test suite's report",
+    "measured_metric": "the primary metric the grader measured",
+}
+
+
+@dataclass(frozen=True)
+class Provided:
+    """The typed values checks hand each other (None: not provided by any check so far)."""
+
+    image: str | None = None  # container.build
+    service_url: str | None = None  # service.starts
+    service_container: str | None = None  # service.starts, when it runs the image
+    test_report: SuiteReport | None = None  # tests.run
+    measured_metric: Measured | None = None  # tracking.evaluate
+
+    def given(self) -> frozenset[Key]:
+        """The keys this record sets."""
+        return frozenset(k for k in KEYS if getattr(self, k) is not None)
+
+    def merged(self, later: Provided) -> Provided:
+        """This record with every value `later` sets."""
+        return dataclasses.replace(self, **{k: getattr(later, k) for k in later.given()})
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: Literal["passed", "failed", "skipped"]
     fraction: float
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
-    provides: dict[str, Any] = field(default_factory=dict)
+    provides: Provided = field(default_factory=Provided)
 
 
-def passed(message: str, evidence: dict[str, Any] | None = None, **provides: Any) -> Outcome:
-    return Outcome("passed", 1.0, message, evidence or {}, provides)
+def passed(
+    message: str, evidence: dict[str, Any] | None = None, provides: Provided | None = None
+) -> Outcome:
+    return Outcome("passed", 1.0, message, evidence or {}, provides or Provided())
 
 
 def failed(message: str, evidence: dict[str, Any] | None = None, fraction: float = 0.0) -> Outcome:
@@ -85,7 +121,7 @@ class Context:
     settings: RunSettings = field(default_factory=RunSettings)
     # Where the manifest came from: the repository's, a TA's file, or inferred.
     manifest_source: ManifestSource | None = None
-    provided: dict[str, Any] = field(default_factory=dict)
+    provided: Provided = field(default_factory=Provided)
     check_id: str = ""
 
     def need_manifest(self) -> Manifest:
@@ -93,11 +129,19 @@ class Context:
             raise CheckError(f"needs a valid capstone.yaml: {self.manifest_problem}")
         return self.manifest
 
-    def need(self, key: str) -> Any:
-        """A value an earlier check provided (e.g. the built image), or a CheckError."""
-        if key not in self.provided:
+    @overload
+    def need(self, key: Literal["image", "service_url", "service_container"]) -> str: ...
+    @overload
+    def need(self, key: Literal["test_report"]) -> SuiteReport: ...
+    @overload
+    def need(self, key: Literal["measured_metric"]) -> Measured: ...
+    def need(self, key: Key) -> object:
+        """A value an earlier check provided (e.g. the built image), or a CheckError (a
+        rubric that loaded has a check in `needs` that provides it: it did not pass)."""
+        value = getattr(self.provided, key)
+        if value is None:
             raise CheckError(f"no {key!r} from an earlier check: add it to `needs`")
-        return self.provided[key]
+        return value
 
 
 P = TypeVar("P", bound=Params)
@@ -112,6 +156,8 @@ class CheckDef(Generic[P]):
     engine (checks that need its results depend on it through the rubric's `needs`).
     `exclusive`: the check measures time (latency), so it runs with no other check of the
     team running beside it.
+    `provides`: the values its outcome hands the checks that need it; `requires`: the
+    values it reads, which a check in its `needs` (directly or through theirs) must provide.
     """
 
     func: Callable[[Context, P], Outcome]
@@ -120,6 +166,8 @@ class CheckDef(Generic[P]):
     listens: bool = False
     engine: bool = False
     exclusive: bool = False
+    provides: frozenset[Key] = frozenset()
+    requires: frozenset[Key] = frozenset()
 
     @property
     def title(self) -> str:

@@ -27,6 +27,7 @@ from grader.checks.base import (
     NoParams,
     Outcome,
     Params,
+    Provided,
     Unmet,
     failed,
     graded,
@@ -127,7 +128,7 @@ def build(ctx: Context, params: BuildParams) -> Outcome:
             return failed(f"the image does not build: {result.error}", evidence)
     evidence.update(image=result.image_id, size_mb=round(size / 1e6, 1))
     message = f"built in {result.seconds:.0f}s ({_mb(size)})"
-    return passed(message, evidence, image=result.image_id)
+    return passed(message, evidence, Provided(image=result.image_id))
 
 
 def build_key(ctx: Context, buildargs: dict[str, str]) -> str | None:
@@ -202,7 +203,7 @@ def _reuse(ctx: Context, key: str) -> Outcome | None:
         size = int(engine.image_attrs(image).get("Size", 0))
     evidence = {"image": image, "size_mb": round(size / 1e6, 1), "reused": key[:12]}
     message = f"built earlier from the same files: image reused ({_mb(size)})"
-    return passed(message, evidence, image=image)
+    return passed(message, evidence, Provided(image=image))
 
 
 def _build(
@@ -450,9 +451,9 @@ def healthcheck(ctx: Context, params: HealthcheckParams) -> Outcome:
 
 def _running_service(ctx: Context, engine: Engine, image: str) -> ServiceHandle:
     """The service `service.starts` left running, or a new container of the image."""
-    container = ctx.provided.get("service_container")
-    if container is not None and engine.container_running(str(container)):
-        return ServiceHandle(str(container), str(ctx.provided.get("service_url", "")), 0)
+    container = ctx.provided.service_container
+    if container is not None and engine.container_running(container):
+        return ServiceHandle(container, ctx.provided.service_url or "", 0)
     service = need_service(ctx)
     return engine.start_service(
         image, port=service.port, env=service.env, command=service.command, limits=Limits()

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from grader import fs, metrics, modelsandbox
-from grader.checks.base import Context, Outcome, failed
+from grader.checks.base import Context, Outcome, Provided, failed
 from grader.checks.measure import Tolerance, compare
 from grader.checks.projectenv import project_sandbox
 from grader.checks.tracking import NO_MODEL, champion_subject, model_box
@@ -208,7 +208,7 @@ def _measured_verdict(
         "run_id": run.info.run_id,
         "how": measured.source,
     }
-    provides = {"measured_metric": measured}
+    provides = Provided(measured_metric=measured)
     order = "asc" if metric.direction == "minimize" else "desc"
     evidence["leaderboard"] = {"name": metric.name, "value": value, "order": order}
     where = f"on {rows} held-out rows"

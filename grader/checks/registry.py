@@ -1,7 +1,10 @@
 """The one registry of checks: check name -> definition.
 
 Rubrics name checks by these keys; an unknown name is a rubric error at load time.
-A new check is one function, one line here, and one test file (pass and fail).
+A new check is one function, one line here, and one test file (pass and fail). Each entry
+states what the check provides to the checks that need it and what it requires of them
+(`Provided` in base.py); a rubric whose `needs` cannot supply a check's requirements fails
+to load, with the file and line.
 `engine=True` marks the checks that build or run containers: without an engine
 (Gradescope) they, and the checks that need them, are graded by course staff.
 """
@@ -22,8 +25,12 @@ from grader.checks import (
     testsuite,
     tracking,
 )
-from grader.checks.base import CheckDef, NoParams
+from grader.checks.base import CheckDef, Key, NoParams
 
+IMAGE: frozenset[Key] = frozenset({"image"})
+URL: frozenset[Key] = frozenset({"service_url"})
+SERVICE: frozenset[Key] = frozenset({"service_url", "service_container"})
+REPORT: frozenset[Key] = frozenset({"test_report"})
 REGISTRY: dict[str, CheckDef[Any]] = {
     # repository
     "repo.files": CheckDef(repo.required_files, repo.FilesParams, timeout=30),
@@ -45,34 +52,53 @@ REGISTRY: dict[str, CheckDef[Any]] = {
     "ci.anti_patterns": CheckDef(ci.anti_patterns, ci.AntiPatternsParams, timeout=60),
     "ci.run_status": CheckDef(ci.run_status, ci.RunStatusParams, timeout=120),
     # container (image built from the graded commit)
-    "container.build": CheckDef(container.build, container.BuildParams, timeout=900, engine=True),
-    "container.size": CheckDef(container.image_size, container.SizeParams, timeout=60, engine=True),
+    "container.build": CheckDef(
+        container.build, container.BuildParams, timeout=900, engine=True, provides=IMAGE
+    ),
+    "container.size": CheckDef(
+        container.image_size, container.SizeParams, timeout=60, engine=True, requires=IMAGE
+    ),
     "container.lint": CheckDef(container.lint, container.LintParams, timeout=60),
-    "container.non_root": CheckDef(container.non_root, NoParams, timeout=60, engine=True),
+    "container.non_root": CheckDef(
+        container.non_root, NoParams, timeout=60, engine=True, requires=IMAGE
+    ),
     "container.healthcheck": CheckDef(
         container.healthcheck,
         container.HealthcheckParams,
         timeout=240,
         listens=True,
         engine=True,
+        requires=IMAGE,
     ),
     "container.layer_secrets": CheckDef(
-        container.layer_secrets, container.LayerSecretsParams, timeout=300, engine=True
+        container.layer_secrets,
+        container.LayerSecretsParams,
+        timeout=300,
+        engine=True,
+        requires=IMAGE,
     ),
     # live service (started by service.starts, or at --url)
     "service.starts": CheckDef(
-        service.starts, service.StartsParams, timeout=600, listens=True, engine=True
+        service.starts,
+        service.StartsParams,
+        timeout=600,
+        listens=True,
+        engine=True,
+        provides=SERVICE,
+        requires=IMAGE,
     ),
-    "service.health": CheckDef(service.health, NoParams, timeout=60),
-    "service.examples": CheckDef(service.examples, NoParams, timeout=120),
-    "service.bad_input": CheckDef(service.bad_input, NoParams, timeout=120),
-    "service.openapi": CheckDef(service.openapi, NoParams, timeout=120),
-    "service.fuzz": CheckDef(service.fuzz, service.FuzzParams, timeout=600),
+    "service.health": CheckDef(service.health, NoParams, timeout=60, requires=URL),
+    "service.examples": CheckDef(service.examples, NoParams, timeout=120, requires=URL),
+    "service.bad_input": CheckDef(service.bad_input, NoParams, timeout=120, requires=URL),
+    "service.openapi": CheckDef(service.openapi, NoParams, timeout=120, requires=URL),
+    "service.fuzz": CheckDef(service.fuzz, service.FuzzParams, timeout=600, requires=URL),
     "service.latency": CheckDef(
-        service.latency, service.LatencyParams, timeout=600, exclusive=True
+        service.latency, service.LatencyParams, timeout=600, exclusive=True, requires=URL
     ),
-    "service.metrics": CheckDef(service.metrics, service.MetricsParams, timeout=60),
-    "service.model_info": CheckDef(service.model_info, service.ModelInfoParams, timeout=60),
+    "service.metrics": CheckDef(service.metrics, service.MetricsParams, timeout=60, requires=URL),
+    "service.model_info": CheckDef(
+        service.model_info, service.ModelInfoParams, timeout=60, requires=URL
+    ),
     "service.deployed": CheckDef(deploy.deployed, NoParams, timeout=180),
     # experiment tracking
     "tracking.experiment": CheckDef(tracking.experiment_exists, NoParams, timeout=120),
@@ -86,20 +112,36 @@ REGISTRY: dict[str, CheckDef[Any]] = {
         reproduce.reproduce, reproduce.ReproduceParams, timeout=2400, engine=True
     ),
     "tracking.evaluate": CheckDef(
-        evaluate.evaluate, evaluate.EvaluateParams, timeout=1500, engine=True
+        evaluate.evaluate,
+        evaluate.EvaluateParams,
+        timeout=1500,
+        engine=True,
+        provides=frozenset({"measured_metric"}),
     ),
     "tracking.consistency": CheckDef(
-        tracking.consistency, tracking.ConsistencyParams, timeout=1500, engine=True
+        tracking.consistency,
+        tracking.ConsistencyParams,
+        timeout=1500,
+        engine=True,
+        requires=URL,
     ),
     # test suite
-    "tests.run": CheckDef(testsuite.run_suite, testsuite.RunParams, timeout=1800, engine=True),
+    "tests.run": CheckDef(
+        testsuite.run_suite, testsuite.RunParams, timeout=1800, engine=True, provides=REPORT
+    ),
     "tests.sensitivity": CheckDef(
         sensitivity.sensitivity, sensitivity.SensitivityParams, timeout=1800, engine=True
     ),
-    "tests.pass": CheckDef(testsuite.all_pass, testsuite.PassParams, timeout=30),
-    "tests.count": CheckDef(testsuite.count_tests, testsuite.CountParams, timeout=30),
-    "tests.coverage": CheckDef(testsuite.coverage, testsuite.CoverageParams, timeout=30),
-    "tests.kinds": CheckDef(testsuite.kinds_present, testsuite.KindsParams, timeout=30),
+    "tests.pass": CheckDef(testsuite.all_pass, testsuite.PassParams, timeout=30, requires=REPORT),
+    "tests.count": CheckDef(
+        testsuite.count_tests, testsuite.CountParams, timeout=30, requires=REPORT
+    ),
+    "tests.coverage": CheckDef(
+        testsuite.coverage, testsuite.CoverageParams, timeout=30, requires=REPORT
+    ),
+    "tests.kinds": CheckDef(
+        testsuite.kinds_present, testsuite.KindsParams, timeout=30, requires=REPORT
+    ),
 }
 
 

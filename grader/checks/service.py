@@ -29,6 +29,7 @@ from grader.checks.base import (
     NoParams,
     Outcome,
     Params,
+    Provided,
     failed,
     graded,
     passed,
@@ -49,13 +50,13 @@ def base_url(ctx: Context) -> str:
     """Where the service answers: the --url of URL mode, or the container started earlier."""
     if ctx.settings.url:
         return ctx.settings.url.rstrip("/")
-    return str(ctx.need("service_url")).rstrip("/")
+    return ctx.need("service_url").rstrip("/")
 
 
 def tally(ctx: Context) -> Tally:
     """The run's tally of this service's timeouts, shared by every check that calls it."""
-    service = ctx.provided.get("service_container") or base_url(ctx)
-    return Tally.for_service(ctx.settings.run_id, str(service))
+    service = ctx.provided.service_container or base_url(ctx)
+    return Tally.for_service(ctx.settings.run_id, service)
 
 
 def _client(ctx: Context) -> Caller:
@@ -91,7 +92,7 @@ def _call(
 
 def _with_logs(ctx: Context, evidence: dict[str, Any]) -> dict[str, Any]:
     """Add the service container's log tail (its tracebacks explain a 5xx), if there is one."""
-    container = ctx.provided.get("service_container")
+    container = ctx.provided.service_container
     if ctx.settings.url or container is None:
         return evidence
     try:
@@ -146,7 +147,9 @@ def starts(ctx: Context, params: StartsParams) -> Outcome:
         engine.keep(handle.container_id)
     message = f"healthy after {health.seconds:.1f}s"
     outcome = passed(
-        message, evidence, service_url=handle.base_url, service_container=handle.container_id
+        message,
+        evidence,
+        Provided(service_url=handle.base_url, service_container=handle.container_id),
     )
     return _ready(outcome, service, limit - health.seconds, local=True)
 
@@ -157,7 +160,7 @@ def _ready(outcome: Outcome, service: Service, seconds: float, *, local: bool) -
     A service may answer its liveness probe while the model still loads; grading its
     endpoints before it is ready would fail them for the wrong reason.
     """
-    url = outcome.provides.get("service_url")
+    url = outcome.provides.service_url
     if outcome.status != "passed" or not service.ready_path or not url:
         return outcome
     start, delay, last = time.monotonic(), 0.2, ""
@@ -201,7 +204,9 @@ def _url_health(ctx: Context, service: Service, limit: float) -> Outcome:
                 if response.is_success:
                     seconds = time.monotonic() - start
                     return passed(
-                        f"{url} healthy", {"seconds": round(seconds, 2)}, service_url=base_url(ctx)
+                        f"{url} healthy",
+                        {"seconds": round(seconds, 2)},
+                        Provided(service_url=base_url(ctx)),
                     )
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
@@ -729,9 +734,4 @@ def model_info(ctx: Context, params: ModelInfoParams) -> Outcome:
         return failed(f"{service.model_info_path} lacks a model name or version", entry)
     if expected and name != expected:
         return failed(f"serves model {name!r}, expected the registered {expected!r}", entry)
-    return passed(
-        f"serves {name} version {version}",
-        entry,
-        served_model=str(name),
-        served_version=str(version),
-    )
+    return passed(f"serves {name} version {version}", entry)

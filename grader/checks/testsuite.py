@@ -17,7 +17,7 @@ from dataclasses import asdict
 
 from pydantic import Field
 
-from grader.checks.base import Context, Outcome, Params, failed, graded, passed
+from grader.checks.base import Context, Outcome, Params, Provided, failed, graded, passed
 from grader.checks.projectenv import base_image, env_cache, network_mode, setup_command
 from grader.errors import CheckError
 from grader.sandbox import SandboxResult, run_in_sandbox
@@ -118,7 +118,7 @@ def _judge_run(command: str, result: SandboxResult, params: RunParams) -> Outcom
     if problem:
         return failed(problem, evidence)
     summary = _summary(report)
-    return passed(f"the suite ran: {summary}", evidence, test_report=report)
+    return passed(f"the suite ran: {summary}", evidence, Provided(test_report=report))
 
 
 def _run_problem(result: SandboxResult, report: SuiteReport, params: RunParams) -> str | None:

@@ -23,7 +23,6 @@ from grader.checks.base import Context, NoParams, Outcome, Params, failed, grade
 from grader.checks.service import tally as service_tally
 from grader.errors import CheckError
 from grader.manifest import PrimaryMetric, Tracking
-from grader.metrics import Measured
 from grader.mlflowstore import Store, StoreProblem, open_store
 from grader.text import plural
 
@@ -260,9 +259,9 @@ def _graded_value(
 ) -> tuple[float | None, str]:
     """The value to grade: the grader's own measurement of this run when tracking.evaluate
     made one, else the number the team logged."""
-    measured = ctx.provided.get("measured_metric")
+    measured = ctx.provided.measured_metric
     if (
-        isinstance(measured, Measured)
+        measured is not None
         and measured.name == metric.name
         and measured.run_id == subject.run.info.run_id
     ):

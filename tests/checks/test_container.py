@@ -41,7 +41,7 @@ def build_variant(
     repo = service_repo(root, variant, **extra)
     ctx = context(repo, manifest_data(free_port()), run_id=run_id, check_id="container.build")
     outcome = container.build(ctx, container.BuildParams(timeout=300))
-    ctx.provided.update(outcome.provides)
+    ctx.provided = ctx.provided.merged(outcome.provides)
     return ctx, outcome
 
 
@@ -69,14 +69,14 @@ def variant(
 
 @pytest.fixture
 def good_ctx(good: tuple[Context, Outcome]) -> Context:
-    return dataclasses.replace(good[0], provided=dict(good[0].provided))
+    return dataclasses.replace(good[0], provided=good[0].provided)
 
 
 def test_build_passes_and_provides_the_image(good: tuple[Context, Outcome]) -> None:
     outcome = good[1]
     assert outcome.status == "passed", outcome.message
     assert outcome.message.startswith("built in ")
-    assert outcome.provides["image"].startswith("sha256:")
+    assert outcome.provides.image.startswith("sha256:")
     assert outcome.evidence["size_mb"] > 0
 
 
@@ -219,7 +219,7 @@ def tiny_image(root: Path, run_id: str, dockerfile: str) -> Context:
     ctx = context(build_tree(root, files), manifest_data(8000), run_id=run_id)
     outcome = container.build(ctx, container.BuildParams(timeout=120))
     assert outcome.status == "passed", outcome.message
-    ctx.provided.update(outcome.provides)
+    ctx.provided = ctx.provided.merged(outcome.provides)
     return ctx
 
 
@@ -248,7 +248,7 @@ def test_layer_secrets_fail_on_the_same_key_copied_into_the_app(
     # Built FROM that image, the key is the base image's, not a file this Dockerfile adds.
     client = docker_client()
     try:
-        client.images.get(ctx.provided["image"]).tag("mlops-kit-test/key-base", "1")
+        client.images.get(ctx.provided.image).tag("mlops-kit-test/key-base", "1")
         child = tiny_image(
             tmp_path / "child",
             run_id,
@@ -336,7 +336,7 @@ def test_an_unchanged_commit_reuses_its_image_and_a_change_builds_anew(tmp_path:
         reused = container.build(again, container.BuildParams(timeout=300))
         assert reused.status == "passed", reused.message
         assert reused.message.startswith("built earlier from the same files: image reused (")
-        assert reused.provides["image"] == built.provides["image"]
+        assert reused.provides.image == built.provides.image
         assert reused.evidence["reused"] == key[:12]
         # A changed file, a build arg or a forced rebuild: built again.
         changed = committed(tmp_path / "c", second_run, **{"notes.txt": "changed\n"})
@@ -348,7 +348,7 @@ def test_an_unchanged_commit_reuses_its_image_and_a_change_builds_anew(tmp_path:
         assert container._from_images(again, {"BASE": "python:3.11-slim"}) == ["python:3.11-slim"]
         rebuilt = container.build(changed, container.BuildParams(timeout=300))
         assert rebuilt.message.startswith("built in "), rebuilt.message
-        assert rebuilt.provides["image"] != built.provides["image"]
+        assert rebuilt.provides.image != built.provides.image
         forced = container.build(again, container.BuildParams(timeout=300, nocache=True))
         assert forced.message.startswith("built in "), forced.message
         # The team's next commit, while a run still holds its image: both are kept.

@@ -12,7 +12,7 @@ import pytest
 
 from grader import metrics
 from grader.checks import measure
-from grader.checks.base import Context, Outcome
+from grader.checks.base import Context, Outcome, Provided
 from grader.checks.evaluate import holdout
 from grader.checks.registry import REGISTRY
 from grader.grade import Options, context_for
@@ -168,7 +168,7 @@ def test_the_good_team_reproduces_and_measures(trained: Team, mlflow_image: str)
     assert out.message == (
         "measured accuracy = 0.9 on 30 held-out rows, logged 0.9 for the champion (version 1)"
     )
-    measured = out.provides["measured_metric"]
+    measured = out.provides.measured_metric
     assert isinstance(measured, Measured)
     assert measured.value == pytest.approx(0.9)
     assert out.evidence["leaderboard"] == {
@@ -208,7 +208,7 @@ def test_a_metric_logged_on_the_training_rows_fails_evaluate_only(
 
     # tracking.metric grades the measured value, and says so.
     def provide(ctx: Context) -> None:
-        ctx.provided["measured_metric"] = out.provides["measured_metric"]
+        ctx.provided = Provided(measured_metric=out.provides.measured_metric)
 
     graded = run(path, "tracking.metric", provide, threshold=0.95)
     assert graded.status == "failed"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from grader.checks import container, service
-from grader.checks.base import Context, NoParams, Outcome
+from grader.checks.base import Context, NoParams, Outcome, Provided
 from grader.engine import Engine, cleanup, port_in_use
 from grader.main import main
 from grader.reports.gradescope import read_grade
@@ -52,7 +52,7 @@ def image(tmp_path_factory: pytest.TempPathFactory, run_id: str) -> tuple[Path, 
     ctx = context(repo, manifest_data(free_port()), run_id=run_id, check_id="container.build")
     outcome = container.build(ctx, container.BuildParams(timeout=300))
     assert outcome.status == "passed", outcome.message
-    return repo, outcome.provides["image"]
+    return repo, outcome.provides.image
 
 
 @pytest.fixture
@@ -66,12 +66,12 @@ def start(image: tuple[Path, str], run_id: str) -> Iterator[Starter]:
         repo, image_id = image
         data = manifest_data(free_port(), fault, **extra)
         ctx = context(
-            repo, data, run_id=run_id, check_id="service.starts", provided={"image": image_id}
+            repo, data, run_id=run_id, check_id="service.starts", provided=Provided(image=image_id)
         )
         outcome = service.starts(ctx, service.StartsParams(seconds=seconds))
-        ctx.provided.update(outcome.provides)
-        if "service_container" in outcome.provides:
-            started.append(outcome.provides["service_container"])
+        ctx.provided = ctx.provided.merged(outcome.provides)
+        if outcome.provides.service_container is not None:
+            started.append(outcome.provides.service_container)
         return ctx, outcome
 
     yield factory
@@ -85,14 +85,14 @@ def good(image: tuple[Path, str], run_id: str) -> Iterator[Context]:
     repo, image_id = image
     data = manifest_data(free_port())
     ctx = context(
-        repo, data, run_id=run_id, check_id="service.starts", provided={"image": image_id}
+        repo, data, run_id=run_id, check_id="service.starts", provided=Provided(image=image_id)
     )
     outcome = service.starts(ctx, service.StartsParams())
     assert outcome.status == "passed", outcome.message
-    ctx.provided.update(outcome.provides)
+    ctx.provided = ctx.provided.merged(outcome.provides)
     yield ctx
     with Engine(run_id=run_id) as engine:
-        engine.remove_container(outcome.provides["service_container"])
+        engine.remove_container(outcome.provides.service_container)
 
 
 # starts -------------------------------------------------------------------------------
@@ -101,8 +101,8 @@ def good(image: tuple[Path, str], run_id: str) -> Iterator[Context]:
 @pytest.mark.docker
 @pytest.mark.slow
 def test_starts_passes_and_provides_the_url(good: Context) -> None:
-    assert good.provided["service_url"].startswith("http://127.0.0.1:")
-    assert httpx.get(good.provided["service_url"] + "/health").json() == {"status": "ok"}
+    assert good.provided.service_url.startswith("http://127.0.0.1:")
+    assert httpx.get(good.provided.service_url + "/health").json() == {"status": "ok"}
 
 
 @pytest.mark.docker
@@ -392,7 +392,7 @@ URL_RUBRIC = {
     "title": "Cloud: the deployed service",
     "checks": [
         {"id": "build", "check": "container.build", "points": 5},
-        {"id": "starts", "check": "service.starts", "points": 10},
+        {"id": "starts", "check": "service.starts", "points": 10, "needs": ["build"]},
         {"id": "health", "check": "service.health", "points": 10, "needs": ["starts"]},
         {"id": "examples", "check": "service.examples", "points": 20, "needs": ["starts"]},
         {"id": "bad-input", "check": "service.bad_input", "points": 10, "needs": ["starts"]},
@@ -556,6 +556,7 @@ def test_two_runs_under_host_networking_take_turns_on_the_port(tmp_path: Path) -
     runs = []
     for team, fault in (("one", "slow"), ("two", "")):
         repo = write_manifest(service_repo(tmp_path / team), manifest_data(port, fault))
+        init_repo(repo, {})  # only commits are graded
         out = tmp_path / f"out-{team}"
         cmd = [sys.executable, "-m", "grader", "check", str(repo), "--rubric", str(rubric)]
         runs.append((out, subprocess.Popen([*cmd, "--network", "host", "--out", str(out)])))
@@ -604,7 +605,7 @@ def test_a_health_probe_that_is_not_a_get_route_is_probed_as_the_manifest_says(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        provided = {"service_url": url}
+        provided = Provided(service_url=url)
         data = manifest_data(1, ready_path=None)
         ctx = context(tmp_path, data, run_id="x", provided=provided)
         assert service.health(ctx, NoParams()).message == "/health answered 405"

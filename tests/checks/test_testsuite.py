@@ -41,8 +41,8 @@ def grade(path: Path, run_id: str, run_params: dict[str, Any], **params: Any) ->
         ctx: Context = context_for(co, Options(network_mode="host"), run_id)
         ctx.check_id = "tests.run"
         outcomes = {"tests.run": _call(ctx, "tests.run", run_params)}
-        ctx.provided.update(outcomes["tests.run"].provides)
-        if "test_report" in ctx.provided:
+        ctx.provided = ctx.provided.merged(outcomes["tests.run"].provides)
+        if ctx.provided.test_report is not None:
             for name in SCORING:
                 outcomes[name] = _call(ctx, name, params.get(name, {}))
         return outcomes
@@ -348,7 +348,7 @@ def report_ctx(make_repo: MakeRepo) -> Context:
 
 
 def test_report_parsing(make_repo: MakeRepo) -> None:
-    report = report_ctx(make_repo).provided["test_report"]
+    report = report_ctx(make_repo).provided.test_report
     assert [(c.nodeid, c.outcome, c.markers) for c in report.cases] == [
         ("tests/test_data.py::test_ok", "passed", ()),
         ("tests/test_api.py::test_get", "failed", ("api", "slow")),
@@ -379,7 +379,8 @@ def test_the_suites_own_coverage_report_is_read() -> None:
     files = {suitereport.JUNIT: JUNIT, suitereport.TEAM_COVERAGE: COVERAGE}
     result = SandboxResult(0, "", False, 1.0, files)
     report = testsuite._judge_run("make test", result, testsuite.RunParams()).provides
-    assert report["test_report"].coverage == 73.42
+    assert report.test_report is not None
+    assert report.test_report.coverage == 73.42
 
 
 def test_no_report_means_the_suite_did_not_run(make_repo: MakeRepo) -> None:

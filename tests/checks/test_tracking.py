@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from grader.checks import tracking
-from grader.checks.base import Context, Outcome
+from grader.checks.base import Context, Outcome, Provided
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError
 from grader.grade import Options, context_for
@@ -421,7 +421,7 @@ def consistency(
     co = prepare(str(path))
     try:
         ctx = context_for(co, Options(network_mode="host"), run_id)
-        ctx.provided["service_url"] = service
+        ctx.provided = Provided(service_url=service)
         ctx.check_id = "tracking.consistency"
         definition = REGISTRY["tracking.consistency"]
         params = definition.params.model_validate({"image": image, "setup": setup})
