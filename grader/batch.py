@@ -33,7 +33,6 @@ from datetime import datetime
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Literal
 
 import yaml
 
@@ -43,13 +42,17 @@ from grader.errors import GraderError, TargetError, UsageError
 from grader.manifest import MANIFEST_NAME
 from grader.reports.files import write_atomic
 from grader.reports.gradescope import read_grade
-from grader.results import GradeResult, accepted_note, errored_checks, review_reason
+from grader.results import (
+    TeamOutcome,
+    accepted_note,
+    errored_checks,
+    review_reason,
+)
 from grader.roster import Member, load_roster
 from grader.rubric import LatePolicy, Rubric
 from grader.runner import check_slots, preload_modules
 from grader.target import cache_dir, git, is_url, mirror
 
-TeamStatus = Literal["graded", "needs review", "error"]
 RECORD = "batch.json"
 GRACE_SECONDS = 10.0  # after SIGINT, time a grader gets to remove its containers
 
@@ -69,23 +72,6 @@ class TeamSpec:
     members: tuple[Member, ...] = ()
     deadline: datetime | None = None
     manifest: str | None = None  # a TA's manifest, graded with instead of the repository's
-
-
-@dataclass(frozen=True)
-class TeamOutcome:
-    """What the batch knows about one team: always present, even when grading failed."""
-
-    id: str
-    name: str
-    source: str
-    status: TeamStatus
-    reason: str = ""
-    commit: str | None = None
-    key: str | None = None
-    members: tuple[Member, ...] = ()
-    duration: float = 0.0
-    result: GradeResult | None = field(default=None, compare=False)
-    cached: bool = False
 
 
 @dataclass

@@ -5,12 +5,16 @@ Results are data. Reporters render them and never compute scores.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader.roster import Member
+
 Status = Literal["passed", "failed", "error", "blocked", "skipped"]
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+TeamStatus = Literal["graded", "needs review", "error"]
 
 
 class CheckResult(BaseModel):
@@ -34,6 +38,13 @@ class CheckResult(BaseModel):
     inferred: tuple[str, ...] = Field(
         (), description="Manifest values this check read that were inferred, not written."
     )
+    blocked_by: str | None = Field(
+        None, description="The check whose failure blocked this one, or whose --skip left it out."
+    )
+    staff_points: float | None = Field(
+        None, description="Skipped here: course staff grade it elsewhere, for these points."
+    )
+    how_to_fix: str = Field("", description="What the check verifies and how to fix it.")
 
 
 class ManualResult(BaseModel):
@@ -99,6 +110,23 @@ class GradeResult(BaseModel):
         (), description="Why a TA must look (errors, unscored manual items)."
     )
     manifest: ManifestSource | None = None
+
+
+@dataclass(frozen=True)
+class TeamOutcome:
+    """What the batch knows about one team: always present, even when grading failed."""
+
+    id: str
+    name: str
+    source: str
+    status: TeamStatus
+    reason: str = ""
+    commit: str | None = None
+    key: str | None = None
+    members: tuple[Member, ...] = ()
+    duration: float = 0.0
+    result: GradeResult | None = field(default=None, compare=False)
+    cached: bool = False
 
 
 def errored_checks(result: GradeResult) -> tuple[CheckResult, ...]:

@@ -35,26 +35,17 @@ OnTimeout = Callable[[Context, ResolvedCheck], None]
 ClaimPort = Callable[[], float]
 
 
-# Heavy imports a family's checks make in their child process; imported once in the
-# parent instead, every forked child starts with them (MLflow takes seconds to import).
-PRELOAD = {"tracking": ("mlflow", "mlflow.tracking"), "repo": ("detect_secrets.core.scan",)}
-HTTP_FAMILIES = {"container", "service", "tracking", "ci"}
-
-
-def _families(checks: Iterable[ResolvedCheck]) -> set[str]:
-    return {c.check.split(".")[0] for c in checks}
-
-
 def preload_modules(checks: Iterable[ResolvedCheck]) -> list[str]:
-    """The heavy modules these checks' families import: load them once, before forking."""
-    return [module for family in sorted(_families(checks)) for module in PRELOAD.get(family, ())]
+    """The heavy modules these checks import (the registry's `preload`): imported once in
+    the parent, every forked child starts with them (MLflow takes seconds to import)."""
+    return sorted({module for c in checks for module in REGISTRY[c.check].preload})
 
 
 def _preload(checks: list[ResolvedCheck]) -> None:
     for module in preload_modules(checks):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
-    if _families(checks) & HTTP_FAMILIES:
+    if any(REGISTRY[c.check].http for c in checks):
         web.tls()  # built once here; every child's HTTP clients share it
 
 
@@ -229,20 +220,21 @@ def _skipped_here(
     """A check the TA left out with --skip is `skipped`, and so is every check that needs it
     (naming it), with nothing at stake: never an error for a value it never got."""
     if check.id in left_out:
-        return _result(check, "skipped", 0.0, SKIPPED_HERE, {"skipped_by": check.id}, 0.0, 0.0)
+        return _result(check, "skipped", 0.0, SKIPPED_HERE, {}, 0.0, 0.0, blocked_by=check.id)
     for need in check.needs:
         prior = results.get(need)
-        root = prior.evidence.get("skipped_by") if prior is not None else None
+        root = prior.blocked_by if prior is not None and prior.status == "skipped" else None
         if root:
             message = f"not graded in this run: it needs {root}, left out with --skip"
-            return _result(check, "skipped", 0.0, message, {"skipped_by": root}, 0.0, 0.0)
+            return _result(check, "skipped", 0.0, message, {}, 0.0, 0.0, blocked_by=root)
     return None
 
 
 def _staff(check: ResolvedCheck) -> CheckResult:
     """Skipped here, worth its points where staff grade it (on a machine with Docker)."""
-    evidence = {"graded_by": "course staff", "needs": "a Docker engine", "points": check.points}
-    return _result(check, "skipped", 0.0, STAFF_MESSAGE, evidence, 0.0, 0.0)
+    evidence = {"graded_by": "course staff", "needs": "a Docker engine"}
+    result = _result(check, "skipped", 0.0, STAFF_MESSAGE, evidence, 0.0, 0.0)
+    return result.model_copy(update={"staff_points": check.points})
 
 
 def _blocked(check: ResolvedCheck, results: dict[str, CheckResult]) -> CheckResult | None:
@@ -257,10 +249,10 @@ def _blocked(check: ResolvedCheck, results: dict[str, CheckResult]) -> CheckResu
         if prior.evidence.get("manifest") == "inferred":
             continue
         root = prior
-        while root.status == "blocked" and root.evidence.get("root_cause") in results:
-            root = results[root.evidence["root_cause"]]
+        while root.status == "blocked" and root.blocked_by in results:
+            root = results[str(root.blocked_by)]
         message = f"blocked: {root.id} {root.status} ({root.message})"
-        return _result(check, "blocked", 0.0, message, {"root_cause": root.id}, 0.0)
+        return _result(check, "blocked", 0.0, message, {}, 0.0, blocked_by=root.id)
     return None
 
 
@@ -379,6 +371,7 @@ def _result(
     evidence: dict[str, Any],
     duration: float,
     max_score: float | None = None,
+    blocked_by: str | None = None,
 ) -> CheckResult:
     return CheckResult(
         id=check.id,
@@ -394,4 +387,6 @@ def _result(
         tags=(*check.tags, *(("regression",) if check.regression else ())),
         required=check.required,
         regression=check.regression,
+        blocked_by=blocked_by,
+        how_to_fix=REGISTRY[check.check].explanation,
     )

@@ -131,7 +131,7 @@ def _judge(outcome: MutantOutcome, reference: GradeResult, rubric: Rubric) -> No
         for r in outcome.result.checks
         if r.status != before.get(r.id)
         and not _matches(names[r.id], allowed)
-        and not (r.status == "blocked" and r.evidence.get("root_cause") in broken)
+        and not (r.status == "blocked" and r.blocked_by in broken)
     )
 
 

@@ -14,9 +14,10 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from grader.batch import TeamOutcome, TeamSpec, find_results, resolve_commit
+from grader.batch import TeamSpec, find_results, resolve_commit
 from grader.course import grading_cutoff
 from grader.errors import GraderError
+from grader.results import TeamOutcome
 from grader.signing import stored_signature, verify
 
 SELF_REPORTED = "self-reported"

@@ -6,10 +6,9 @@ import csv
 import io
 from typing import Any
 
-from grader.batch import TeamOutcome
 from grader.reports.dashboard import dashboard_html
 from grader.reports.gradebook import canvas_csv, gradebook_csv, items_csv
-from grader.results import CheckResult, GradeResult
+from grader.results import CheckResult, GradeResult, TeamOutcome
 from grader.roster import Member
 from tests.htmlcheck import parse
 

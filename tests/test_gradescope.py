@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from grader.checks.registry import REGISTRY
 from grader.main import main
 from grader.reports.gradescope import (
     pending_review_json,
@@ -31,7 +32,7 @@ from tests.classroom import write_roster
 from tests.helpers import git
 from tests.services import TEST_LABEL
 
-STAFF = {"graded_by": "course staff", "needs": "a Docker engine", "points": 10.0}
+STAFF = {"graded_by": "course staff", "needs": "a Docker engine"}
 
 
 def _check(id: str, check: str, status: str, score: float, max_score: float, **kw: object):
@@ -43,6 +44,7 @@ def _check(id: str, check: str, status: str, score: float, max_score: float, **k
         score=score,
         max_score=max_score,
         message=kw.pop("message", f"{id} {status}"),  # type: ignore[arg-type]
+        how_to_fix=REGISTRY[check].explanation,  # as the runner sets it
         **kw,  # type: ignore[arg-type]
     )
 
@@ -84,6 +86,7 @@ def _grade() -> GradeResult:
             0,
             message="graded by course staff (needs a Docker engine)",
             evidence=STAFF,
+            staff_points=10.0,
             visibility="after_due_date",
         ),
         _check(
@@ -93,7 +96,7 @@ def _grade() -> GradeResult:
             0,
             15,
             message="blocked: files failed (missing: tests/*.py)",
-            evidence={"root_cause": "files"},
+            blocked_by="files",
             visibility="after_due_date",
         ),
         _check(

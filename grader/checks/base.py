@@ -158,6 +158,8 @@ class CheckDef(Generic[P]):
     team running beside it.
     `provides`: the values its outcome hands the checks that need it; `requires`: the
     values it reads, which a check in its `needs` (directly or through theirs) must provide.
+    `preload`: heavy modules it imports, loaded once before the checks' processes fork;
+    `http`: it makes HTTP(S) calls (the TLS context is built once, before forking).
     """
 
     func: Callable[[Context, P], Outcome]
@@ -168,6 +170,8 @@ class CheckDef(Generic[P]):
     exclusive: bool = False
     provides: frozenset[Key] = frozenset()
     requires: frozenset[Key] = frozenset()
+    preload: tuple[str, ...] = ()
+    http: bool = False
 
     @property
     def title(self) -> str:

@@ -11,6 +11,7 @@ to load, with the file and line.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from grader.checks import (
@@ -31,14 +32,17 @@ IMAGE: frozenset[Key] = frozenset({"image"})
 URL: frozenset[Key] = frozenset({"service_url"})
 SERVICE: frozenset[Key] = frozenset({"service_url", "service_container"})
 REPORT: frozenset[Key] = frozenset({"test_report"})
-REGISTRY: dict[str, CheckDef[Any]] = {
+# The checks as written; REGISTRY (below) is them with their family's settings.
+CHECKS: dict[str, CheckDef[Any]] = {
     # repository
     "repo.files": CheckDef(repo.required_files, repo.FilesParams, timeout=30),
     "repo.readme_sections": CheckDef(repo.readme_sections, repo.ReadmeParams, timeout=30),
     "repo.manifest": CheckDef(repo.manifest_valid, NoParams, timeout=30),
     "repo.ignore_files": CheckDef(repo.ignore_files, repo.IgnoreParams, timeout=30),
     "repo.large_files": CheckDef(repo.large_files, repo.LargeFilesParams, timeout=120),
-    "repo.secrets": CheckDef(repo.no_secrets, repo.SecretsParams, timeout=300),
+    "repo.secrets": CheckDef(
+        repo.no_secrets, repo.SecretsParams, timeout=300, preload=("detect_secrets.core.scan",)
+    ),
     "repo.commits": CheckDef(repo.commit_distribution, repo.CommitsParams, timeout=60),
     "repo.tag": CheckDef(repo.tag_exists, repo.TagParams, timeout=30),
     "repo.doc_filled": CheckDef(repo.doc_filled, repo.DocParams, timeout=30),
@@ -143,6 +147,25 @@ REGISTRY: dict[str, CheckDef[Any]] = {
         testsuite.kinds_present, testsuite.KindsParams, timeout=30, requires=REPORT
     ),
 }
+
+
+# What every check of a family shares: the heavy modules it imports, and HTTP(S) calls.
+FAMILIES: dict[str, dict[str, Any]] = {
+    "tracking": {"preload": ("mlflow", "mlflow.tracking"), "http": True},
+    "container": {"http": True},
+    "service": {"http": True},
+    "ci": {"http": True},
+}
+
+
+def _with_families(checks: dict[str, CheckDef[Any]]) -> dict[str, CheckDef[Any]]:
+    return {
+        name: dataclasses.replace(check, **FAMILIES.get(name.split(".")[0], {}))
+        for name, check in checks.items()
+    }
+
+
+REGISTRY = _with_families(CHECKS)
 
 
 # The manifest sections each family of checks reads: a grade with an inferred manifest marks

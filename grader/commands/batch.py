@@ -26,7 +26,6 @@ from rich.table import Table
 
 from grader.batch import (
     BatchConfig,
-    TeamOutcome,
     TeamSpec,
     class_outcomes,
     discover,
@@ -43,6 +42,7 @@ from grader.engine import resolve_network
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
 from grader.reports.dashboard import write_dashboard
 from grader.reports.gradebook import canvas_column, write_gradebooks
+from grader.results import TeamOutcome
 from grader.rubric import Rubric
 from grader.signing import signing_key
 from grader.trust import vet

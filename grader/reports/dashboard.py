@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from grader.batch import TeamOutcome
 from grader.reports.files import write_atomic
-from grader.results import CheckResult
+from grader.results import CheckResult, TeamOutcome
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#1f2328}

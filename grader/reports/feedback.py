@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.checks.registry import REGISTRY
 from grader.reports.files import write_atomic
 from grader.results import CheckResult, GradeResult, ManifestSource, score_text
 
@@ -29,8 +28,7 @@ def _fixes(result: GradeResult) -> list[str]:
     for r in result.checks:
         if r.status not in ("failed", "blocked") or r.visibility in ("hidden", "after_published"):
             continue
-        definition = REGISTRY.get(r.check)
-        how = definition.explanation if definition else ""
+        how = r.how_to_fix
         out += [f"### {r.id}: {r.title}", "", f"**Result:** {r.message}", ""]
         if how:
             out += [how, ""]

@@ -14,9 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from grader.batch import TeamOutcome
 from grader.reports.files import write_atomic
-from grader.results import CheckResult
+from grader.results import CheckResult, TeamOutcome
 
 GRADEBOOK_COLUMNS = (
     "kind",

@@ -21,7 +21,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from grader.checks.registry import REGISTRY
 from grader.reports.files import write_atomic
 from grader.results import CheckResult, GradeResult, ManualResult
 
@@ -38,15 +37,11 @@ def md_text(text: str) -> str:
 
 def staff_points(r: CheckResult) -> float | None:
     """Points of a check skipped because course staff grade it elsewhere (needs Docker)."""
-    if r.status != "skipped" or r.evidence.get("graded_by") != "course staff":
-        return None
-    points = r.evidence.get("points")
-    return float(points) if isinstance(points, int | float) else 0.0
+    return r.staff_points if r.status == "skipped" else None
 
 
 def _explanation(r: CheckResult) -> str:
-    definition = REGISTRY.get(r.check)
-    return definition.explanation if definition else ""
+    return r.how_to_fix
 
 
 def _test_output(r: CheckResult) -> str:
