@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from grader.checks import service
+from grader.checks import service, servicecontract
 from grader.checks.base import Context, NoParams, Outcome, failed, passed
 
 
@@ -23,7 +23,7 @@ def deployed(ctx: Context, params: NoParams) -> Outcome:
     at_url = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, url=url))
     parts = {
         "health": service.health(at_url, NoParams()),
-        "examples": service.examples(at_url, NoParams()),
+        "examples": servicecontract.examples(at_url, NoParams()),
     }
     evidence = {"url": url, **{k: {"message": o.message, **o.evidence} for k, o in parts.items()}}
     bad = [f"{k}: {o.message}" for k, o in parts.items() if o.status != "passed"]

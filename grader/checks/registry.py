@@ -23,6 +23,9 @@ from grader.checks import (
     reproduce,
     sensitivity,
     service,
+    serviceapi,
+    servicecontract,
+    serviceperf,
     testsuite,
     tracking,
 )
@@ -92,16 +95,18 @@ CHECKS: dict[str, CheckDef[Any]] = {
         requires=IMAGE,
     ),
     "service.health": CheckDef(service.health, NoParams, timeout=60, requires=URL),
-    "service.examples": CheckDef(service.examples, NoParams, timeout=120, requires=URL),
-    "service.bad_input": CheckDef(service.bad_input, NoParams, timeout=120, requires=URL),
-    "service.openapi": CheckDef(service.openapi, NoParams, timeout=120, requires=URL),
-    "service.fuzz": CheckDef(service.fuzz, service.FuzzParams, timeout=600, requires=URL),
+    "service.examples": CheckDef(servicecontract.examples, NoParams, timeout=120, requires=URL),
+    "service.bad_input": CheckDef(servicecontract.bad_input, NoParams, timeout=120, requires=URL),
+    "service.openapi": CheckDef(serviceapi.openapi, NoParams, timeout=120, requires=URL),
+    "service.fuzz": CheckDef(serviceapi.fuzz, serviceapi.FuzzParams, timeout=600, requires=URL),
     "service.latency": CheckDef(
-        service.latency, service.LatencyParams, timeout=600, exclusive=True, requires=URL
+        serviceperf.latency, serviceperf.LatencyParams, timeout=600, exclusive=True, requires=URL
     ),
-    "service.metrics": CheckDef(service.metrics, service.MetricsParams, timeout=60, requires=URL),
+    "service.metrics": CheckDef(
+        serviceperf.metrics, serviceperf.MetricsParams, timeout=60, requires=URL
+    ),
     "service.model_info": CheckDef(
-        service.model_info, service.ModelInfoParams, timeout=60, requires=URL
+        serviceperf.model_info, serviceperf.ModelInfoParams, timeout=60, requires=URL
     ),
     "service.deployed": CheckDef(deploy.deployed, NoParams, timeout=180),
     # experiment tracking

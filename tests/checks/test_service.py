@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from grader.checks import container, service
+from grader.checks import container, service, serviceapi, servicecontract, serviceperf
 from grader.checks.base import Context, NoParams, Outcome, Provided
 from grader.engine import Engine, cleanup, port_in_use
 from grader.main import main
@@ -167,7 +167,7 @@ def test_health_fails_on_a_missing_ready_path(good: Context) -> None:
 @pytest.mark.docker
 @pytest.mark.slow
 def test_examples_pass(good: Context) -> None:
-    outcome = service.examples(good, NoParams())
+    outcome = servicecontract.examples(good, NoParams())
     assert (outcome.status, outcome.message) == ("passed", "all 1 examples answered as expected")
     assert outcome.evidence["transcript"][0]["status"] == 200
 
@@ -177,7 +177,7 @@ def test_examples_pass(good: Context) -> None:
 def test_examples_fail_when_predict_answers_500(start: Starter) -> None:
     ctx, started = start("predict500")
     assert started.status == "passed"
-    outcome = service.examples(ctx, NoParams())
+    outcome = servicecontract.examples(ctx, NoParams())
     assert outcome.status == "failed"
     assert outcome.message == "0/1 examples right; a setosa: HTTP 500, expected 200"
     assert "RuntimeError: model exploded" in outcome.evidence["service_logs"]
@@ -191,7 +191,7 @@ def test_examples_fail_on_a_wrong_value_or_shape(good: Context) -> None:
     shape = {**example, "name": "c", "response_shape": {"label": "string", "proba": ["number"]}}
     data = manifest_data(1, examples=[example, wrong, shape])
     ctx = context(good.repo, data, run_id="x", provided=good.provided)
-    outcome = service.examples(ctx, NoParams())
+    outcome = servicecontract.examples(ctx, NoParams())
     assert outcome.fraction == pytest.approx(1 / 3)
     assert outcome.message == (
         "1/3 examples right; b: label: expected 'virginica', got 'setosa'; "
@@ -202,8 +202,10 @@ def test_examples_fail_on_a_wrong_value_or_shape(good: Context) -> None:
 def test_shape_mini_language() -> None:
     shape = {"items": [{"id": "integer", "score": "number"}], "tag": "any", "note": "null"}
     value = {"items": [{"id": 1, "score": 0.5}, {"id": True, "score": 1}], "tag": [], "note": None}
-    assert service.shape_problems(value, shape) == ["$.items[1].id: expected integer, got boolean"]
-    assert service.shape_problems([1], "object") == ["$: expected object, got array"]
+    assert servicecontract.shape_problems(value, shape) == [
+        "$.items[1].id: expected integer, got boolean"
+    ]
+    assert servicecontract.shape_problems([1], "object") == ["$: expected object, got array"]
 
 
 # bad input ----------------------------------------------------------------------------
@@ -212,7 +214,7 @@ def test_shape_mini_language() -> None:
 @pytest.mark.docker
 @pytest.mark.slow
 def test_bad_input_passes_with_4xx(good: Context) -> None:
-    outcome = service.bad_input(good, NoParams())
+    outcome = servicecontract.bad_input(good, NoParams())
     assert (outcome.status, outcome.message) == (
         "passed",
         "2 invalid requests refused with 4xx; still healthy",
@@ -223,7 +225,7 @@ def test_bad_input_passes_with_4xx(good: Context) -> None:
 @pytest.mark.slow
 def test_bad_input_fails_on_500(start: Starter) -> None:
     ctx, _ = start("badinput500")
-    outcome = service.bad_input(ctx, NoParams())
+    outcome = servicecontract.bad_input(ctx, NoParams())
     assert outcome.status == "failed"
     assert outcome.message == (
         "text for a number: HTTP 500, expected 4xx; a missing feature: HTTP 500, expected 4xx"
@@ -236,7 +238,7 @@ def test_bad_input_fails_on_500(start: Starter) -> None:
 @pytest.mark.docker
 @pytest.mark.slow
 def test_openapi_passes(good: Context) -> None:
-    outcome = service.openapi(good, NoParams())
+    outcome = serviceapi.openapi(good, NoParams())
     assert (outcome.status, outcome.message) == (
         "passed",
         "routes declared; 1 answers conform to their schemas",
@@ -249,7 +251,7 @@ def test_openapi_fails_on_an_undeclared_route(good: Context) -> None:
     example = manifest_data(1)["service"]["examples"][0]
     data = manifest_data(1, examples=[example, {**example, "name": "b", "path": "/predict/batch"}])
     ctx = context(good.repo, data, run_id="x", provided=good.provided)
-    outcome = service.openapi(ctx, NoParams())
+    outcome = serviceapi.openapi(ctx, NoParams())
     assert (outcome.status, outcome.message) == ("failed", "POST /predict/batch is not declared")
 
 
@@ -259,7 +261,7 @@ def test_openapi_fails_on_an_undeclared_route(good: Context) -> None:
 @pytest.mark.docker
 @pytest.mark.slow
 def test_fuzz_passes_on_the_good_service(good: Context) -> None:
-    outcome = service.fuzz(good, service.FuzzParams(max_examples=10, seconds=30))
+    outcome = serviceapi.fuzz(good, serviceapi.FuzzParams(max_examples=10, seconds=30))
     assert (outcome.status, outcome.message) == ("passed", "no server error in the fuzz run")
 
 
@@ -267,7 +269,7 @@ def test_fuzz_passes_on_the_good_service(good: Context) -> None:
 @pytest.mark.slow
 def test_fuzz_finds_a_500_on_bad_input(start: Starter) -> None:
     ctx, _ = start("badinput500")
-    outcome = service.fuzz(ctx, service.FuzzParams(max_examples=10, seconds=30))
+    outcome = serviceapi.fuzz(ctx, serviceapi.FuzzParams(max_examples=10, seconds=30))
     assert outcome.status == "failed"
     assert outcome.message == "the fuzz run found server errors (5xx): see the log"
 
@@ -278,7 +280,9 @@ def test_fuzz_finds_a_500_on_bad_input(start: Starter) -> None:
 @pytest.mark.docker
 @pytest.mark.slow
 def test_latency_within_budget_passes(good: Context) -> None:
-    outcome = service.latency(good, service.LatencyParams(requests=60, concurrency=4, p95_ms=500))
+    outcome = serviceperf.latency(
+        good, serviceperf.LatencyParams(requests=60, concurrency=4, p95_ms=500)
+    )
     assert outcome.status == "passed", outcome.message
     assert outcome.evidence["errors"] == 0
     p95, p50 = outcome.evidence["leaderboard"]  # lower latency ranks first
@@ -290,8 +294,8 @@ def test_latency_within_budget_passes(good: Context) -> None:
 @pytest.mark.slow
 def test_latency_of_a_slow_endpoint_earns_partial_credit(start: Starter) -> None:
     ctx, _ = start("slow")
-    params = service.LatencyParams(requests=16, concurrency=2, p95_ms=100, warmup=1)
-    outcome = service.latency(ctx, params)
+    params = serviceperf.LatencyParams(requests=16, concurrency=2, p95_ms=100, warmup=1)
+    outcome = serviceperf.latency(ctx, params)
     assert outcome.status == "failed"
     assert 0.05 < outcome.fraction < 0.45
     assert outcome.message.endswith("(budget 100 ms)")
@@ -304,15 +308,15 @@ def test_latency_of_a_slow_endpoint_earns_partial_credit(start: Starter) -> None
 @pytest.mark.docker
 @pytest.mark.slow
 def test_metrics_pass_with_the_required_names(good: Context) -> None:
-    outcome = service.metrics(good, service.MetricsParams(required=("predictions_total",)))
+    outcome = serviceperf.metrics(good, serviceperf.MetricsParams(required=("predictions_total",)))
     assert outcome.status == "passed", outcome.message
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_metrics_fail_on_a_missing_name(good: Context) -> None:
-    outcome = service.metrics(
-        good, service.MetricsParams(required=("http_request_duration_seconds",))
+    outcome = serviceperf.metrics(
+        good, serviceperf.MetricsParams(required=("http_request_duration_seconds",))
     )
     assert (outcome.status, outcome.message) == (
         "failed",
@@ -324,7 +328,7 @@ def test_metrics_fail_on_a_missing_name(good: Context) -> None:
 @pytest.mark.slow
 def test_metrics_fail_when_missing(start: Starter) -> None:
     ctx, _ = start("nometrics")
-    outcome = service.metrics(ctx, service.MetricsParams())
+    outcome = serviceperf.metrics(ctx, serviceperf.MetricsParams())
     assert (outcome.status, outcome.message) == ("failed", "/metrics answered 404")
 
 
@@ -334,14 +338,14 @@ def test_metrics_fail_when_missing(start: Starter) -> None:
 @pytest.mark.docker
 @pytest.mark.slow
 def test_model_info_passes(good: Context) -> None:
-    outcome = service.model_info(good, service.ModelInfoParams())
+    outcome = serviceperf.model_info(good, serviceperf.ModelInfoParams())
     assert (outcome.status, outcome.message) == ("passed", "serves iris-classifier version 3")
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_model_info_fails_on_another_model(good: Context) -> None:
-    outcome = service.model_info(good, service.ModelInfoParams(name="wine"))
+    outcome = serviceperf.model_info(good, serviceperf.ModelInfoParams(name="wine"))
     assert (outcome.status, outcome.message) == (
         "failed",
         "serves model 'iris-classifier', expected the registered 'wine'",
@@ -352,14 +356,14 @@ def test_model_info_fails_on_another_model(good: Context) -> None:
 
 SERVICE_CHECKS = {
     "health": lambda ctx: service.health(ctx, NoParams()),
-    "examples": lambda ctx: service.examples(ctx, NoParams()),
-    "bad_input": lambda ctx: service.bad_input(ctx, NoParams()),
-    "openapi": lambda ctx: service.openapi(ctx, NoParams()),
-    "latency": lambda ctx: service.latency(
-        ctx, service.LatencyParams(requests=24, concurrency=4, p95_ms=200, warmup=1)
+    "examples": lambda ctx: servicecontract.examples(ctx, NoParams()),
+    "bad_input": lambda ctx: servicecontract.bad_input(ctx, NoParams()),
+    "openapi": lambda ctx: serviceapi.openapi(ctx, NoParams()),
+    "latency": lambda ctx: serviceperf.latency(
+        ctx, serviceperf.LatencyParams(requests=24, concurrency=4, p95_ms=200, warmup=1)
     ),
-    "metrics": lambda ctx: service.metrics(ctx, service.MetricsParams()),
-    "model_info": lambda ctx: service.model_info(ctx, service.ModelInfoParams()),
+    "metrics": lambda ctx: serviceperf.metrics(ctx, serviceperf.MetricsParams()),
+    "model_info": lambda ctx: serviceperf.model_info(ctx, serviceperf.ModelInfoParams()),
 }
 
 
@@ -395,7 +399,12 @@ URL_RUBRIC = {
         {"id": "starts", "check": "service.starts", "points": 10, "needs": ["build"]},
         {"id": "health", "check": "service.health", "points": 10, "needs": ["starts"]},
         {"id": "examples", "check": "service.examples", "points": 20, "needs": ["starts"]},
-        {"id": "bad-input", "check": "service.bad_input", "points": 10, "needs": ["starts"]},
+        {
+            "id": "bad-input",
+            "check": "service.bad_input",
+            "points": 10,
+            "needs": ["starts"],
+        },
         {"id": "openapi", "check": "service.openapi", "points": 10, "needs": ["starts"]},
         {
             "id": "latency",
@@ -623,15 +632,15 @@ def test_a_health_probe_that_is_not_a_get_route_is_probed_as_the_manifest_says(
 # m3's service checks in m3's order, with m3's params.
 M3_SERVICE_CHECKS = {
     "service.health": lambda ctx: service.health(ctx, NoParams()),
-    "service.examples": lambda ctx: service.examples(ctx, NoParams()),
-    "service.bad_input": lambda ctx: service.bad_input(ctx, NoParams()),
-    "service.openapi": lambda ctx: service.openapi(ctx, NoParams()),
-    "service.fuzz": lambda ctx: service.fuzz(ctx, service.FuzzParams(max_examples=10)),
-    "service.latency": lambda ctx: service.latency(
-        ctx, service.LatencyParams(requests=200, concurrency=4, p95_ms=300)
+    "service.examples": lambda ctx: servicecontract.examples(ctx, NoParams()),
+    "service.bad_input": lambda ctx: servicecontract.bad_input(ctx, NoParams()),
+    "service.openapi": lambda ctx: serviceapi.openapi(ctx, NoParams()),
+    "service.fuzz": lambda ctx: serviceapi.fuzz(ctx, serviceapi.FuzzParams(max_examples=10)),
+    "service.latency": lambda ctx: serviceperf.latency(
+        ctx, serviceperf.LatencyParams(requests=200, concurrency=4, p95_ms=300)
     ),
-    "service.metrics": lambda ctx: service.metrics(ctx, service.MetricsParams()),
-    "service.model_info": lambda ctx: service.model_info(ctx, service.ModelInfoParams()),
+    "service.metrics": lambda ctx: serviceperf.metrics(ctx, serviceperf.MetricsParams()),
+    "service.model_info": lambda ctx: serviceperf.model_info(ctx, serviceperf.ModelInfoParams()),
 }
 
 
