@@ -18,7 +18,8 @@ from grader import fs, metrics, modelsandbox
 from grader.checks.base import Context, Outcome, Provided, failed
 from grader.checks.measure import Tolerance, compare
 from grader.checks.projectenv import project_sandbox
-from grader.checks.tracking import NO_MODEL, champion_subject, model_box
+from grader.checks.provenance import model_box
+from grader.checks.tracking import NO_MODEL, champion_subject
 from grader.manifest import Evaluation, Manifest, PrimaryMetric, Tracking
 from grader.metrics import Measured
 from grader.mlflowstore import StoreProblem, open_store

@@ -19,6 +19,7 @@ from grader.checks import (
     container,
     deploy,
     evaluate,
+    provenance,
     repo,
     reproduce,
     sensitivity,
@@ -116,7 +117,7 @@ CHECKS: dict[str, CheckDef[Any]] = {
     "tracking.metric": CheckDef(tracking.metric_threshold, tracking.MetricParams, timeout=120),
     "tracking.registered_model": CheckDef(tracking.registered_model, NoParams, timeout=120),
     "tracking.signature": CheckDef(tracking.signature, NoParams, timeout=180),
-    "tracking.lineage": CheckDef(tracking.lineage, tracking.LineageParams, timeout=120),
+    "tracking.lineage": CheckDef(provenance.lineage, provenance.LineageParams, timeout=120),
     "tracking.reproduce": CheckDef(
         reproduce.reproduce, reproduce.ReproduceParams, timeout=2400, engine=True
     ),
@@ -128,8 +129,8 @@ CHECKS: dict[str, CheckDef[Any]] = {
         provides=frozenset({"measured_metric"}),
     ),
     "tracking.consistency": CheckDef(
-        tracking.consistency,
-        tracking.ConsistencyParams,
+        provenance.consistency,
+        provenance.ConsistencyParams,
         timeout=1500,
         engine=True,
         requires=URL,

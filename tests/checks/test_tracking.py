@@ -479,7 +479,7 @@ def test_consistency_needs_the_service_url(team: Team) -> None:
 
 
 def test_prediction_comparison() -> None:
-    from grader.checks.tracking import _same
+    from grader.checks.provenance import _same
 
     assert _same(0.1 + 0.2, 0.3, 1e-6)
     assert not _same(1.0, 1.1, 1e-6)
