@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from grader.batch import TeamSpec
+from grader.batchplan import TeamSpec
 
 TOKEN_SECRET = "TEAMS_READ_TOKEN"
 KEY_SECRET = "GRADER_SIGNING_KEY"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from grader.batch import RECORD, team_dir
+from grader.batchstore import RECORD, team_dir
 from grader.course import Course
 from grader.errors import ConfigError
 from grader.reports.gradescope import read_grade

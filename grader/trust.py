@@ -14,7 +14,8 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from grader.batch import TeamSpec, find_results, resolve_commit
+from grader.batchplan import TeamSpec, resolve_commit
+from grader.batchstore import find_results
 from grader.course import grading_cutoff
 from grader.errors import GraderError
 from grader.results import TeamOutcome

@@ -24,17 +24,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from grader.batch import (
-    BatchConfig,
-    TeamSpec,
-    class_outcomes,
-    discover,
-    outcomes_from_results,
-    run_batch,
-    save,
-    select,
-    with_manifests,
-)
+from grader.batch import run_batch
+from grader.batchplan import BatchConfig, TeamSpec, discover, select, with_manifests
+from grader.batchstore import class_outcomes, outcomes_from_results, save
 from grader.commands.check import complete_milestone, load_milestone, parse_deadline
 from grader.commands.output import human_console, json_option, print_json, quiet_option
 from grader.course import Course, find_course

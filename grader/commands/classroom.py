@@ -15,7 +15,7 @@ import typer
 import yaml
 
 from grader import __version__
-from grader.batch import discover, resolve_commit
+from grader.batchplan import discover, resolve_commit
 from grader.classroom import KEY_SECRET, TOKEN_SECRET, Plan, job_conclusions, workflow
 from grader.commands.check import parse_deadline
 from grader.errors import EXIT_OK, UsageError

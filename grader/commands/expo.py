@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from grader.batch import discover
+from grader.batchplan import discover
 from grader.errors import EXIT_OK, ConfigError, UsageError
 from grader.fs import read_text
 from grader.manifest import MANIFEST_NAME, Manifest, load_manifest

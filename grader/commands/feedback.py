@@ -19,7 +19,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from grader.batch import load_outcome, team_dir
+from grader.batchstore import load_outcome, team_dir
 from grader.commands.teams import gh_ready, run_push
 from grader.course import find_course
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
