@@ -2,28 +2,21 @@
 
 Team code is untrusted. Everything here runs it with limits (memory, CPUs, processes),
 `no-new-privileges`, every capability dropped, no host environment, a time limit and
-bounded logs. Every container and image the grader creates carries the grader's label,
-the run's id and the check's id, so `cleanup()` can remove it by label: after a normal
-run, an exception, a check's timeout (its process is killed and cannot clean up after
-itself), Ctrl-C or SIGTERM, or a crash of the whole grader (`grader clean`).
+bounded logs. Everything it creates is labelled with its run and check, and removed by
+label (grader/engineruns.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
-import select
-import signal
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import docker
@@ -35,28 +28,15 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import ReadTimeout
 
 from grader import hostport, web
+from grader.engineimages import LOG_LIMIT, Images, slug
+from grader.engineruns import (
+    connect,
+    labels_for,
+)
 from grader.errors import EngineError, UsageError
 from grader.text import tail
 
-LABEL = "org.mlops-capstone-kit.grader"
-RUN_LABEL = "org.mlops-capstone-kit.run"
-CHECK_LABEL = "org.mlops-capstone-kit.check"
-# host:pid of the process whose grading run made a resource: the next run on this host
-# removes what a run left behind once that process is gone (a killed grader), or, in the
-# same process, once the run has ended.
-OWNER_LABEL = "org.mlops-capstone-kit.owner"
-# Images kept between runs on purpose (dependency environments, team images by content):
-# never a run's to remove; `grader clean --cache` removes them.
-CACHE_LABEL = "org.mlops-capstone-kit.cache"
-BUILD_KEY_LABEL = "org.mlops-capstone-kit.build-key"
-BUILD_SOURCE_LABEL = "org.mlops-capstone-kit.build-source"
-BUILD_REPOSITORY = "mlops-capstone-kit/build"
 NETWORK_MODES = ("published", "host")
-LOG_LIMIT = 8000
-HINT = (
-    "Start Docker (Docker Desktop, or `sudo systemctl start docker`; in this kit "
-    "`make docker`) and check that `docker info` answers."
-)
 
 
 def network_mode_from_env(default: str = "auto") -> str:
@@ -88,17 +68,6 @@ def resolve_network(mode: str) -> str:
         return "published"
 
 
-def connect(timeout: float = 60) -> docker.DockerClient:
-    """A client of a live engine, or an EngineError that says how to start one."""
-    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    try:
-        client = docker.from_env(timeout=int(timeout))
-        client.ping()
-    except (DockerException, RequestsConnectionError, OSError) as exc:
-        raise EngineError(f"no Docker engine answers at {where} ({exc}). {HINT}") from None
-    return client
-
-
 @dataclass(frozen=True)
 class Limits:
     """Resources one container may use; a fork bomb or a memory leak stops at these."""
@@ -106,16 +75,6 @@ class Limits:
     memory: str = "1g"
     cpus: float = 1.0
     pids: int = 256
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    ok: bool
-    image_id: str | None
-    seconds: float
-    log_tail: str
-    error: str = ""
-    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,140 +102,6 @@ class Health:
     reason: str
     via: str
     attempts: int = 0
-
-
-@dataclass(frozen=True)
-class Cleaned:
-    containers: int = 0
-    images: int = 0
-    networks: int = 0
-
-
-def labels_for(run_id: str, check_id: str = "") -> dict[str, str]:
-    labels = {LABEL: "1", RUN_LABEL: run_id, CHECK_LABEL: check_id}
-    if _owner is not None:
-        labels[OWNER_LABEL] = _owner
-    return labels
-
-
-_owner: str | None = None  # set while a grading run is in progress (inherited by forks)
-_active_runs: set[str] = set()
-
-
-@contextlib.contextmanager
-def owned_run(run_id: str) -> Iterator[None]:
-    """Mark what this run creates with its owner, after removing what ended runs left."""
-    global _owner
-    with contextlib.suppress(EngineError, DockerException, RequestsConnectionError):
-        sweep_ended_runs()
-    previous = _owner
-    _owner = f"{socket.gethostname()}:{os.getpid()}"
-    _active_runs.add(run_id)
-    try:
-        yield
-    finally:
-        _active_runs.discard(run_id)
-        _owner = previous
-
-
-def sweep_ended_runs(client: docker.DockerClient | None = None) -> Cleaned:
-    """Remove containers and images of runs on this host that have ended: their process is
-    gone, or it is this process and the run is no longer in progress. Runs of other live
-    processes, other hosts and the environment caches are never touched."""
-    owned = client is None
-    client = client or connect()
-    try:
-        flt = {"label": [f"{LABEL}=1", OWNER_LABEL]}
-        containers = [c for c in client.containers.list(all=True, filters=flt) if _ended(c.labels)]
-        images = [i for i in client.images.list(filters=flt) if _ended(i.labels)]
-        _remove(client, containers, images)
-        return Cleaned(len(containers), len(images), 0)
-    finally:
-        if owned:
-            client.close()
-
-
-def _ended(labels: Mapping[str, str]) -> bool:
-    host, _, pid_text = str(labels.get(OWNER_LABEL, "")).rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return labels.get(RUN_LABEL) not in _active_runs
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # alive, another user's
-    return False
-
-
-def _filters(run_id: str | None, check_id: str | None) -> dict[str, list[str]]:
-    wanted = [f"{LABEL}=1"]
-    if run_id:
-        wanted.append(f"{RUN_LABEL}={run_id}")
-    if check_id:
-        wanted.append(f"{CHECK_LABEL}={check_id}")
-    return {"label": wanted}
-
-
-def cleanup(
-    run_id: str | None = None,
-    check_id: str | None = None,
-    client: docker.DockerClient | None = None,
-) -> Cleaned:
-    """Remove the grader's containers, networks and images (of one run or check, or all)."""
-    owned = client is None
-    client = client or connect()
-    filters = _filters(run_id, check_id)
-    try:
-        containers = client.containers.list(all=True, filters=filters)
-        _remove(client, containers, ())  # a network or image in use cannot go
-        networks = client.networks.list(filters=filters)
-        for net in networks:
-            with contextlib.suppress(NotFound, APIError):
-                net.remove()
-        images = client.images.list(filters=filters)
-        _remove(client, (), images)
-        return Cleaned(len(containers), len(images), len(networks))
-    finally:
-        if owned:
-            client.close()
-
-
-def _remove(client: docker.DockerClient, containers: Sequence[Any], images: Sequence[Any]) -> None:
-    """Containers first (an image in use cannot go), each removal on its own."""
-    for container in containers:
-        with contextlib.suppress(NotFound, APIError):
-            container.remove(force=True, v=True)
-    for image in images:
-        with contextlib.suppress(NotFound, APIError):
-            client.images.remove(image.id, force=True)
-
-
-@contextlib.contextmanager
-def cleanup_on_signals(run_id: str) -> Iterator[None]:
-    """Turn SIGTERM into SystemExit so `finally` blocks run, and clean the run up at the end.
-
-    SIGINT already raises KeyboardInterrupt; SIGTERM would kill the process with no
-    cleanup at all. Only the main thread may install handlers, so elsewhere it just cleans.
-    """
-    previous: Any = None
-    main = threading.current_thread() is threading.main_thread()
-    if main:
-
-        def _terminate(signum: int, frame: FrameType | None) -> None:
-            raise SystemExit(128 + signum)
-
-        previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(EngineError, DockerException, RequestsConnectionError):
-            cleanup(run_id=run_id)
-        if main:
-            signal.signal(signal.SIGTERM, previous)
 
 
 HOST_PORT_HINT = (
@@ -314,7 +139,7 @@ def inside(root: Path, rel: str) -> Path:
     return path
 
 
-class Engine:
+class Engine(Images):
     """One check's view of the engine: what it creates is labelled and removed on close.
 
     Use as a context manager. `keep()` a container or image that later checks need
@@ -366,97 +191,6 @@ class Engine:
         self._images.clear()
         self.client.close()
 
-    # build ---------------------------------------------------------------------------
-
-    def build(
-        self,
-        context: Path,
-        dockerfile: str = "Dockerfile",
-        *,
-        buildargs: Mapping[str, str] | None = None,
-        timeout: float = 600,
-        network_mode: str | None = None,
-        memory: str = "2g",
-        nocache: bool = False,
-        key: str | None = None,
-        source: str = "",
-    ) -> BuildResult:
-        """Build an image; a failing or slow build is a BuildResult, not an exception.
-
-        `network_mode` is the build's (None: "host" when the grader runs with host
-        networking, else the engine's default, which reaches the package index).
-        `key` (what the build was made from, see `built`): the image is kept between runs
-        as `mlops-capstone-kit/build:<key>`, so the same files are never built twice, and
-        it replaces the one kept for the same `source` (a repository): one image per team
-        is kept, and its layers are the build cache of the team's next commit.
-        """
-        tag = f"grader-{self.run_id}/{_slug(self.check_id or 'build')}:{uuid.uuid4().hex[:8]}"
-        # Each label is one more step of the classic builder: images carry only the ones
-        # cleanup needs (a timed-out build leaves no image to find by check).
-        labels = {LABEL: "1", RUN_LABEL: self.run_id, **({OWNER_LABEL: _owner} if _owner else {})}
-        if key is not None:
-            tag = f"{BUILD_REPOSITORY}:{key[:32]}"
-            labels = {
-                LABEL: "cache",
-                CACHE_LABEL: "1",
-                BUILD_KEY_LABEL: key,
-                BUILD_SOURCE_LABEL: source,
-            }
-        net = network_mode or ("host" if self.network_mode == "host" else None)
-        kwargs: dict[str, Any] = {
-            "path": str(context),
-            "dockerfile": dockerfile,
-            "tag": tag,
-            "buildargs": dict(buildargs or {}),
-            "labels": labels,
-            "network_mode": net,
-            "rm": True,
-            "forcerm": True,
-            "pull": False,
-            "nocache": nocache,
-            "decode": True,
-            "container_limits": {"memory": _bytes(memory)},
-        }
-        lines: list[str] = []
-        state: dict[str, Any] = {}
-        start = time.monotonic()
-        finished = _stream_build(
-            kwargs, timeout, lambda chunk: _take_build_chunk(chunk, lines, state)
-        )
-        seconds = time.monotonic() - start
-        if not finished:
-            self._forget_tag(tag)
-            log = tail("".join(lines), LOG_LIMIT)
-            return BuildResult(False, None, seconds, log, f"timed out after {timeout:g}s", True)
-        log = tail("".join(lines), LOG_LIMIT)
-        image_id = state.get("image_id")
-        if "error" in state or not image_id:
-            return BuildResult(False, None, seconds, log, state.get("error", "no image produced"))
-        if key is None:
-            self._images.append(image_id)
-        elif source:
-            self._replace_builds(source, image_id)
-        return BuildResult(True, image_id, seconds, log)
-
-    def _replace_builds(self, source: str, image_id: str) -> None:
-        """Remove the images kept for `source` but the new one; one that a run in progress
-        holds (`anchor`) stays: the engine refuses to remove an image a container uses."""
-        flt = {"label": [f"{CACHE_LABEL}=1", f"{BUILD_SOURCE_LABEL}={source}"]}
-        with contextlib.suppress(DockerException):
-            for image in self.client.images.list(filters=flt):
-                if image.id == image_id:
-                    continue
-                for tag in image.tags:  # untagged, it goes with its layers no other holds
-                    with contextlib.suppress(DockerException):
-                        self.client.images.remove(tag)
-
-    def image_id(self, name: str) -> str:
-        """The id of a local image by name, or "absent" (a build would then pull it)."""
-        try:
-            return str(self.client.images.get(name).id)
-        except (ImageNotFound, APIError):
-            return "absent"
-
     def anchor(self, image: str) -> bool:
         """Hold `image` for the rest of the run: a created, never started container of it
         (removed by the run's cleanup), so that no other run can remove the image meanwhile
@@ -467,25 +201,6 @@ class Engine:
         except (ImageNotFound, NotFound):
             return False
         return True
-
-    def built(self, key: str) -> str | None:
-        """The id of the image built earlier from the same files (`key`), if still here."""
-        try:
-            image = self.client.images.get(f"{BUILD_REPOSITORY}:{key[:32]}")
-        except (ImageNotFound, APIError):
-            return None
-        return str(image.id) if image.labels.get(BUILD_KEY_LABEL) == key else None
-
-    def _forget_tag(self, tag: str) -> None:
-        with contextlib.suppress(DockerException):
-            self.client.images.remove(tag, force=True)
-
-    def image_attrs(self, image: str) -> dict[str, Any]:
-        try:
-            attrs: dict[str, Any] = self.client.images.get(image).attrs
-        except ImageNotFound:
-            raise EngineError(f"image {image} is gone (removed by a cleanup?)") from None
-        return attrs
 
     # run -----------------------------------------------------------------------------
 
@@ -504,7 +219,7 @@ class Engine:
         entrypoint: list[str] | str | None = None,
     ) -> Container:
         """A created (not started) container with every sandbox limit applied."""
-        name = f"grader-{self.run_id}-{_slug(self.check_id or 'run')}-{uuid.uuid4().hex[:6]}"
+        name = f"grader-{self.run_id}-{slug(self.check_id or 'run')}-{uuid.uuid4().hex[:6]}"
         container: Container = self.client.containers.create(
             image,
             command,
@@ -712,79 +427,3 @@ def _published_port(container: Container, port: int) -> int:
             return int(bound[0]["HostPort"])
         time.sleep(0.1)
     raise EngineError(f"the engine published no host port for container port {port}")
-
-
-def _stream_build(
-    kwargs: dict[str, Any], timeout: float, take: Callable[[dict[str, Any]], None]
-) -> bool:
-    """Run a build in a forked child, passing its progress to `take`; False on timeout.
-
-    The engine cancels a build (and kills its step's container) only when the client's
-    connection closes: killing the child that holds the connection is the sure way.
-    (os.fork, not multiprocessing: checks already run in daemonic processes.)
-    """
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        _build_child(kwargs, timeout, write_fd)
-    os.close(write_fd)
-    deadline = time.monotonic() + timeout
-    pending = b""
-    try:
-        with os.fdopen(read_fd, "rb", buffering=0) as pipe:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not select.select([pipe], [], [], remaining)[0]:
-                    return False
-                data = pipe.read(1 << 16)
-                if not data:
-                    return True
-                *lines, pending = (pending + data).split(b"\n")
-                for line in filter(None, lines):
-                    take(json.loads(line))
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-
-
-def _build_child(kwargs: dict[str, Any], timeout: float, write_fd: int) -> None:
-    """The forked child: stream the build's JSON progress lines into the pipe, then exit."""
-    try:
-        with os.fdopen(write_fd, "w", encoding="utf-8") as out:
-            try:
-                api = docker.from_env(timeout=int(timeout) + 30).api
-                for chunk in api.build(**kwargs):
-                    out.write(json.dumps(chunk) + "\n")
-                    out.flush()
-            except APIError as exc:  # the engine refused the build: say what it said
-                out.write(json.dumps({"error": str(exc.explanation or exc)}) + "\n")
-            except Exception as exc:  # the build's error, shown in the check's evidence
-                out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
-    finally:
-        os._exit(0)  # never run the parent's cleanup handlers in the child
-
-
-def _take_build_chunk(chunk: dict[str, Any], lines: list[str], state: dict[str, Any]) -> None:
-    if "stream" in chunk:
-        lines.append(str(chunk["stream"]))
-    if "error" in chunk:
-        state["error"] = str(chunk["error"]).strip()
-        lines.append(f"ERROR: {chunk['error']}\n")
-    aux = chunk.get("aux")
-    if isinstance(aux, dict) and "ID" in aux:
-        state["image_id"] = str(aux["ID"])
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip("-.") or "x"
-
-
-def _bytes(size: str) -> int:
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    text = size.strip().lower().removesuffix("b")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)

@@ -45,10 +45,10 @@ class Options:
 def _release_engine_resources(run_id: str, check_id: str | None = None) -> None:
     """Remove containers and images a run (or one timed-out check) left behind."""
     try:
-        engine = importlib.import_module("grader.engine")
+        engineruns = importlib.import_module("grader.engineruns")
     except ImportError:
         return
-    cleanup: Any = getattr(engine, "cleanup", None)
+    cleanup: Any = getattr(engineruns, "cleanup", None)
     if cleanup is not None:
         with contextlib.suppress(Exception):
             cleanup(run_id=run_id, check_id=check_id)
@@ -63,11 +63,11 @@ def _engine_cleanup(run_id: str) -> Iterator[None]:
     """Remove what ended runs left behind, label what this one creates with its owner, and
     on SIGTERM, Ctrl-C or a crash remove what it created in the engine."""
     try:
-        engine = importlib.import_module("grader.engine")
+        engineruns = importlib.import_module("grader.engineruns")
     except ImportError:
         yield
         return
-    with engine.owned_run(run_id), engine.cleanup_on_signals(run_id):
+    with engineruns.owned_run(run_id), engineruns.cleanup_on_signals(run_id):
         yield
 
 

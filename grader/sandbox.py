@@ -42,16 +42,8 @@ from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
 from grader import depset, locks
-from grader.engine import (
-    CACHE_LABEL,
-    LABEL,
-    RUN_LABEL,
-    Engine,
-    Limits,
-    RunResult,
-    connect,
-    network_mode_from_env,
-)
+from grader.engine import Engine, Limits, RunResult, network_mode_from_env
+from grader.engineruns import CACHE_LABEL, LABEL, RUN_LABEL, connect
 from grader.errors import EngineError
 from grader.sandboxtools import UV_ENV, tools_archive
 

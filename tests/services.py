@@ -136,7 +136,7 @@ def new_run_id() -> str:
 
 def grader_leftovers(run_id: str | None = None) -> list[str]:
     """Names of containers and images that carry the grader's label (and the run's)."""
-    from grader.engine import LABEL, RUN_LABEL
+    from grader.engineruns import LABEL, RUN_LABEL
 
     client = docker_client()
     try:

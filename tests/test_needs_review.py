@@ -3,7 +3,7 @@ review, leave its Canvas cell empty and exit 3 after writing every report, unles
 accepts errors as zero.
 
 The engine is made unreachable the way it fails on a TA's laptop: DOCKER_HOST names a socket
-nobody listens on, so `grader.engine.connect` fails inside the team's real grading process.
+nobody listens on, so `grader.engineruns.connect` fails inside the team's real grading process.
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ from grader.checks.base import (
     passed,
     skipped,
 )
-from grader.engine import HOST_PORT_HINT, BuildResult, Engine, Health, Limits, ServiceHandle
+from grader.engine import HOST_PORT_HINT, Engine, Health, Limits, ServiceHandle
+from grader.engineimages import BuildResult
 from grader.errors import CheckError, EngineError
 from grader.manifest import Service
 from grader.target import cache_dir

@@ -6,7 +6,7 @@ import shutil
 
 import typer
 
-from grader import engine, sandbox
+from grader import engineruns, sandbox
 from grader.errors import EXIT_OK
 from grader.target import cache_dir
 
@@ -29,7 +29,7 @@ def clean(
 
     Example: grader clean --cache
     """
-    done = engine.cleanup(run_id=run)
+    done = engineruns.cleanup(run_id=run)
     line = f"removed {done.containers} containers, {done.images} images, {done.networks} networks"
     if cache:
         line += f", {sandbox.remove_cache_images(run_id=run)} cache images"

@@ -11,7 +11,8 @@ import pytest
 
 from grader.checks import container
 from grader.checks.base import Context, NoParams, Outcome
-from grader.engine import Engine, cleanup
+from grader.engine import Engine
+from grader.engineruns import cleanup
 from tests.helpers import build_tree, commit_all
 from tests.services import (
     context,

@@ -18,7 +18,8 @@ import yaml
 
 from grader.checks import container, service, serviceapi, servicecontract, serviceperf
 from grader.checks.base import Context, NoParams, Outcome, Provided
-from grader.engine import Engine, cleanup, port_in_use
+from grader.engine import Engine, port_in_use
+from grader.engineruns import cleanup
 from grader.main import main
 from grader.reports.gradescope import read_grade
 from tests.helpers import init_repo
