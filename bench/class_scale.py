@@ -76,7 +76,8 @@ def change(repo: Path, index: int) -> str:
         return "a new API route (/about)"
     if index == 5:
         edit(repo / "pyproject.toml", '"joblib==', '"tabulate==0.9.0",\n  "joblib==')
-        return "a new dependency (tabulate)"
+        run([str(Path(sys.executable).parent / "uv"), "lock", "-q"], repo)  # as `make lock`
+        return "a new dependency (tabulate, locked)"
     if index == 6:
         (repo / "tests" / "test_broken.py").write_text(
             "def test_new_feature_is_done():\n    assert 1 + 1 == 3\n", encoding="utf-8"

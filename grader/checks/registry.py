@@ -17,11 +17,14 @@ from typing import Any
 from grader.checks import (
     ci,
     container,
+    containerbuild,
     deploy,
     evaluate,
+    precommit,
     provenance,
     repo,
     reproduce,
+    secrets,
     sensitivity,
     service,
     serviceapi,
@@ -45,14 +48,19 @@ CHECKS: dict[str, CheckDef[Any]] = {
     "repo.ignore_files": CheckDef(repo.ignore_files, repo.IgnoreParams, timeout=30),
     "repo.large_files": CheckDef(repo.large_files, repo.LargeFilesParams, timeout=120),
     "repo.secrets": CheckDef(
-        repo.no_secrets, repo.SecretsParams, timeout=300, preload=("detect_secrets.core.scan",)
+        secrets.no_secrets,
+        secrets.SecretsParams,
+        timeout=300,
+        preload=("detect_secrets.core.scan",),
     ),
     "repo.commits": CheckDef(repo.commit_distribution, repo.CommitsParams, timeout=60),
     "repo.tag": CheckDef(repo.tag_exists, repo.TagParams, timeout=30),
     "repo.doc_filled": CheckDef(repo.doc_filled, repo.DocParams, timeout=30),
-    "precommit.config": CheckDef(repo.precommit_config, repo.PrecommitConfigParams, timeout=30),
+    "precommit.config": CheckDef(
+        precommit.precommit_config, precommit.PrecommitConfigParams, timeout=30
+    ),
     "precommit.run": CheckDef(
-        repo.precommit_run, repo.PrecommitRunParams, timeout=900, engine=True
+        precommit.precommit_run, precommit.PrecommitRunParams, timeout=900, engine=True
     ),
     # continuous integration
     "ci.workflows": CheckDef(ci.workflows_valid, ci.WorkflowsParams, timeout=60),
@@ -61,7 +69,7 @@ CHECKS: dict[str, CheckDef[Any]] = {
     "ci.run_status": CheckDef(ci.run_status, ci.RunStatusParams, timeout=120),
     # container (image built from the graded commit)
     "container.build": CheckDef(
-        container.build, container.BuildParams, timeout=900, engine=True, provides=IMAGE
+        containerbuild.build, containerbuild.BuildParams, timeout=900, engine=True, provides=IMAGE
     ),
     "container.size": CheckDef(
         container.image_size, container.SizeParams, timeout=60, engine=True, requires=IMAGE

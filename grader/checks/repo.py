@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field
 
-from grader import fs, gitrepo, sandbox, secretscan
+from grader import fs, gitrepo
 from grader.checks.base import (
     Context,
     NoParams,
@@ -19,11 +17,10 @@ from grader.checks.base import (
     Params,
     failed,
     passed,
-    skipped,
 )
-from grader.errors import CheckError, EngineError
+from grader.errors import CheckError
 from grader.manifest import MANIFEST_NAME, Member
-from grader.text import plural, tail
+from grader.text import plural
 
 __all__ = ["NoParams"]
 
@@ -210,207 +207,6 @@ def large_files(ctx: Context, params: LargeFilesParams) -> Outcome:
     return passed(f"no file over {params.max_kb} KiB", evidence)
 
 
-DEFAULT_SECRET_PLUGINS = [
-    "AWSKeyDetector",
-    "ArtifactoryDetector",
-    "AzureStorageKeyDetector",
-    "BasicAuthDetector",
-    "DiscordBotTokenDetector",
-    "GitHubTokenDetector",
-    "GitLabTokenDetector",
-    "JwtTokenDetector",
-    "MailchimpDetector",
-    "NpmDetector",
-    "OpenAIDetector",
-    "PrivateKeyDetector",
-    "PypiTokenDetector",
-    "SendGridDetector",
-    "SlackDetector",
-    "StripeDetector",
-    "TelegramBotTokenDetector",
-    "TwilioKeyDetector",
-]
-
-
-# Where a credential assigned a literal value is a finding (detect-secrets scans every file).
-ASSIGNMENT_FILES = (
-    *("*.tfvars", "*.tfvars.json", "*.tf", "*.hcl", "*.yaml", "*.yml", "*.toml", "*.ini"),
-    *("*.cfg", "*.conf", "*.cnf", "*.json", "*.properties", ".env", "*.env", ".env.*"),
-    *("*.ipynb", ".netrc", "_netrc", ".pypirc", ".npmrc", "credentials", "config.local"),
-    "config",
-)
-HISTORY_BLOB_LIMIT = 1_000_000  # bytes: larger file versions are data, not configuration
-LISTED = 5
-
-
-class SecretsParams(Params):
-    plugins: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_SECRET_PLUGINS),
-        description="detect-secrets plugins to run (the high-entropy ones are off by default).",
-    )
-    exclude: list[str] = Field(
-        default_factory=lambda: ["*.lock", "mlruns/*", "*.db"],
-        description="Globs (of the path in the repository) not scanned.",
-    )
-    assignments: list[str] = Field(
-        default_factory=lambda: list(ASSIGNMENT_FILES),
-        description=(
-            "File names (globs) where a credential assigned a literal value "
-            '(`password = "..."`) is a finding: Terraform, YAML, TOML, INI, JSON, '
-            "`.properties`, env files and notebooks; add `*.py` for Python sources."
-        ),
-    )
-    history: bool = Field(True, description="Also scan every earlier version of every file.")
-
-
-Found = tuple[str, dict[str, Any]]  # (a digest of the secret, the finding without it)
-
-
-def no_secrets(ctx: Context, params: SecretsParams) -> Outcome:
-    """No secrets (keys, tokens, private keys) are committed.
-
-    Scanned with detect-secrets (keys by their shape), plus credentials assigned in
-    configuration files: `database_password = "..."` in a `.tfvars`, `token:` in YAML,
-    `password =` in INI/TOML/`.properties`, `"api_key": "..."` in JSON, `.env` files, and
-    notebooks' code cells and outputs. Placeholders (`changeme`, `<...>`, `${VAR}`,
-    `{{ }}`, `var.db_password`, `os.environ[...]`) are fine, and so are files installed
-    packages ship (`.venv`, `site-packages`, `node_modules`). Every earlier version in
-    git history counts too. Findings name file, line and kind, never the value. A
-    committed key must be treated as leaked: revoke it at its provider first, then read
-    it from an environment variable or a secret store, and remove it from history
-    (`git filter-repo --replace-text`). Fix false alarms by excluding the file in the rubric.
-    """
-    from detect_secrets.settings import transient_settings
-
-    files = [rel.as_posix() for rel in fs.iter_files(ctx.repo)]
-    venvs = _venvs(files)
-    found: list[Found] = []
-    history: list[dict[str, Any]] = []
-    seen: set[str] = set()  # lines already scanned: a later version is scanned for new ones
-    with transient_settings({"plugins_used": [{"name": name} for name in params.plugins]}):
-        for rel in files:
-            if _not_scanned(rel, params, venvs):
-                continue
-            with (ctx.repo / rel).open("rb") as handle:
-                data = handle.read(2_000_000)
-            text = data.decode("utf-8", errors="replace")
-            seen.update(_lines(data, text))
-            found += _per_line(
-                [*_detected(ctx.repo / rel, rel), *_assigned(text, rel, params, None)]
-            )
-        if params.history and ctx.commit:
-            history = _secrets_in_history(ctx, ctx.commit, params, found, seen)
-    findings = [finding for _, finding in found]
-    evidence = {"findings": findings[:100], "only_in_history": history[:100]}
-    listed = [_where(f) for f in [*findings, *history]]
-    if not listed:
-        return passed("no secrets found", {"plugins": params.plugins, "files": len(files)})
-    shown = ", ".join(listed[:LISTED])
-    more = f"; and {len(listed) - LISTED} more" if len(listed) > LISTED else ""
-    return failed(f"{plural(len(listed), 'possible secret')}: {shown}{more}", evidence)
-
-
-def _venvs(paths: list[str]) -> frozenset[str]:
-    """Folders that hold a virtual environment (a `pyvenv.cfg`), whatever their name."""
-    return frozenset(str(PurePosixPath(p).parent) for p in paths if p.endswith("pyvenv.cfg"))
-
-
-def _not_scanned(rel: str, params: SecretsParams, venvs: frozenset[str]) -> bool:
-    if secretscan.is_third_party(rel, venvs):
-        return True
-    return any(fnmatch.fnmatch(rel, pattern) for pattern in params.exclude)
-
-
-def _lines(data: bytes, text: str) -> set[str]:
-    return (
-        set() if b"\0" in data[:8192] else {s for line in text.splitlines() if (s := line.strip())}
-    )
-
-
-def _detected(path: Path, rel: str, numbers: list[int] | None = None) -> list[Found]:
-    """detect-secrets' findings in a file; `numbers`: the line each of its lines was."""
-    from detect_secrets.core.scan import scan_file
-
-    found: list[Found] = []
-    for secret in scan_file(str(path)):
-        line = numbers[secret.line_number - 1] if numbers else secret.line_number
-        found.append((secret.secret_hash, {"file": rel, "line": line, "type": secret.type}))
-    return found
-
-
-def _assigned(text: str, rel: str, params: SecretsParams, only: set[int] | None) -> list[Found]:
-    """Credentials assigned literal values (on the lines in `only`, if given)."""
-    if not any(fnmatch.fnmatch(PurePosixPath(rel).name, g) for g in params.assignments):
-        return []
-    return [
-        (
-            hit.fingerprint,
-            {"file": rel, "line": hit.line, "type": f"{hit.kind} assignment", "key": hit.key},
-        )
-        for hit in secretscan.scan(rel, text)
-        if only is None or hit.line in only
-    ]
-
-
-def _per_line(found: list[Found]) -> list[Found]:
-    """One finding per line (detect-secrets' first: it names the kind of key)."""
-    by_line: dict[int, Found] = {}
-    for item in found:
-        by_line.setdefault(item[1]["line"], item)
-    return [by_line[line] for line in sorted(by_line)]
-
-
-def _secrets_in_history(
-    ctx: Context, commit: str, params: SecretsParams, in_tree: list[Found], seen: set[str]
-) -> list[dict[str, Any]]:
-    """Secrets on the lines of earlier file versions that no scanned version had, oldest first.
-
-    Versions share most lines, so each is scanned only for the lines it brought: a
-    class's history is scanned in about the time of its tree.
-    """
-    current = gitrepo.tree_blobs(ctx.repo, commit)
-    blobs = gitrepo.history_blobs(ctx.repo)
-    venvs = _venvs([b.path for b in blobs])
-    paths: dict[str, list[str]] = {}
-    for blob in blobs:
-        small = blob.size <= HISTORY_BLOB_LIMIT and blob.sha not in current
-        if small and not _not_scanned(blob.path, params, venvs):
-            paths.setdefault(blob.sha, []).append(blob.path)
-    named = {(finding["file"], digest) for digest, finding in in_tree}
-    found: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="grader-history-") as tmp:
-        for index, (sha, data) in enumerate(gitrepo.read_blobs(ctx.repo, list(paths))):
-            text = data.decode("utf-8", errors="replace")
-            lines = text.splitlines()
-            fresh = _lines(data, text) - seen
-            new = [n for n, line in enumerate(lines, 1) if line.strip() in fresh]
-            if not new:
-                continue
-            seen.update(lines[n - 1].strip() for n in new)
-            for rel in paths[sha]:
-                # Named by its suffix only: a crafted tree's `../` never leaves `tmp`.
-                copy = Path(tmp, f"version{index}{PurePosixPath(rel).suffix[:20]}")
-                copy.write_text("".join(f"{lines[n - 1]}\n" for n in new), encoding="utf-8")
-                hits = [*_detected(copy, rel, new), *_assigned(text, rel, params, set(new))]
-                for digest, finding in _per_line(hits):
-                    if (rel, digest) not in named:
-                        named.add((rel, digest))
-                        found.append({**finding, "blob": sha})
-                copy.unlink()
-    for number, finding in enumerate(found):
-        sha = finding.pop("blob")
-        finding["commit"] = gitrepo.commit_adding(ctx.repo, sha) if number < 20 else None
-    return found
-
-
-def _where(finding: dict[str, Any]) -> str:
-    key = f": {finding['key']}" if finding.get("key") else ""
-    where = f"{finding['file']}:{finding['line']} ({finding['type']}{key})"
-    if "commit" in finding:
-        where += f" in history ({finding['commit']})" if finding["commit"] else " in history"
-    return where
-
-
 class CommitsParams(Params):
     min_commits: int = Field(1, ge=0, description="Commits every member must have authored.")
     max_share: float = Field(1.0, gt=0, le=1, description="Largest share of one member.")
@@ -493,113 +289,6 @@ def tag_exists(ctx: Context, params: TagParams) -> Outcome:
     if good:
         return passed(f"tag {good[0]} is in the graded history", {"tags": tags})
     return failed(f"tag {tags[0]} is not in the graded commit's history", {"tags": tags})
-
-
-class PrecommitConfigParams(Params):
-    hooks: list[str] = Field(default_factory=list, description="Hook ids that must be present.")
-    equivalents: dict[str, list[str]] = Field(
-        default_factory=dict,
-        description=(
-            "Hook ids that do the same job as a required one, for repos with their own "
-            "configuration: {ruff: [flake8, pylint], ruff-format: [black]}."
-        ),
-    )
-
-
-def precommit_config(ctx: Context, params: PrecommitConfigParams) -> Outcome:
-    """The pre-commit configuration exists and has the required hooks.
-
-    `.pre-commit-config.yaml` at the root must be valid YAML and list each required hook id
-    (in any repo, local or remote), or a hook the rubric accepts in its place. Partial
-    credit per hook. Fix: add the hooks and run `pre-commit run --all-files`.
-    """
-    text = fs.read_text(ctx.repo, ".pre-commit-config.yaml")
-    if text is None:
-        return failed(".pre-commit-config.yaml not found")
-    try:
-        config = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        return failed(f".pre-commit-config.yaml is not valid YAML: {exc}".splitlines()[0])
-    repos = config.get("repos", []) if isinstance(config, dict) else []
-    ids = {h.get("id") for r in repos if isinstance(r, dict) for h in r.get("hooks", []) or []}
-    missing = [
-        h for h in params.hooks if h not in ids and not ids & set(params.equivalents.get(h, ()))
-    ]
-    evidence = {"hooks": sorted(str(i) for i in ids), "missing": missing}
-    if missing:
-        fraction = 1 - len(missing) / len(params.hooks)
-        named = [_or(h, params.equivalents.get(h, [])) for h in missing]
-        return failed(f"missing hooks: {', '.join(named)}", evidence, fraction)
-    return passed(f"{plural(len(ids), 'hook')} configured", evidence)
-
-
-def _or(hook: str, others: list[str]) -> str:
-    return f"{hook} (or {', '.join(others)})" if others else hook
-
-
-class PrecommitRunParams(Params):
-    timeout: float = Field(600, gt=0, description="Seconds before the run is stopped.")
-    setup_timeout: float = Field(600, gt=0, description="Seconds to install the hooks.")
-    setup: str | None = Field(
-        None, description="Extra shell commands before the hooks install (tools system hooks use)."
-    )
-    image: str = Field("python:3.11-slim", description="Base image (git and pre-commit are added).")
-
-
-PRECOMMIT_RUN = ["pre-commit", "run", "--all-files", "--color", "never"]
-
-
-def precommit_run(ctx: Context, params: PrecommitRunParams) -> Outcome:
-    """pre-commit passes on every file.
-
-    Runs `pre-commit run --all-files` on a copy of the graded commit, in a container
-    (hooks are commands you control): the hooks are installed first, with network access,
-    then run without it. A hook that changes files fails the run. Fix: run the same
-    command locally, commit what the hooks fixed.
-    """
-    if fs.read_text(ctx.repo, ".pre-commit-config.yaml") is None:
-        return skipped("no .pre-commit-config.yaml")
-    setup = "git config --global --add safe.directory '*' && pre-commit install-hooks"
-    if params.setup:
-        setup = f"{params.setup} && {setup}"
-    # The hook environments (under $HOME, kept in the cache image) depend only on the
-    # config; an extra setup may read anything in the repo, so it installs every time.
-    cache = None if params.setup else sandbox.EnvCache((".pre-commit-config.yaml",))
-    try:
-        result = sandbox.run_in_sandbox(
-            ctx.repo,
-            PRECOMMIT_RUN,
-            image=sandbox.hooks_image(params.image, ctx.settings.network_mode),
-            setup=setup,
-            cache=cache,
-            timeout=params.timeout,
-            setup_timeout=params.setup_timeout,
-            run_id=ctx.settings.run_id,
-            check_id=ctx.check_id,
-            network_mode=ctx.settings.network_mode,
-        )
-    except EngineError as exc:
-        raise CheckError(str(exc)) from None
-    return _judge_precommit(result, params)
-
-
-def _judge_precommit(result: sandbox.SandboxResult, params: PrecommitRunParams) -> Outcome:
-    output = result.output
-    evidence = {
-        "command": " ".join(PRECOMMIT_RUN),
-        "exit_code": result.exit_code,
-        "environment": result.environment,
-        "log": tail(output),
-    }
-    if result.setup_failed:
-        return failed(f"pre-commit could not install the hooks: {tail(output, 300)}", evidence)
-    if result.timed_out:
-        return failed(f"pre-commit did not finish within {params.timeout:.0f}s", evidence)
-    failing = [ln.split("...")[0].strip() for ln in output.splitlines() if ln.endswith("Failed")]
-    if result.exit_code == 0:
-        return passed("pre-commit passed on all files", evidence)
-    what = ", ".join(failing) if failing else f"exit code {result.exit_code}"
-    return failed(f"pre-commit failed: {what}", evidence)
 
 
 class DocParams(Params):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import container
+from grader.checks import container, containerbuild
 from grader.checks.base import Context, NoParams, Outcome
 from grader.engine import Engine
 from grader.engineruns import cleanup
@@ -41,7 +41,7 @@ def build_variant(
     ensure_base_image()
     repo = service_repo(root, variant, **extra)
     ctx = context(repo, manifest_data(free_port()), run_id=run_id, check_id="container.build")
-    outcome = container.build(ctx, container.BuildParams(timeout=300))
+    outcome = containerbuild.build(ctx, containerbuild.BuildParams(timeout=300))
     ctx.provided = ctx.provided.merged(outcome.provides)
     return ctx, outcome
 
@@ -90,7 +90,7 @@ def test_build_fails_on_a_dockerfile_syntax_error(tmp_path: Path, run_id: str) -
 
 def test_build_fails_without_a_dockerfile(tmp_path: Path, run_id: str) -> None:
     ctx = context(tmp_path, manifest_data(8000), run_id=run_id)
-    outcome = container.build(ctx, container.BuildParams())
+    outcome = containerbuild.build(ctx, containerbuild.BuildParams())
     assert (outcome.status, outcome.message) == (
         "failed",
         "Dockerfile is not in the graded commit",
@@ -99,7 +99,7 @@ def test_build_fails_without_a_dockerfile(tmp_path: Path, run_id: str) -> None:
 
 def test_build_is_skipped_in_url_mode(tmp_path: Path, run_id: str) -> None:
     ctx = context(tmp_path, manifest_data(8000), run_id=run_id, url="http://127.0.0.1:9")
-    assert container.build(ctx, container.BuildParams()).status == "skipped"
+    assert containerbuild.build(ctx, containerbuild.BuildParams()).status == "skipped"
 
 
 def test_size_within_budget_passes(good_ctx: Context) -> None:
@@ -218,7 +218,7 @@ def tiny_image(root: Path, run_id: str, dockerfile: str) -> Context:
         "somepkg/tests/test_key.pem": FAKE_KEY,
     }
     ctx = context(build_tree(root, files), manifest_data(8000), run_id=run_id)
-    outcome = container.build(ctx, container.BuildParams(timeout=120))
+    outcome = containerbuild.build(ctx, containerbuild.BuildParams(timeout=120))
     assert outcome.status == "passed", outcome.message
     ctx.provided = ctx.provided.merged(outcome.provides)
     return ctx
@@ -324,40 +324,45 @@ def test_an_unchanged_commit_reuses_its_image_and_a_change_builds_anew(tmp_path:
     try:
         # Built once, in a run of its own; the image outlives that run's cleanup.
         ctx = committed(tmp_path / "a", first_run, **{"notes.txt": f"{first_run}\n"})
-        key = container.build_key(ctx, {})
+        key = containerbuild.build_key(ctx, {})
         assert key is not None
         keys.append(key)
-        built = container.build(ctx, container.BuildParams(timeout=300))
+        built = containerbuild.build(ctx, containerbuild.BuildParams(timeout=300))
         cleanup(run_id=first_run)
         assert built.status == "passed", built.message
         assert built.message.startswith("built in ")
         # Another checkout of the same files in another run: reused, not built.
         again = committed(tmp_path / "b", second_run, **{"notes.txt": f"{first_run}\n"})
-        assert container.build_key(again, {}) == key
-        reused = container.build(again, container.BuildParams(timeout=300))
+        assert containerbuild.build_key(again, {}) == key
+        reused = containerbuild.build(again, containerbuild.BuildParams(timeout=300))
         assert reused.status == "passed", reused.message
         assert reused.message.startswith("built earlier from the same files: image reused (")
         assert reused.provides.image == built.provides.image
         assert reused.evidence["reused"] == key[:12]
         # A changed file, a build arg or a forced rebuild: built again.
         changed = committed(tmp_path / "c", second_run, **{"notes.txt": "changed\n"})
-        keys.append(container.build_key(changed, {}))
+        keys.append(containerbuild.build_key(changed, {}))
         assert keys[-1] != key
-        assert container.build_key(again, {"MODE": "x"}) != key
+        assert containerbuild.build_key(again, {"MODE": "x"}) != key
         # The images it starts FROM count by their id, ARGs resolved.
-        assert container._from_images(again, {}) == ["mlops-kit-test/service-base:1"]
-        assert container._from_images(again, {"BASE": "python:3.11-slim"}) == ["python:3.11-slim"]
-        rebuilt = container.build(changed, container.BuildParams(timeout=300))
+        assert containerbuild._from_images(again, {}) == ["mlops-kit-test/service-base:1"]
+        assert containerbuild._from_images(again, {"BASE": "python:3.11-slim"}) == [
+            "python:3.11-slim"
+        ]
+        rebuilt = containerbuild.build(changed, containerbuild.BuildParams(timeout=300))
         assert rebuilt.message.startswith("built in "), rebuilt.message
         assert rebuilt.provides.image != built.provides.image
-        forced = container.build(again, container.BuildParams(timeout=300, nocache=True))
+        forced = containerbuild.build(again, containerbuild.BuildParams(timeout=300, nocache=True))
         assert forced.message.startswith("built in "), forced.message
         # The team's next commit, while a run still holds its image: both are kept.
         app = changed.repo / "app.py"
         app.write_text(app.read_text() + "# the next commit\n")
         following = dataclasses.replace(changed, commit=commit_all(changed.repo, "next"))
-        keys.append(container.build_key(following, {}))
-        assert container.build(following, container.BuildParams(timeout=300)).status == "passed"
+        keys.append(containerbuild.build_key(following, {}))
+        assert (
+            containerbuild.build(following, containerbuild.BuildParams(timeout=300)).status
+            == "passed"
+        )
         with Engine(run_id=second_run) as engine:
             assert engine.built(str(keys[1])) is not None
         # Once no run holds them, the repository's next image replaces them.
@@ -368,8 +373,10 @@ def test_an_unchanged_commit_reuses_its_image_and_a_change_builds_anew(tmp_path:
             commit=commit_all(changed.repo, "after"),
             settings=dataclasses.replace(following.settings, run_id=third_run),
         )
-        keys.append(container.build_key(after, {}))
-        assert container.build(after, container.BuildParams(timeout=300)).status == "passed"
+        keys.append(containerbuild.build_key(after, {}))
+        assert (
+            containerbuild.build(after, containerbuild.BuildParams(timeout=300)).status == "passed"
+        )
         with Engine(run_id=third_run) as engine:
             assert engine.built(str(keys[1])) is None
             assert engine.built(str(keys[2])) is None

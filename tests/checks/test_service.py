@@ -16,7 +16,13 @@ import httpx
 import pytest
 import yaml
 
-from grader.checks import container, service, serviceapi, servicecontract, serviceperf
+from grader.checks import (
+    containerbuild,
+    service,
+    serviceapi,
+    servicecontract,
+    serviceperf,
+)
 from grader.checks.base import Context, NoParams, Outcome, Provided
 from grader.engine import Engine, port_in_use
 from grader.engineruns import cleanup
@@ -51,7 +57,7 @@ def image(tmp_path_factory: pytest.TempPathFactory, run_id: str) -> tuple[Path, 
     ensure_base_image()
     repo = service_repo(tmp_path_factory.mktemp("svc"))
     ctx = context(repo, manifest_data(free_port()), run_id=run_id, check_id="container.build")
-    outcome = container.build(ctx, container.BuildParams(timeout=300))
+    outcome = containerbuild.build(ctx, containerbuild.BuildParams(timeout=300))
     assert outcome.status == "passed", outcome.message
     return repo, outcome.provides.image
 
