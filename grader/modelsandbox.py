@@ -4,7 +4,7 @@ Loading a model unpickles it, and unpickling runs whatever code the pickle names
 happens on the grader's host. The host only copies the model's files (plain file copies,
 nothing is deserialized) next to the records to predict and a small script; the container
 installs MLflow and the model's own requirements with network, then predicts without it.
-That install is cached (grader/sandbox.py), keyed by the MLflow version and the model's
+That install is cached (grader/envcache.py), keyed by the MLflow version and the model's
 requirement files: the model's own files are copied in fresh on every run.
 """
 
@@ -21,7 +21,8 @@ from typing import Any
 
 import yaml
 
-from grader.sandbox import EnvCache, run_in_sandbox
+from grader.envcache import EnvCache
+from grader.sandbox import run_in_sandbox
 from grader.sandboxtools import pip_install
 from grader.text import tail
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.depset import canonical_name, dependency_view, lock_view, project_name
-from grader.sandbox import cache_key
+from grader.envcache import cache_key
 
 TEAM_A = """\
 [build-system]

@@ -11,16 +11,10 @@ import pytest
 
 from grader.checks import repo as repo_checks
 from grader.checks.base import Context, RunSettings
+from grader.engineruns import CACHE_LABEL
+from grader.envcache import ENV_REPOSITORY, EnvCache, cache_key, remove_cache_images
 from grader.main import main
-from grader.sandbox import (
-    CACHE_LABEL,
-    ENV_REPOSITORY,
-    EnvCache,
-    SandboxResult,
-    cache_key,
-    remove_cache_images,
-    run_in_sandbox,
-)
+from grader.sandbox import SandboxResult, run_in_sandbox
 from tests.helpers import build_tree
 from tests.services import docker_client, grader_leftovers, network_mode, new_run_id
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import yaml
 from pydantic import Field
 
-from grader import fs, sandbox
+from grader import envcache, fs, sandbox
 from grader.checks.base import (
     Context,
     Outcome,
@@ -89,7 +89,7 @@ def precommit_run(ctx: Context, params: PrecommitRunParams) -> Outcome:
         setup = f"{params.setup} && {setup}"
     # The hook environments (under $HOME, kept in the cache image) depend only on the
     # config; an extra setup may read anything in the repo, so it installs every time.
-    cache = None if params.setup else sandbox.EnvCache((".pre-commit-config.yaml",))
+    cache = None if params.setup else envcache.EnvCache((".pre-commit-config.yaml",))
     try:
         result = sandbox.run_in_sandbox(
             ctx.repo,

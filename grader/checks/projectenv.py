@@ -9,7 +9,7 @@ they share one cached dependency environment:
 - the `auto` install: the project (with its `dev` extra; exactly its uv.lock when it has
   one), its requirement files, else a Pipfile, then pytest (and pytest-cov) if missing,
   after writing the grader's pytest plugin;
-- the cache key: the files that declare the dependencies (grader/sandbox.py).
+- the cache key: the files that declare the dependencies (grader/envcache.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Any
 
 from grader import depset, fs
 from grader.checks.base import Context
-from grader.sandbox import COLLECT_LIMIT, EnvCache, SandboxResult, run_in_sandbox
+from grader.envcache import EnvCache
+from grader.sandbox import COLLECT_LIMIT, SandboxResult, run_in_sandbox
 from grader.sandboxtools import pip_install
 from grader.suitereport import OUT_DIR, PLUGIN, PLUGIN_CODE
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from grader.checks import (
     ci,
+    cianti,
     container,
     containerbuild,
     deploy,
@@ -65,7 +66,7 @@ CHECKS: dict[str, CheckDef[Any]] = {
     # continuous integration
     "ci.workflows": CheckDef(ci.workflows_valid, ci.WorkflowsParams, timeout=60),
     "ci.required_steps": CheckDef(ci.required_steps, ci.RequiredStepsParams, timeout=60),
-    "ci.anti_patterns": CheckDef(ci.anti_patterns, ci.AntiPatternsParams, timeout=60),
+    "ci.anti_patterns": CheckDef(cianti.anti_patterns, cianti.AntiPatternsParams, timeout=60),
     "ci.run_status": CheckDef(ci.run_status, ci.RunStatusParams, timeout=120),
     # container (image built from the graded commit)
     "container.build": CheckDef(

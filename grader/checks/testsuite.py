@@ -5,7 +5,7 @@ command with no network and with time, memory and process limits, and collects a
 report and a coverage report. It provides them as `test_report` to the other checks
 (`tests.pass`, `tests.count`, `tests.coverage`, `tests.kinds`), which list it in `needs`.
 
-With the `auto` setup the installed dependencies are cached (grader/sandbox.py): keyed by
+With the `auto` setup the installed dependencies are cached (grader/envcache.py): keyed by
 the files that declare them, so a regrade, or a repo that changed only its code, skips the
 install; the project itself is reinstalled (editable, without dependencies) every time.
 """

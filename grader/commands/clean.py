@@ -6,7 +6,7 @@ import shutil
 
 import typer
 
-from grader import engineruns, sandbox
+from grader import engineruns, envcache
 from grader.errors import EXIT_OK
 from grader.target import cache_dir
 
@@ -32,7 +32,7 @@ def clean(
     done = engineruns.cleanup(run_id=run)
     line = f"removed {done.containers} containers, {done.images} images, {done.networks} networks"
     if cache:
-        line += f", {sandbox.remove_cache_images(run_id=run)} cache images"
+        line += f", {envcache.remove_cache_images(run_id=run)} cache images"
         if run is None:
             for folder in ("layer-scan", "sandbox-tools"):
                 shutil.rmtree(cache_dir() / folder, ignore_errors=True)

@@ -15,9 +15,9 @@ import pytest
 from grader.checks import repo
 from grader.checks.base import Context, Outcome
 from grader.checks.registry import REGISTRY
+from grader.envcache import remove_cache_images
 from grader.grade import Options, context_for
 from grader.main import main
-from grader.sandbox import remove_cache_images
 from grader.target import prepare
 from tests.helpers import ANN, BO, MANIFEST, commit_all, git, team_files, write_rubric
 

@@ -21,10 +21,11 @@ from grader import suitereport
 from grader.checks import projectenv, testsuite
 from grader.checks.base import Context, Outcome
 from grader.checks.registry import REGISTRY
+from grader.envcache import remove_cache_images
 from grader.errors import CheckError
 from grader.grade import Options, context_for
 from grader.manifest import Manifest
-from grader.sandbox import SandboxResult, remove_cache_images
+from grader.sandbox import SandboxResult
 from grader.sandboxtools import pip_install
 from grader.target import prepare
 from tests.fixtures.suites import PYPROJECT, ensure_base_image, suite_files

@@ -20,11 +20,11 @@ import yaml
 from grader.checks import tracking
 from grader.checks.base import Context, Outcome, Provided
 from grader.checks.registry import REGISTRY
+from grader.envcache import remove_cache_images
 from grader.errors import CheckError
 from grader.grade import Options, context_for
 from grader.manifest import PrimaryMetric, Tracking
 from grader.mlflowstore import open_store
-from grader.sandbox import remove_cache_images
 from grader.target import prepare
 from tests.fixtures import mlflow_stores
 from tests.fixtures.mlflow_stores import MlflowServer, Variant
