@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import repo as repo_checks
+from grader.checks import precommit
 from grader.checks.base import Context, RunSettings
 from grader.engineruns import CACHE_LABEL
 from grader.envcache import ENV_REPOSITORY, EnvCache, cache_key, remove_cache_images
@@ -101,7 +101,7 @@ def test_precommit_hooks_run_in_the_sandbox(
     monkeypatch.setenv("GRADER_TEST_SECRET", "hunter2")
     settings = RunSettings(network_mode=network_mode(), run_id=new_run_id())
     ctx = Context(repo_dir, "HEAD", None, settings=settings)
-    outcome = repo_checks.precommit_run(ctx, repo_checks.PrecommitRunParams())
+    outcome = precommit.precommit_run(ctx, precommit.PrecommitRunParams())
     assert (outcome.status, outcome.message) == ("passed", "pre-commit passed on all files")
     assert grader_leftovers(settings.run_id) == []
 
