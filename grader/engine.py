@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-import socket
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -102,41 +99,6 @@ class Health:
     reason: str
     via: str
     attempts: int = 0
-
-
-HOST_PORT_HINT = (
-    "the team's service must listen on it (host networking); stop that process, or grade"
-    " with published ports (--network published)"
-)
-PORT_CLASH = re.compile(r"port is already allocated|address already in use", re.IGNORECASE)
-
-
-def _start_error(exc: APIError) -> EngineError:
-    """The engine could not start a container; a host port another process holds is named
-    with its holder, like the check before starting a service on the host's network."""
-    text = str(exc)
-    if PORT_CLASH.search(text):
-        ports = re.findall(r":(\d{1,5})\b", text)
-        held = hostport.taken(int(ports[-1])) if ports else None
-        if held:
-            return EngineError(f"{held}: {HOST_PORT_HINT}")
-        return EngineError(f"the engine could not publish the service's port: {text}")
-    return EngineError(f"the engine could not start the container: {text}")
-
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
-def inside(root: Path, rel: str) -> Path:
-    """`root/rel` if it stays inside root once links resolve; else an EngineError."""
-    base = root.resolve()
-    path = (root / rel).resolve()
-    if path != base and base not in path.parents:
-        raise EngineError(f"{rel!r} leaves the repository")
-    return path
 
 
 class Engine(Images):
@@ -312,7 +274,7 @@ class Engine(Images):
         """Start a long-running service and say where it answers (127.0.0.1 only)."""
         held = hostport.taken(port) if self.network_mode == "host" else None
         if held:
-            raise EngineError(f"{held}: {HOST_PORT_HINT}")
+            raise EngineError(f"{held}: {hostport.HOST_PORT_HINT}")
         ports = None
         if self.network_mode == "published":
             ports = {f"{port}/tcp": ("127.0.0.1", None)}  # a free host port, loopback only
@@ -328,7 +290,7 @@ class Engine(Images):
         try:
             container.start()
         except APIError as exc:
-            raise _start_error(exc) from None
+            raise hostport.start_error(exc) from None
         host_port = port if self.network_mode == "host" else _published_port(container, port)
         return ServiceHandle(container.id, f"http://127.0.0.1:{host_port}", host_port)
 

@@ -18,13 +18,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import locks
+from grader.errors import EngineError
+
+if TYPE_CHECKING:
+    from docker.errors import APIError
 
 
 @contextlib.contextmanager
@@ -154,3 +160,23 @@ def _ss_line(port: int) -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     return " ".join(done.stdout.split())[:300]
+
+
+HOST_PORT_HINT = (
+    "the team's service must listen on it (host networking); stop that process, or grade"
+    " with published ports (--network published)"
+)
+PORT_CLASH = re.compile(r"port is already allocated|address already in use", re.IGNORECASE)
+
+
+def start_error(exc: APIError) -> EngineError:
+    """The engine could not start a container; a host port another process holds is named
+    with its holder, like the check before starting a service on the host's network."""
+    text = str(exc)
+    if PORT_CLASH.search(text):
+        ports = re.findall(r":(\d{1,5})\b", text)
+        held = taken(int(ports[-1])) if ports else None
+        if held:
+            return EngineError(f"{held}: {HOST_PORT_HINT}")
+        return EngineError(f"the engine could not publish the service's port: {text}")
+    return EngineError(f"the engine could not start the container: {text}")

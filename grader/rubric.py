@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,9 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from grader.checks.base import KEYS, Key, Params
+from grader.checks.base import Params
 from grader.checks.registry import REGISTRY
 from grader.results import Visibility
+from grader.rubricneeds import needs_issues, requirement_issues
 from grader.yamlsrc import Issue, Loc, YamlSource, load_yaml, pydantic_issues
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -146,7 +146,7 @@ def _resolve(path: Path, chain: tuple[Path, ...]) -> Rubric:
     raw_checks = source.data.get("checks") if isinstance(source.data, dict) else None
     if isinstance(raw_checks, list):
         inherited = {c.id for c in parent.checks} if parent else set()
-        issues.extend(_needs_issues(raw_checks, inherited))
+        issues.extend(needs_issues(raw_checks, inherited))
     if issues or model is None:
         raise source.fail(issues, "rubric")
     return _build(path, model, parent, source)
@@ -276,7 +276,7 @@ def _build(path: Path, model: RubricFile, parent: Rubric | None, source: YamlSou
         for need in c.needs
         if need not in ids
     ]
-    issues += _requirement_issues(model.checks, checks)
+    issues += requirement_issues(model.checks, checks)
     if model.total is not None:
         total = sum(c.points for c in checks) + sum(m.points for m in model.manual)
         if abs(total - model.total) > 0.01:
@@ -318,96 +318,6 @@ def _resolve_check(c: RubricCheck) -> ResolvedCheck:
         regression=False,
         weight=c.points,
     )
-
-
-def _requirement_issues(own: Sequence[RubricCheck], checks: Sequence[ResolvedCheck]) -> list[Issue]:
-    """A check whose `needs` (directly or through theirs) provide none of a value it reads."""
-    by_id = {c.id: c for c in checks}
-    issues = []
-    for i, c in enumerate(own):
-        missing = REGISTRY[c.check].requires - _supplied(c.id, by_id)
-        for key in sorted(missing):
-            givers = " or ".join(n for n, d in REGISTRY.items() if key in d.provides)
-            issues.append(
-                Issue(
-                    ("checks", i, "needs"),
-                    f"{c.check} reads {KEYS[key]} ({key!r}), which none of the checks it needs"
-                    f" provides: add the id of a {givers} check to its needs",
-                )
-            )
-    return issues
-
-
-def _supplied(check_id: str, by_id: dict[str, ResolvedCheck]) -> frozenset[Key]:
-    """What the checks `check_id` needs, directly or through theirs, provide."""
-    seen: set[str] = set()
-    todo = list(by_id[check_id].needs)
-    while todo:
-        need = todo.pop()
-        if need in seen or need not in by_id:
-            continue
-        seen.add(need)
-        todo.extend(by_id[need].needs)
-    return frozenset(k for n in seen for k in REGISTRY[by_id[n].check].provides)
-
-
-def _needs_issues(raw: list[Any], inherited: set[str]) -> list[Issue]:
-    """Unknown ids in `needs`, and cycles, from the raw entries (so they show with others)."""
-    entries = [(i, e) for i, e in enumerate(raw) if isinstance(e, dict)]
-    ids = inherited | {e["id"] for _, e in entries if isinstance(e.get("id"), str)}
-    index = {e["id"]: i for i, e in entries if isinstance(e.get("id"), str)}
-    graph: dict[str, list[str]] = {}
-    issues = []
-    for i, e in entries:
-        raw_needs = e.get("needs")
-        needs: list[Any] = raw_needs if isinstance(raw_needs, list) else []
-        for k, need in enumerate(needs):
-            if isinstance(need, str) and need not in ids:
-                issues.append(Issue(("checks", i, "needs", k), f"unknown check id {need!r}"))
-        if isinstance(e.get("id"), str):
-            graph[e["id"]] = [n for n in needs if isinstance(n, str) and n in index]
-    for cycle in _cycles(graph):
-        issues.append(
-            Issue(("checks", index[cycle[0]], "needs"), f"needs cycle: {' -> '.join(cycle)}")
-        )
-    return issues
-
-
-def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """One cycle per strongly connected loop, each reported once."""
-    found: list[list[str]] = []
-    state: dict[str, int] = {}
-
-    def visit(node: str, stack: list[str]) -> None:
-        state[node] = 1
-        for nxt in graph[node]:
-            if state.get(nxt) == 1:
-                found.append([*stack[stack.index(nxt) :], nxt])
-            elif nxt not in state:
-                visit(nxt, [*stack, nxt])
-        state[node] = 2
-
-    for node in graph:
-        if node not in state:
-            visit(node, [node])
-    return found
-
-
-def order(checks: tuple[ResolvedCheck, ...]) -> list[ResolvedCheck]:
-    """Checks in rubric order, except that each comes after everything it needs."""
-    by_id = {c.id: c for c in checks}
-    done: dict[str, ResolvedCheck] = {}
-
-    def place(c: ResolvedCheck) -> None:
-        if c.id in done:
-            return
-        for need in c.needs:
-            place(by_id[need])
-        done[c.id] = c
-
-    for c in checks:
-        place(c)
-    return list(done.values())
 
 
 def json_schema() -> dict[str, Any]:

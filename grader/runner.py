@@ -27,7 +27,8 @@ from grader.checks.base import Context, Outcome, Unmet, failed
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError, EngineError
 from grader.results import CheckResult
-from grader.rubric import ResolvedCheck, Rubric, order
+from grader.rubric import ResolvedCheck, Rubric
+from grader.rubricneeds import order
 from grader.text import tail
 
 OnResult = Callable[[CheckResult], None]

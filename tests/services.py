@@ -146,3 +146,9 @@ def grader_leftovers(run_id: str | None = None) -> list[str]:
         return containers + images
     finally:
         client.close()
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0

@@ -19,7 +19,7 @@ import yaml
 from docker.errors import APIError
 
 from grader import hostport
-from grader.engine import _start_error
+from grader.hostport import start_error
 from grader.main import main
 from tests.helpers import init_repo
 from tests.services import ensure_base_image, free_port, manifest_data, service_repo, write_manifest
@@ -114,13 +114,13 @@ def test_the_engine_refusing_a_published_port_names_port_and_holder(
     listener: tuple[int, int], message: str
 ) -> None:
     port, pid = listener
-    error = _start_error(APIError(message.format(port=port)))
+    error = start_error(APIError(message.format(port=port)))
     assert str(error).startswith(f"port {port} is already in use on this machine by pid {pid} (")
     assert "--network published" in str(error)
 
 
 def test_another_engine_error_stays_as_it_was() -> None:
-    assert str(_start_error(APIError("no such image"))) == (
+    assert str(start_error(APIError("no such image"))) == (
         "the engine could not start the container: no such image"
     )
 

@@ -10,7 +10,8 @@ import pytest
 from grader.checks.repo import LOCK_FILES
 from grader.errors import ConfigError
 from grader.main import main
-from grader.rubric import KIT_RUBRICS, json_schema, load_rubric, order
+from grader.rubric import KIT_RUBRICS, json_schema, load_rubric
+from grader.rubricneeds import order
 from tests.helpers import write_rubric
 
 FIVE_MISTAKES = """\

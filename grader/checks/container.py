@@ -31,8 +31,9 @@ from grader.checks.base import (
     passed,
     skipped,
 )
-from grader.engine import HOST_PORT_HINT, Engine, Health, Limits, ServiceHandle
+from grader.engine import Engine, Health, Limits, ServiceHandle
 from grader.errors import CheckError, EngineError
+from grader.hostport import HOST_PORT_HINT
 from grader.manifest import Service
 from grader.target import cache_dir
 

@@ -24,7 +24,7 @@ from grader.checks import (
     serviceperf,
 )
 from grader.checks.base import Context, NoParams, Outcome, Provided
-from grader.engine import Engine, port_in_use
+from grader.engine import Engine
 from grader.engineruns import cleanup
 from grader.main import main
 from grader.reports.gradescope import read_grade
@@ -37,6 +37,7 @@ from tests.services import (
     manifest_data,
     network_mode,
     new_run_id,
+    port_in_use,
     service_repo,
     write_manifest,
 )
