@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sqlite3
-import subprocess
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +20,13 @@ from pathlib import Path
 import yaml
 
 from grader.manifest import MANIFEST_NAME, Manifest
+from grader.mutantsmodel import (
+    lenient_api_tests,
+    raise_logged_metric,
+    store_paths,
+    train_split_metric,
+    unseeded_training,
+)
 
 FAKE_AWS_KEY = 'AWS_ACCESS_KEY_ID = "AKIAZ3MSJV4WDQ7EXMPL"\n'
 MUTANT_AUTHOR = "Self Test"
@@ -82,14 +87,8 @@ def _predict_500(repo: Path, manifest: Manifest) -> None:
     raise ValueError("no module that builds a FastAPI `app` was found")
 
 
-def _store_paths(repo: Path, manifest: Manifest) -> list[Path]:
-    uri = manifest.tracking.uri if manifest.tracking else "sqlite:///mlflow.db"
-    local = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else uri
-    return [repo / local, repo / "mlruns", repo / "mlartifacts"]
-
-
 def _empty_store(repo: Path, manifest: Manifest) -> None:
-    for path in _store_paths(repo, manifest):
+    for path in store_paths(repo, manifest):
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
@@ -101,7 +100,7 @@ def _remove_alias(repo: Path, manifest: Manifest) -> None:
 
     assert manifest.tracking is not None
     assert manifest.tracking.registered_model is not None
-    db = _store_paths(repo, manifest)[0]
+    db = store_paths(repo, manifest)[0]
     client = MlflowClient(tracking_uri=f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")
     client.delete_registered_model_alias(
         manifest.tracking.registered_model, manifest.tracking.alias
@@ -191,149 +190,6 @@ def _failing_test(repo: Path, manifest: Manifest) -> None:
 # --- mutants of the numbers the grader measures itself ---------------------------------------
 
 
-def _champion_run(db: Path, manifest: Manifest) -> tuple[str, float]:
-    """Run id and primary metric of the committed champion (the reference is trusted)."""
-    from mlflow import MlflowClient
-
-    tracking = manifest.tracking
-    assert tracking is not None
-    assert tracking.registered_model is not None
-    uri = f"sqlite:///{db}"
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    version = client.get_model_version_by_alias(tracking.registered_model, tracking.alias)
-    run = client.get_run(str(version.run_id))
-    return str(version.run_id), float(run.data.metrics[tracking.primary_metric.name])
-
-
-def _raise_logged_metric(repo: Path, manifest: Manifest) -> None:
-    """One SQL statement per table: the champion's primary metric looks better than it is."""
-    assert manifest.tracking is not None
-    db = _store_paths(repo, manifest)[0]
-    run_id, value = _champion_run(db, manifest)
-    better = (
-        value + 0.02 if manifest.tracking.primary_metric.direction == "maximize" else 0.9 * value
-    )
-    key = manifest.tracking.primary_metric.name
-    with sqlite3.connect(db) as connection:
-        for table in ("metrics", "latest_metrics"):
-            connection.execute(
-                f"UPDATE {table} SET value = ? WHERE run_uuid = ? AND key = ?",
-                (better, run_id, key),
-            )
-
-
-def _edit_source(repo: Path, name: str, old: str, new: str) -> None:
-    for module in sorted(repo.glob(f"src/**/{name}")):
-        text = module.read_text(encoding="utf-8")
-        if old in text:
-            module.write_text(text.replace(old, new, 1), encoding="utf-8")
-            return
-    raise ValueError(f"no src/**/{name} holds {old.strip()!r}")
-
-
-def _train_split_metric(repo: Path, manifest: Manifest) -> None:
-    """The metrics are measured on the training rows, then the champion is trained again."""
-    _edit_source(
-        repo,
-        "train.py",
-        "metrics = evaluate(model, x_test, y_test)",
-        "metrics = evaluate(model, x_train, y_train)",
-    )
-    retrain(repo, manifest)
-
-
-UNSEEDED = """
-    import random
-
-    rows = random.Random().sample(range(len(x_train)), int(0.5 * len(x_train)))
-    x_train, y_train = x_train.iloc[rows], y_train.iloc[rows]
-"""
-
-
-def _unseeded_training(repo: Path, manifest: Manifest) -> None:
-    """Training draws its rows from an unseeded random source, then trains again."""
-    for module in sorted(repo.glob("src/**/modeling.py")):
-        text = module.read_text(encoding="utf-8")
-        found = re.search(r"(?m)^def fit\(.*x_train.*y_train.*\n", text)
-        if found:
-            text = text[: found.end()] + UNSEEDED.lstrip("\n") + text[found.end() :]
-            module.write_text(text, encoding="utf-8")
-            break
-    else:
-        raise ValueError("no src/**/modeling.py defines fit(..., x_train, y_train, ...)")
-    retrain(repo, manifest)
-
-
-def retrain(repo: Path, manifest: Manifest, times: int = 2) -> None:
-    """The training command on the host, from a fresh store, with the reference's own
-    virtual environment (the clone's origin), the clone's code first on the path."""
-    if manifest.training is None:
-        raise ValueError("capstone.yaml has no training command")
-    python = _reference_venv(repo)
-    for path in [*_store_paths(repo, manifest), repo / "model"]:
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env |= {
-        "PATH": f"{python}{os.pathsep}{env.get('PATH', '')}",
-        "VIRTUAL_ENV": str(python.parent),
-        "PYTHONPATH": str(repo / "src"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    if manifest.training.seed is not None:
-        env["SEED"] = str(manifest.training.seed)
-    for _ in range(times):
-        done = subprocess.run(
-            ["sh", "-c", manifest.training.command],
-            cwd=repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise ValueError(f"training failed: {(done.stdout + done.stderr)[-800:]}")
-
-
-def _reference_venv(repo: Path) -> Path:
-    """bin/ of the reference's .venv: the clone's origin is the reference checkout."""
-    origin = subprocess.run(
-        ["git", "-C", str(repo), "remote", "get-url", "origin"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    bin_dir = Path(origin) / ".venv" / "bin"
-    if not (bin_dir / "python").exists():
-        raise ValueError(f"this mutant trains: it needs {bin_dir.parent} (`make setup` there)")
-    return bin_dir
-
-
-def _lenient_api_tests(repo: Path, manifest: Manifest) -> None:
-    """The API tests accept a server error and no longer look at what the model answers."""
-    selectors = manifest.tests.kinds.get("api", ()) or ("tests",)
-    files = [
-        p
-        for s in selectors
-        for p in ([repo / s] if s.endswith(".py") else (repo / s).glob("**/*.py"))
-    ]
-    for path in files:
-        lines = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            code = line.strip()
-            if code.startswith("assert") and "status_code == 200" in code:
-                line = line.replace("status_code == 200", "status_code in (200, 500)")
-            elif code.startswith("assert") and any(w in code for w in LOOKS_AT_ANSWERS):
-                line = line[: len(line) - len(line.lstrip())] + "assert True"
-            lines.append(line)
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-LOOKS_AT_ANSWERS = ('["prediction"] ==', "QUALITY_THRESHOLD", "residual", '["prediction"] <')
-
-
 SERVICE = frozenset({"service.bad_input", "service.fuzz", "service.openapi", "service.latency"})
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -394,24 +250,24 @@ MUTANTS: tuple[Mutant, ...] = (
         "tampered-store",
         "the champion's metric is raised by SQL in the tracking store",
         frozenset({"tracking.reproduce", "tracking.evaluate"}),
-        _raise_logged_metric,
+        raise_logged_metric,
     ),
     Mutant(
         "train-split-metric",
         "the metrics are logged on the training rows",
         frozenset({"tracking.evaluate"}),
-        _train_split_metric,
+        train_split_metric,
     ),
     Mutant(
         "unseeded-training",
         "training draws its rows without a seed",
         frozenset({"tracking.reproduce"}),
-        _unseeded_training,
+        unseeded_training,
     ),
     Mutant(
         "lenient-api-tests",
         "the API tests accept a server error and ignore the answers",
         frozenset({"tests.sensitivity"}),
-        _lenient_api_tests,
+        lenient_api_tests,
     ),
 )

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from grader import fs, github, gitrepo, makefile, shellscan, workflows
+from grader import fs, github, gitrepo, makefile, shellscan, workflowplan, workflows
 from grader.checks.base import Context, Outcome, Params, failed, passed, skipped
 from grader.errors import CheckError
 from grader.text import plural
@@ -54,9 +54,9 @@ def graded_branch(repo: Path, hops: int = 3) -> str:
     return branch
 
 
-def _plan(repo: Path) -> workflows.Plan:
+def _plan(repo: Path) -> workflowplan.Plan:
     """What runs for the graded branch, local composite actions read as their steps."""
-    found = workflows.plan([w for w in _load_all(repo) if not w.problem], graded_branch(repo))
+    found = workflowplan.plan([w for w in _load_all(repo) if not w.problem], graded_branch(repo))
     return dataclasses.replace(found, live=workflows.expand_actions(repo, found.live))
 
 
@@ -183,7 +183,7 @@ def required_steps(ctx: Context, params: RequiredStepsParams) -> Outcome:
     return passed(f"CI runs {', '.join(params.steps)}", evidence)
 
 
-def _never_runs(plan: workflows.Plan, kinds: Kinds, missing: list[str]) -> str:
+def _never_runs(plan: workflowplan.Plan, kinds: Kinds, missing: list[str]) -> str:
     """Where a missing kind of step is written but never runs, if it is."""
     for dead in plan.dead:
         if any(set(kinds.of_step(s)) & set(missing) for s in dead.steps):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from grader import makefile, shellscan, workflows
+from grader import makefile, shellscan, workflowplan, workflows
 from grader.checks.base import Context, Outcome, Params, failed, passed
 from grader.checks.ci import DEFAULT_STEP_PATTERNS, Kinds, _plan
 from grader.workflows import Step
@@ -94,7 +94,7 @@ def _gate_kind(kinds: Kinds, step: Step) -> str | None:
     return "test" if "test" in found else "lint" if "lint" in found else None
 
 
-def _dead_findings(plan: workflows.Plan, kinds: Kinds, other_triggers_ok: bool) -> list[Finding]:
+def _dead_findings(plan: workflowplan.Plan, kinds: Kinds, other_triggers_ok: bool) -> list[Finding]:
     """Test or lint steps that never run; a whole workflow only if nothing else runs them."""
     live = {_gate_kind(kinds, s) for s in plan.live}
     out = []

@@ -704,7 +704,7 @@ def test_reusable_workflow_called_from_a_running_one_runs(make_repo: MakeRepo) -
     ],
 )
 def test_branch_filter_globs(patterns: list[str], branch: str, expected: bool) -> None:
-    from grader.workflows import branch_matches
+    from grader.workflowplan import branch_matches
 
     assert branch_matches(patterns, branch) is expected
 
