@@ -13,7 +13,6 @@ back as the template's lock.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,18 +24,17 @@ SLUG = "kit-template-lock"
 NAME = "{{ cookiecutter.project_slug | replace('_', '-') }}"
 
 
-def uv() -> str:
-    found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-    if not Path(found).is_file():
-        raise SystemExit("uv is not installed (pip install uv)")
-    return found
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--upgrade", action="store_true", help="Move every unpinned package.")
     args = parser.parse_args(argv)
     from cookiecutter.main import cookiecutter
+
+    from grader.sandboxtools import uv_binary
+
+    uv = uv_binary()
+    if uv is None:
+        raise SystemExit("uv is not installed (pip install uv)")
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(
@@ -45,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         lock = repo / "uv.lock"
-        command = [uv(), "lock", *(["--upgrade"] if args.upgrade else [])]
+        command = [str(uv), "lock", *(["--upgrade"] if args.upgrade else [])]
         subprocess.run(command, cwd=repo, check=True)
         text = lock.read_text(encoding="utf-8")
     if f'name = "{SLUG}"' not in text or "{{" in text.replace(SLUG, ""):

@@ -81,7 +81,7 @@ def mb(size: float) -> str:
 
 
 def _image(ctx: Context) -> str:
-    return str(ctx.need("image"))
+    return ctx.need("image")
 
 
 # size ---------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ def consistency(
     means the image serves another model than the one you registered. Fix: build the
     image from the champion (export it in the build, or load `models:/<name>@champion`).
     """
-    url = str(ctx.need("service_url")).rstrip("/")
+    url = ctx.need("service_url").rstrip("/")
     examples = _example_records(ctx)
     if not examples:
         return failed("capstone.yaml has no successful POST example with records to predict")

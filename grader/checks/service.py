@@ -117,7 +117,7 @@ def starts(ctx: Context, params: StartsParams) -> Outcome:
     limit = params.seconds or service.startup_seconds
     if ctx.settings.url:
         return _ready(_url_health(ctx, service, limit), service, limit, local=False)
-    image = str(ctx.need("image"))
+    image = ctx.need("image")
     with engine_for(ctx) as engine:
         limits = Limits(memory=params.memory, cpus=params.cpus)
         handle = engine.start_service(

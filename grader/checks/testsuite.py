@@ -19,7 +19,6 @@ from pydantic import Field
 
 from grader.checks.base import Context, Outcome, Params, Provided, failed, graded, passed
 from grader.checks.projectenv import base_image, env_cache, network_mode, setup_command
-from grader.errors import CheckError
 from grader.sandbox import SandboxResult, run_in_sandbox
 from grader.suitereport import (
     COVERAGE,
@@ -158,13 +157,6 @@ def _summary(report: SuiteReport) -> str:
     return ", ".join(parts)
 
 
-def _need_report(ctx: Context) -> SuiteReport:
-    report = ctx.need("test_report")
-    if not isinstance(report, SuiteReport):
-        raise CheckError("`test_report` is not a test report: list tests.run in `needs`")
-    return report
-
-
 # --- tests.pass -----------------------------------------------------------------------------
 
 
@@ -179,7 +171,7 @@ def all_pass(ctx: Context, params: PassParams) -> Outcome:
     fails here: tests run offline, so mock the call or mark it and keep it out of the
     default run. Fix: run the test command locally and fix each failing test named.
     """
-    report = _need_report(ctx)
+    report = ctx.need("test_report")
     ran = [c for c in report.cases if c.outcome != "skipped"]
     bad = [c for c in ran if c.outcome in ("failed", "error")]
     evidence = {"failing": [asdict(c) for c in bad[:20]], "ran": len(ran)}
@@ -211,7 +203,7 @@ def count_tests(ctx: Context, params: CountParams) -> Outcome:
     Counts tests that ran (skipped ones do not count; each parametrized case counts).
     Partial credit in proportion. Fix: test the data checks, the model and the API.
     """
-    report = _need_report(ctx)
+    report = ctx.need("test_report")
     ran = sum(1 for c in report.cases if c.outcome != "skipped")
     evidence = {"ran": ran, "skipped": report.count("skipped"), "required": params.min_tests}
     message = f"{plural(ran, 'test')} ran"
@@ -237,7 +229,7 @@ def coverage(ctx: Context, params: CoverageParams) -> Outcome:
     `tests.command` or to pytest's `addopts`). Partial credit below the threshold.
     Fix: test the code paths the coverage report lists as missing.
     """
-    report = _need_report(ctx)
+    report = ctx.need("test_report")
     value = report.coverage
     if value is None:
         return failed("no coverage measured: run pytest with --cov (pytest-cov)", {})
@@ -274,7 +266,7 @@ def kinds_present(ctx: Context, params: KindsParams) -> Outcome:
     each kind must run. Partial credit per kind. Fix: add the missing kind of test and
     declare where it lives in capstone.yaml.
     """
-    report = _need_report(ctx)
+    report = ctx.need("test_report")
     declared = params.kinds or {k: list(v) for k, v in ctx.need_manifest().tests.kinds.items()}
     ran = [c for c in report.cases if c.outcome != "skipped"]
     found = {k: sum(1 for c in ran if is_kind(c, declared.get(k, []))) for k in params.required}

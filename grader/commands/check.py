@@ -49,15 +49,19 @@ def resolve_rubric_path(milestone: str | None, rubric: Path | None) -> Path:
         raise UsageError("give --milestone ID or --rubric FILE")
     path = rubric_path(milestone)
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
+        known = ", ".join(kit_milestones())
         raise UsageError(f"no milestone {milestone!r} in the kit (milestones: {known})")
     return path
 
 
+def kit_milestones() -> list[str]:
+    """The milestone ids the kit has a rubric for."""
+    return sorted(p.stem for p in KIT_RUBRICS.glob("*.yaml"))
+
+
 def complete_milestone(incomplete: str) -> list[str]:
     """Shell completion of --milestone: the kit's milestone ids."""
-    kit = KIT_RUBRICS
-    return sorted(p.stem for p in kit.glob("*.yaml") if p.stem.startswith(incomplete))
+    return [m for m in kit_milestones() if m.startswith(incomplete)]
 
 
 def check_target(target: str) -> None:
