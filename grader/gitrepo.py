@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -134,3 +135,20 @@ def commit_adding(repo: Path, sha: str) -> str | None:
     """The short id of the first commit (on any ref) whose tree holds blob `sha`."""
     out = git(repo, "log", "--all", "--reverse", "--format=%h", f"--find-object={sha}")
     return out.split("\n", 1)[0].strip() or None
+
+
+def web_url(remote: str) -> str | None:
+    """The https address people open for a git remote (git@host:owner/name.git or https)."""
+    scp = re.match(r"^[\w.-]+@([\w.-]+):([\w./-]+?)(?:\.git)?/?$", remote)
+    if scp:
+        return f"https://{scp[1]}/{scp[2]}"
+    https = re.match(r"^(https?://)(?:[^@/\s]+@)?([^\s]+?)(?:\.git)?/?$", remote)
+    return f"{https[1]}{https[2]}" if https else None
+
+
+def origin_url(repo: Path) -> str | None:
+    """The web address of the repository's `origin` remote, if it has one people can open."""
+    try:
+        return web_url(git(repo, "remote", "get-url", "origin", timeout=30).strip())
+    except CheckError:
+        return None

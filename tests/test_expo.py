@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,12 @@ README = """\
 
 ## Problem
 Sommeliers disagree. We predict the cultivar from **13** measurements <script>x</script>.
+
+### Data
+
+| feature | unit |
+|---|---|
+| alcohol | `% vol` |
 
 ## Architecture
 - FastAPI service
@@ -109,20 +116,31 @@ def test_poster_shows_problem_architecture_metric_latency_and_team(
     html = out.read_text()
     page = parse(html)
     sections = [s["class"] for s in page.all("section")]
-    assert sections == ["problem", "architecture", "results", "team"]
+    # The measured figures come first, large; the README's prose after them.
+    assert sections == ["results", "problem", "architecture", "team"]
     text = page.body_text
     assert "Wine Quality" in text
     assert "Sommeliers disagree." in text
     assert "<script>x</script>" in text  # README text is shown, never run
     assert "<script>" not in html
     assert "Team <b>Alpha</b>" in text
-    assert len(page.all("b")) == 3  # only the poster's own figures are bold
+    assert len(page.all("b")) == 4  # only the poster's own figures are bold
     assert "0.9412" in text
     assert "48 ms" in text
+    assert "2 of 2" in text  # checks passed
     assert "higher is better" in text
+    # README Markdown is rendered: emphasis, a sub-heading, a table, code; no raw syntax.
+    assert len(page.all("strong")) == 1
+    assert len(page.all("h3")) == 1
+    assert len(page.all("table")) == 1
+    assert "% vol" in text
+    assert not any(mark in text for mark in ("|", "###", "`", "**"))
     assert len(page.all("li")) == 2 + 2  # two architecture bullets, two members
     assert "data -> train -> registry -> api" in text
+    # A QR code of the live service, for visitors' phones.
+    assert len(page.all("svg")) == 1
     assert [a["href"] for a in page.all("a")] == ["https://alpha.example.org"]
+    assert "@page{size:A4 landscape" in html
 
 
 def test_poster_without_results_still_renders(make_repo: MakeRepo, tmp_path: Path) -> None:
@@ -132,6 +150,21 @@ def test_poster_without_results_still_renders(make_repo: MakeRepo, tmp_path: Pat
     page = parse(out.read_text())
     assert "lower is better" in page.body_text
     assert page.all("a") == []  # a URL that is not http(s) is never a link
+    assert page.all("svg") == []  # nor a QR code
+
+
+def test_poster_without_a_service_links_its_repository(make_repo: MakeRepo, tmp_path: Path) -> None:
+    repo = _team(make_repo, "alpha", "rmse", "minimize", "")
+    subprocess.run(
+        ["git", "-C", str(repo), "remote", "add", "origin", "git@github.com:org/alpha.git"],
+        check=True,
+    )
+    out = tmp_path / "poster.html"
+    assert main(["expo", "poster", str(repo), "--out", str(out)]) == 0
+    page = parse(out.read_text())
+    assert [a["href"] for a in page.all("a")] == ["https://github.com/org/alpha"]
+    assert len(page.all("svg")) == 1
+    assert "Scan for the repository" in page.body_text
 
 
 def test_board_ranks_teams_per_metric_by_its_direction(make_repo: MakeRepo, tmp_path: Path) -> None:
@@ -152,7 +185,7 @@ def test_board_ranks_teams_per_metric_by_its_direction(make_repo: MakeRepo, tmp_
     page = parse((out / "leaderboard.html").read_text())
     tables = page.all("table")
     assert len(tables) == 2
-    order = [t for t in page.text if t.startswith("Team")]
+    order = [t for t in page.text if t.startswith("Team ")]
     # Ranked within each metric, by its direction; names come from each team's manifest.
     assert order == [f"Team <b>{n}</b>" for n in ("Beta", "Alpha", "Delta", "Gamma")]
     assert "(lower is better)" in page.body_text
@@ -172,7 +205,7 @@ def test_wall_polls_each_deployed_health_url(make_repo: MakeRepo, tmp_path: Path
     data = html.split('id="teams">', 1)[1].split("</script>", 1)[0]
     config = json.loads(data)
     assert [t["health"] for t in config] == hrefs
-    assert "\\u003cb>" in data  # team names cannot close the script element
+    assert "\\u003cb\\u003e" in data  # team names cannot close the script element
     assert "fetch(team.health" in html
     assert len(page.all("script")) == 2
 

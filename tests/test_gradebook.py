@@ -141,7 +141,26 @@ def test_dashboard_is_well_formed_links_feedback_and_escapes_team_text() -> None
     assert "<script>" not in html
     assert "Beta <script>alert(1)</script>" in page.body_text  # shown as text, not run
     links = [a["href"] for a in page.all("a")]
-    assert links == ["teams/alpha/feedback.md", "teams/beta/feedback.md"]
+    assert links[:4] == [
+        "teams/alpha/feedback.html",
+        "teams/alpha/feedback.md",
+        "teams/beta/feedback.html",
+        "teams/beta/feedback.md",
+    ]
+    # Each heat-map cell links to its check's row in the team's HTML feedback.
+    assert links[4:] == [
+        f"teams/{team}/feedback.html#check-{check}"
+        for team in ("alpha", "beta")
+        for check in ("files", "readme")
+    ]
+    text = page.body_text
+    # Status in words and symbols, not colour alone; a legend; each check's points.
+    assert "Alpha ✓ 10 ✗ 0 Beta <script>alert(1)</script> ◐ 5 ✗ 0 Gamma · ·" in text
+    for words in ("✓ passed: full points", "◐ partial:", "⚠ error:", "⛔ blocked:"):
+        assert words in text
+    assert "files 10 pts" in text
+    assert "5 / 20 25%" in text  # Beta's score and share
+    assert "error : grading took longer than the time limit of 60s" in text
     cells = [td for td in page.all("td") if "cell" in (td.get("class") or "")]
     assert len(cells) == 3 * 2  # a heat-map cell per team and check
     assert {td["class"] for td in cells} == {

@@ -75,7 +75,8 @@ def _grade() -> GradeResult:
 def test_written_reports_round_trip(tmp_path: Path) -> None:
     grade = _grade()
     paths = write_all(grade, tmp_path / "out")
-    assert sorted(paths) == ["feedback.md", "junit.xml", "results.json"]
+    assert sorted(paths) == ["feedback.html", "feedback.md", "junit.xml", "results.json"]
+    assert {path.stat().st_mode & 0o777 for path in paths.values()} == {0o644}
     assert read_grade(paths["results.json"]) == grade
     json.loads(paths["results.json"].read_text())
     feedback = paths["feedback.md"].read_text()

@@ -15,6 +15,7 @@ from rich.console import Console
 from grader.batchplan import discover
 from grader.errors import EXIT_OK, ConfigError, UsageError
 from grader.fs import read_text
+from grader.gitrepo import origin_url, web_url
 from grader.manifest import MANIFEST_NAME, Manifest, load_manifest
 from grader.reports.expo import Facts, board_html, poster_html, wall_html
 from grader.reports.files import write_atomic
@@ -77,13 +78,24 @@ def _latency(result: GradeResult | None) -> tuple[float | None, float | None]:
     return None, None
 
 
-def facts_for(repo: Path | None, result: GradeResult | None, fallback: str) -> Facts:
-    """A team's expo facts from its repo (manifest, README) and its graded results."""
+def _passed(result: GradeResult | None) -> tuple[int | None, int | None]:
+    """How many of the graded checks passed (checks left out of the run do not count)."""
+    if result is None:
+        return None, None
+    ran = [r for r in result.checks if r.status != "skipped"]
+    return sum(r.status == "passed" for r in ran), len(ran)
+
+
+def facts_for(
+    repo: Path | None, result: GradeResult | None, fallback: str, repo_url: str | None = None
+) -> Facts:
+    """A team's expo facts from its repo (manifest, README, origin) and its graded results."""
     manifest = _manifest(repo)
     readme = (read_text(repo, "README.md") or "") if repo else ""
     tracking = manifest.tracking if manifest else None
     metric_name, value = _metric(result, tracking.primary_metric.name if tracking else None)
     p50, p95 = _latency(result)
+    passed, ran = _passed(result)
     service = manifest.service if manifest else None
     url = service.url.rstrip("/") if service and service.url else None
     project = manifest.project if manifest else None
@@ -100,12 +112,15 @@ def facts_for(repo: Path | None, result: GradeResult | None, fallback: str) -> F
         maximize=tracking.primary_metric.direction == "maximize" if tracking else True,
         p50_ms=p50,
         p95_ms=p95,
+        checks_passed=passed,
+        checks_total=ran,
         score=result.score if result else None,
         max_score=result.max_score if result else None,
         milestone=result.milestone if result else None,
         commit=result.commit if result else None,
         service_url=url,
         health_url=f"{url}{service.health_path}" if url and service else None,
+        repo_url=repo_url or (origin_url(repo) if repo else None),
     )
 
 
@@ -129,7 +144,8 @@ def poster(
     results: Path | None = typer.Option(None, help="The team's results.json (graded evidence)."),
     out: Path | None = typer.Option(None, help="HTML file to write (default poster-<repo>.html)."),
 ) -> int:
-    """Write a one-page HTML poster: problem, architecture, metric, latency, team.
+    """Write a one-page HTML poster: measured figures first, then problem, architecture, team,
+    and a QR code of the live service (or the repository).
 
     Example: grader expo poster ../team-07 --results grades/expo/teams/team-07/results.json
     """
@@ -144,18 +160,21 @@ def _board_entries(results_dir: Path) -> list[Facts]:
     """Teams of a batch folder (teams/<team>/) or any results.json below the folder."""
     entries = []
     for path in sorted(results_dir.glob("**/results.json")):
-        repo = _source_repo(path.parent / "batch.json")
-        entries.append(facts_for(repo, _grade(path), path.parent.name))
+        repo, url = _source(path.parent / "batch.json")
+        entries.append(facts_for(repo, _grade(path), path.parent.name, url))
     return entries
 
 
-def _source_repo(record: Path) -> Path | None:
-    """The local repository a batch graded, if it is still there (for the metric direction)."""
+def _source(record: Path) -> tuple[Path | None, str | None]:
+    """The local repository a batch graded, if it is still there (for the metric direction),
+    or the address it was cloned from."""
     try:
         source = json.loads(record.read_text(encoding="utf-8"))["source"]
     except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return Path(source) if isinstance(source, str) and not is_url(source) else None
+        return None, None
+    if not isinstance(source, str):
+        return None, None
+    return (None, web_url(source)) if is_url(source) else (Path(source), None)
 
 
 @app.command("board", no_args_is_help=True)
@@ -190,6 +209,8 @@ def wall(
     """
     entries = []
     for spec in discover(teams):
-        repo = None if is_url(spec.source) else Path(spec.source)
-        entries.append(facts_for(repo, None, spec.name))
+        if is_url(spec.source):
+            entries.append(facts_for(None, None, spec.name, web_url(spec.source)))
+        else:
+            entries.append(facts_for(Path(spec.source), None, spec.name))
     return _written(write_atomic(out, wall_html(entries, title)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.reports.feedback import write_feedback
+from grader.reports.feedback import write_feedback, write_feedback_html
 from grader.reports.gradescope import write_results_json
 from grader.reports.junit import write_junit
 from grader.results import GradeResult
@@ -16,5 +16,6 @@ def write_all(result: GradeResult, out: Path) -> dict[str, Path]:
     return {
         "results.json": write_results_json(result, out / "results.json"),
         "feedback.md": write_feedback(result, out / "feedback.md"),
+        "feedback.html": write_feedback_html(result, out / "feedback.html"),
         "junit.xml": write_junit(result, out / "junit.xml"),
     }

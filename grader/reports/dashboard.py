@@ -1,102 +1,126 @@
-"""A self-contained HTML dashboard of a batch: score per team, a check-by-team heat map,
-links to each team's feedback.md. Plain HTML and inline CSS, no script, no network.
+"""A self-contained HTML dashboard of a batch: each team's score, a check-by-team table with
+a legend, and links to each team's feedback. Plain HTML and inline CSS, no script, no network.
 
-Every string a team controls (team and member names, check messages) is escaped.
+Rendered from templates/dashboard.html with autoescaping: no team text becomes markup.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.reports.files import write_atomic
-from grader.results import CheckResult, TeamOutcome
+from grader.reports.render import render
+from grader.results import CheckResult, TeamOutcome, points
 
-CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#1f2328}
-h1{font-size:1.5rem}table{border-collapse:collapse;margin:1rem 0}
-th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;font-size:.9rem}
-th{background:#f6f8fa}.num{text-align:right;font-variant-numeric:tabular-nums}
-.bar{background:#eaeef2;width:10rem;height:.8rem}
-.bar span{display:block;height:100%;background:#1a7f37}
-.cell{width:2.2rem;text-align:center}.passed{background:#aceebb}.failed{background:#ffcecb}
-.partial{background:#fff1b3}.error{background:#d8b9ff}.blocked{background:#ffd8b5}
-.skipped{background:#eaeef2;color:#656d76}.missing{background:#fff}.team-error{color:#8250df}
-"""
-
-
-def _pct(score: float, max_score: float) -> float:
-    return 100 * score / max_score if max_score else 0.0
+# kind, symbol, meaning: the legend, in the order a TA reads it.
+LEGEND = (
+    ("passed", "✓", "full points"),
+    ("partial", "◐", "failed with partial points"),
+    ("failed", "✗", "no points"),
+    ("blocked", "⛔", "not run: a check it needs did not pass"),
+    ("error", "⚠", "the grader could not judge it; a TA reviews it"),
+    ("skipped", "○", "left out of this run"),
+    ("missing", "·", "no result for this team (it was not graded)"),
+)
+SYMBOL = {kind: symbol for kind, symbol, _ in LEGEND}
 
 
-def _score_row(o: TeamOutcome) -> str:
-    name = escape(o.name)
-    link = f'<a href="teams/{escape(o.id)}/feedback.md">feedback.md</a>'
-    if o.result is None:
-        return (
-            f'<tr class="team-error"><td>{name}</td><td>error</td><td class="num">—</td>'
-            f"<td></td><td>{escape(o.reason)}</td></tr>"
-        )
+@dataclass(frozen=True)
+class Column:
+    id: str
+    title: str
+    max_points: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    id: str
+    kind: str
+    symbol: str
+    points: str
+    tip: str
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    id: str
+    name: str
+    status: str
+    reason: str
+    score: str
+    percent: int | None
+    commit: str
+    has_feedback: bool
+    alert: bool
+
+
+def _name(o: TeamOutcome) -> str:
+    """The roster's name for the team; without a roster (the name is the folder's), the name
+    the team gave itself in its manifest."""
+    if o.name != o.id or o.result is None or not o.result.team:
+        return o.name
+    return o.result.team
+
+
+def _team_row(o: TeamOutcome) -> TeamRow:
     r = o.result
-    if o.status == "needs review":
-        return (
-            f'<tr class="team-error"><td>{name}</td><td><strong>needs review</strong></td>'
-            f'<td class="num">—</td><td></td><td>{escape(o.reason)} {link}</td></tr>'
-        )
-    pct = _pct(r.score, r.max_score)
-    bar = f'<div class="bar"><span style="width:{pct:.0f}%"></span></div>'
-    commit = escape((r.commit or "")[:10])
-    note = f" {escape(o.reason)}" if o.reason else ""  # errors accepted as zero
-    return (
-        f'<tr><td>{name}</td><td>{escape(o.status)}</td><td class="num">{r.score:g} / '
-        f"{r.max_score:g}</td><td>{bar}</td><td>{link} <code>{commit}</code>{note}</td></tr>"
+    counted = r is not None and o.status != "needs review"
+    return TeamRow(
+        id=o.id,
+        name=_name(o),
+        status=o.status,
+        reason=o.reason,
+        score=f"{points(r.score)} / {points(r.max_score)}" if r and counted else "—",
+        percent=round(100 * r.score / r.max_score) if r and counted and r.max_score else None,
+        commit=((r.commit if r else o.commit) or "")[:10],
+        has_feedback=r is not None,
+        alert=r is None or o.status == "needs review",
     )
 
 
-def _cell(r: CheckResult | None) -> str:
-    if r is None:
-        return '<td class="cell missing"></td>'
+def _cell(r: CheckResult) -> Cell:
     kind = "partial" if r.status == "failed" and r.score > 0 else r.status
-    tip = escape(f"{r.id}: {r.status} {r.score:g}/{r.max_score:g} — {r.message}")
-    return f'<td class="cell {kind}" title="{tip}">{r.score:g}</td>'
+    tip = f"{r.id}: {r.status} {points(r.score)}/{points(r.max_score)}: {r.message}"
+    return Cell(r.id, kind, SYMBOL[kind], points(r.score), tip)
 
 
-def _heat_map(outcomes: Sequence[TeamOutcome]) -> str:
-    ids: dict[str, str] = {}
+def _columns(outcomes: Sequence[TeamOutcome]) -> list[Column]:
+    columns: dict[str, Column] = {}
     for o in outcomes:
         for r in o.result.checks if o.result else ():
-            ids.setdefault(r.id, r.title)
-    head = "".join(f'<th title="{escape(t)}">{escape(i)}</th>' for i, t in ids.items())
-    rows = []
-    for o in outcomes:
-        found = {r.id: r for r in (o.result.checks if o.result else ())}
-        cells = "".join(_cell(found.get(i)) for i in ids)
-        rows.append(f"<tr><th>{escape(o.name)}</th>{cells}</tr>")
-    return f'<table class="heat"><tr><th>team</th>{head}</tr>{"".join(rows)}</table>'
+            columns.setdefault(r.id, Column(r.id, r.title, points(r.max_score)))
+    return list(columns.values())
+
+
+def _summary(outcomes: Sequence[TeamOutcome]) -> str:
+    graded = sum(o.status == "graded" and o.result is not None for o in outcomes)
+    review = sum(o.status == "needs review" for o in outcomes)
+    errors = len(outcomes) - graded
+    summary = f"{graded} of {len(outcomes)} teams graded"
+    summary += f", {errors} need a TA" if errors else ""
+    if review:
+        summary += f" ({review} with checks in error: needs review, no score)"
+    return summary
 
 
 def dashboard_html(outcomes: Sequence[TeamOutcome], title: str) -> str:
-    graded = [o for o in outcomes if o.status == "graded" and o.result]
-    review = sum(o.status == "needs review" for o in outcomes)
-    errors = len(outcomes) - len(graded)
-    summary = f"{len(graded)} of {len(outcomes)} teams graded" + (
-        f", {errors} need a TA" if errors else ""
+    columns = _columns(outcomes)
+    heat = []
+    for o in outcomes:
+        found = {r.id: _cell(r) for r in (o.result.checks if o.result else ())}
+        row = _team_row(o)
+        heat.append({"id": o.id, "name": row.name, "cells": [found.get(c.id) for c in columns]})
+    return render(
+        "dashboard.html",
+        title=title,
+        summary=_summary(outcomes),
+        teams=[_team_row(o) for o in outcomes],
+        legend=LEGEND,
+        columns=columns,
+        heat=heat,
     )
-    if review:
-        summary += f" ({review} with checks in error: needs review, no score)"
-    scores = "".join(_score_row(o) for o in outcomes)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
-<style>{CSS}</style></head><body>
-<h1>{escape(title)}</h1><p>{escape(summary)}</p>
-<h2>Scores</h2>
-<table class="scores"><tr><th>team</th><th>status</th><th>score</th><th></th><th>details</th></tr>
-{scores}</table>
-<h2>Checks by team</h2>
-{_heat_map(outcomes)}
-</body></html>
-"""
 
 
 def write_dashboard(outcomes: Sequence[TeamOutcome], out: Path, title: str) -> Path:
