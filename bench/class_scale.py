@@ -68,10 +68,10 @@ def change(repo: Path, index: int) -> str:
     if index == 4:
         edit(
             src / "api.py",
-            '    @app.get("/health"',
-            '    @app.get("/about", tags=["operations"])\n    def about() -> dict[str, str]:\n'
-            '        """Who built this service."""\n        return {"team": "four"}\n\n'
-            '    @app.get("/health"',
+            '@app.get("/health"',
+            '@app.get("/about", tags=["operations"])\ndef about() -> dict[str, str]:\n'
+            '    """Who built this service."""\n    return {"team": "four"}\n\n\n'
+            '@app.get("/health"',
         )
         return "a new API route (/about)"
     if index == 5:

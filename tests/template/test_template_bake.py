@@ -53,6 +53,7 @@ MODULES = (
     "data.py",
     "modeling.py",
     "monitoring.py",
+    "observability.py",
     "py.typed",
     "schema.py",
     "serve.py",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.api import create_app
+from {{ cookiecutter.package_name }}.api import app
 from {{ cookiecutter.package_name }}.bundle import MODEL_FILE, load_bundle, train_bundle
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import load_dataset
@@ -31,7 +32,6 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
         prediction_log=tmp / "logs" / "predictions.jsonl",
         report_dir=tmp / "reports",
-        drift_min_rows=20,
     )
 
 
@@ -57,5 +57,18 @@ def bundle(bundle_dir: Path):
 
 
 @pytest.fixture
-def client(settings: Settings, bundle_dir: Path) -> TestClient:
-    return TestClient(create_app(settings))
+def service_env(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, bundle_dir: Path
+) -> pytest.MonkeyPatch:
+    """The environment the service reads when it starts, as in the image: the test bundle,
+    and a prediction log in the temporary folder. Set more variables on what it returns."""
+    monkeypatch.setenv("MODEL_DIR", str(bundle_dir))
+    monkeypatch.setenv("PREDICTION_LOG", str(settings.prediction_log))
+    return monkeypatch
+
+
+@pytest.fixture
+def client(service_env: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The service, started as uvicorn starts it: `with` runs its lifespan (loads the model)."""
+    with TestClient(app) as client:
+        yield client

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.api import create_app, create_service
+from {{ cookiecutter.package_name }} import api
 from {{ cookiecutter.package_name }}.config import QUALITY_THRESHOLD, Settings
 from {{ cookiecutter.package_name }}.data import features_and_target, load_dataset
-from {{ cookiecutter.package_name }}.schema import FEATURE_NAMES, example_record
+from {{ cookiecutter.package_name }}.schema import FEATURE_NAMES, FEATURES, Record, example_record
 
 
 def test_health_and_ready(client: TestClient) -> None:
@@ -105,31 +104,35 @@ def test_openapi_has_examples(client: TestClient) -> None:
     assert schema["components"]["schemas"]["Record"]["examples"] == [example_record()]
 
 
-def test_not_ready_without_a_model(settings: Settings, tmp_path: Path) -> None:
-    app = create_app(replace(settings, model_dir=tmp_path / "missing"))
-    client = TestClient(app)
-    assert client.get("/health").status_code == 200
-    assert client.get("/ready").status_code == 503
-    assert client.post("/predict", json=example_record()).status_code == 503
-    assert client.get("/model").status_code == 503
+def test_record_follows_the_feature_list() -> None:
+    """`Record` (what the API accepts) and `FEATURES` (what the data and drift checks read)
+    describe the same features, in the same order, with the same ranges."""
+    fields = Record.model_json_schema()["properties"]
+    assert list(fields) == list(FEATURE_NAMES)
+    for feature in FEATURES:
+        field = fields[feature.name]
+        assert field["description"] == feature.description
+        assert (field.get("minimum"), field.get("maximum")) == (feature.minimum, feature.maximum)
+    Record(**example_record())  # the documented example is valid
 
 
-def test_create_service_reads_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "missing"))
-    client = TestClient(create_service())
-    assert client.get("/health").status_code == 200
-    assert "model not loaded" in client.get("/ready").json()["detail"]
+def test_not_ready_without_a_model(service_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    service_env.setenv("MODEL_DIR", str(tmp_path / "missing"))
+    with TestClient(api.app) as client:
+        assert client.get("/health").status_code == 200
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert "model not loaded" in ready.json()["detail"]
+        assert client.post("/predict", json=example_record()).status_code == 503
+        assert client.get("/model").status_code == 503
 
 
-def test_unexpected_errors_are_json_500(settings: Settings, bundle_dir: Path) -> None:
-    app = create_app(settings)
-
-    @app.get("/boom")
-    async def boom() -> None:
+def test_unexpected_errors_are_json_500(service_env: pytest.MonkeyPatch) -> None:
+    def bug(records: list[dict[str, float]]) -> None:
         raise RuntimeError("bug")
 
-    answer = TestClient(app, raise_server_exceptions=False).get("/boom")
+    service_env.setattr(api, "predict_records", bug)
+    with TestClient(api.app, raise_server_exceptions=False) as client:
+        answer = client.post("/predict", json=example_record())
     assert answer.status_code == 500
     assert answer.json() == {"detail": "internal error"}

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.api import create_app
+from {{ cookiecutter.package_name }}.api import app
 from {{ cookiecutter.package_name }}.bundle import Bundle
 from {{ cookiecutter.package_name }}.bundle import main as bundle_main
 from {{ cookiecutter.package_name }}.config import Settings
@@ -77,14 +76,15 @@ def test_monitor_cli_without_requests_or_reference(bundle_dir: Path, tmp_path: P
 
 
 def test_served_requests_are_logged_and_drift_gauges_exposed(
-    settings: Settings, bundle_dir: Path, drifted: pd.DataFrame, tmp_path: Path
+    service_env: pytest.MonkeyPatch, drifted: pd.DataFrame, tmp_path: Path
 ) -> None:
     log = tmp_path / "served.jsonl"
-    client = TestClient(create_app(replace(settings, prediction_log=log)))
-    records = drifted.head(60).to_dict("records")
-    assert client.post("/predict/batch", json={"instances": records}).status_code == 200
-    assert len(read_log(log)) == 60
-    text = client.get("/metrics").text
+    service_env.setenv("PREDICTION_LOG", str(log))
+    records = drifted.head(60).to_dict("records")  # over the 50 the drift gauges wait for
+    with TestClient(app) as client:
+        assert client.post("/predict/batch", json={"instances": records}).status_code == 200
+        assert len(read_log(log)) == 60
+        text = client.get("/metrics").text
     assert 'feature_drift_psi{feature="' + SHIFTED[0] + '"}' in text
     assert "drift_detected " in text
     assert "drift_detected 0.0" not in text

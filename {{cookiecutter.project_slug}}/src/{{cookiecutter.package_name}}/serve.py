@@ -9,8 +9,7 @@ import uvicorn
 
 def main() -> None:
     uvicorn.run(
-        "{{ cookiecutter.package_name }}.api:create_service",
-        factory=True,
+        "{{ cookiecutter.package_name }}.api:app",
         host=os.environ.get("HOST", "127.0.0.1"),
         port=int(os.environ.get("PORT", "8000")),
         access_log=False,  # the app writes one JSON line per request instead
