@@ -2,13 +2,17 @@
 
     python -m {{ cookiecutter.package_name }}.train [--seed 42] [--param C=0.5] [--param model=baseline]
 
-1. Loads and validates the training and held-out files, fits the pipeline with the seed.
-2. Logs params, held-out and per-slice metrics (measured on the held-out file), the git commit, and the model with its
-   signature and an input example to MLflow (`sqlite:///mlflow.db` in the repository unless
-   `MLFLOW_TRACKING_URI` names a tracking server).
-3. Registers a new version of the model, then the promotion gate: the alias `champion`
-   moves to the new version only when its primary metric beats the current champion's.
-4. When the champion changed, exports it to `model/` for the service and the image.
+`train()` runs four steps, one function each:
+
+1. `fit_and_evaluate`: loads and validates the training and held-out files, fits the
+   pipeline with the seed, measures it on the held-out file (overall and per slice).
+2. `log_run`: logs params, metrics, the git commit, and the model with its signature and
+   an input example to MLflow (`sqlite:///mlflow.db` in the repository unless
+   `MLFLOW_TRACKING_URI` names a tracking server), which registers a new version.
+3. `promote`: the promotion gate; the alias `champion` moves to the new version only when
+   its primary metric beats the current champion's.
+4. `export_bundle`: when the champion changed, exports it to `model/` for the service and
+   the image.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import json
 import subprocess
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sklearn
 
 from {{ cookiecutter.package_name }}.bundle import build_reference, save_bundle
@@ -84,27 +90,45 @@ def champion_metric(client: Any, name: str, alias: str) -> tuple[str | None, flo
     return version.version, metrics.get(PRIMARY_METRIC)
 
 
-def train(settings: Settings, params: dict[str, Any], export: bool = True) -> dict[str, Any]:
-    """One tracked training run; returns a summary (run id, version, metric, promoted)."""
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.models import infer_signature
+@dataclass(frozen=True)
+class Trained:
+    """A fitted model, the parameters it was fitted with, and what it scored on held-out rows."""
 
-    warnings.filterwarnings("ignore", module="mlflow")
+    model: Any
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    slices: dict[str, float]
+    x_train: pd.DataFrame
+    x_test: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The promotion gate's decision, and the champion it compared against (if any)."""
+
+    promoted: bool
+    champion_version: str | None
+    champion_metric: float | None
+
+
+def fit_and_evaluate(settings: Settings, params: dict[str, Any]) -> Trained:
+    """Fit the pipeline on the training rows with the seed; measure it on the held-out rows."""
     x_train, x_test, y_train, y_test = split(settings)
     model = fit(params, x_train, y_train, settings.seed)
     metrics = evaluate(model, x_test, y_test)
     slices = slice_metrics(model, x_test, y_test)
-    all_params = {
-        **DEFAULT_PARAMS,
-        **params,
-        "seed": settings.seed,
-    }
-    commit, dirty = git_commit()
+    all_params = {**DEFAULT_PARAMS, **params, "seed": settings.seed}
+    return Trained(model, all_params, metrics, slices, x_train, x_test)
+
+
+def log_run(settings: Settings, trained: Trained, commit: str, dirty: bool) -> tuple[str, str]:
+    """One MLflow run: tags, params, metrics, and the model (signature, input example),
+    registered as a new version. Returns the run id and the version."""
+    import mlflow
+    from mlflow.models import infer_signature
 
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_experiment(settings.experiment)
-    client = MlflowClient()
     with mlflow.start_run() as run:
         mlflow.set_tags(
             {
@@ -113,20 +137,20 @@ def train(settings: Settings, params: dict[str, Any], export: bool = True) -> di
                 "git_dirty": str(dirty).lower(),
                 "data_path": str(settings.data_path),
                 "holdout_path": str(settings.holdout_path),
-                "n_rows": str(len(x_train)),
-                "n_holdout_rows": str(len(x_test)),
+                "n_rows": str(len(trained.x_train)),
+                "n_holdout_rows": str(len(trained.x_test)),
             }
         )
-        mlflow.log_params(all_params)
-        mlflow.log_metrics({**metrics, **slices})
-        mlflow.log_dict({"metrics": metrics, "slices": slices}, "evaluation.json")
-        example = x_test.head(3)
-        signature = infer_signature(example, model.predict(to_matrix(example)))
+        mlflow.log_params(trained.params)
+        mlflow.log_metrics({**trained.metrics, **trained.slices})
+        mlflow.log_dict({"metrics": trained.metrics, "slices": trained.slices}, "evaluation.json")
+        example = trained.x_test.head(3)
+        signature = infer_signature(example, trained.model.predict(to_matrix(example)))
         # MLflow checks the input example by calling the model with a DataFrame; the
         # pipeline was fitted on a plain matrix (as the service sends), hence a warning.
         warnings.filterwarnings("ignore", message="X has feature names")
         logged = mlflow.sklearn.log_model(
-            model,
+            trained.model,
             name="model",
             signature=signature,
             input_example=example,
@@ -134,38 +158,66 @@ def train(settings: Settings, params: dict[str, Any], export: bool = True) -> di
             # Named explicitly: faster than MLflow's inference, and exactly what we pin.
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}"],
         )
-    version = str(logged.registered_model_version)
-    new_metric = metrics[PRIMARY_METRIC]
+    return run.info.run_id, str(logged.registered_model_version)
+
+
+def promote(settings: Settings, version: str, metric: float, commit: str) -> Promotion:
+    """The promotion gate: the alias moves to `version` only when its primary metric beats
+    the current champion's. Either way the version is tagged with the commit and the decision."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
     old_version, old_metric = champion_metric(client, settings.registered_model, settings.alias)
-    promoted = is_better(new_metric, old_metric, DIRECTION)
+    promoted = is_better(metric, old_metric, DIRECTION)
     client.set_model_version_tag(settings.registered_model, version, "git_commit", commit)
     client.set_model_version_tag(
         settings.registered_model, version, "promoted", str(promoted).lower()
     )
     if promoted:
         client.set_registered_model_alias(settings.registered_model, settings.alias, version)
-        if export:
-            metadata = {
-                "name": settings.registered_model,
-                "version": version,
-                "run_id": run.info.run_id,
-                "alias": settings.alias,
-                "source": "registry",
-                "params": all_params,
-                "metrics": {**metrics, **slices},
-                "git_commit": commit,
-                "tracking_uri": settings.tracking_uri,
-            }
-            save_bundle(settings.model_dir, model, metadata, build_reference(to_matrix(x_train)))
+    return Promotion(promoted, old_version, old_metric)
+
+
+def export_bundle(
+    settings: Settings, trained: Trained, run_id: str, version: str, commit: str
+) -> Path:
+    """Write the champion to `settings.model_dir` for the service and the image."""
+    metadata = {
+        "name": settings.registered_model,
+        "version": version,
+        "run_id": run_id,
+        "alias": settings.alias,
+        "source": "registry",
+        "params": trained.params,
+        "metrics": {**trained.metrics, **trained.slices},
+        "git_commit": commit,
+        "tracking_uri": settings.tracking_uri,
+    }
+    reference = build_reference(to_matrix(trained.x_train))
+    return save_bundle(settings.model_dir, trained.model, metadata, reference)
+
+
+def train(settings: Settings, params: dict[str, Any], export: bool = True) -> dict[str, Any]:
+    """One tracked training run: fit, log, promote, export. Returns a summary (run id,
+    version, metric, whether it was promoted and exported)."""
+    warnings.filterwarnings("ignore", module="mlflow")
+    trained = fit_and_evaluate(settings, params)
+    commit, dirty = git_commit()
+    run_id, version = log_run(settings, trained, commit, dirty)
+    new_metric = trained.metrics[PRIMARY_METRIC]
+    gate = promote(settings, version, new_metric, commit)
+    exported = gate.promoted and export
+    if exported:
+        export_bundle(settings, trained, run_id, version, commit)
     return {
-        "run_id": run.info.run_id,
+        "run_id": run_id,
         "registered_model": settings.registered_model,
         "version": version,
         "metric": {PRIMARY_METRIC: new_metric},
-        "champion_before": {"version": old_version, PRIMARY_METRIC: old_metric},
-        "promoted": promoted,
-        "alias": settings.alias if promoted else None,
-        "exported_to": str(settings.model_dir) if promoted and export else None,
+        "champion_before": {"version": gate.champion_version, PRIMARY_METRIC: gate.champion_metric},
+        "promoted": gate.promoted,
+        "alias": settings.alias if gate.promoted else None,
+        "exported_to": str(settings.model_dir) if exported else None,
     }
 
 
