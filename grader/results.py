@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.roster import Member
+from grader.text import plural
 
 Status = Literal["passed", "failed", "error", "blocked", "skipped"]
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
@@ -187,12 +188,14 @@ def inferred_note(result: GradeResult) -> str:
     if source is None or source.kind != "inferred":
         return ""
     marked = [r.id for r in result.checks if r.inferred]
+    found = len(source.inferred)
     text = (
-        f"the repository has no capstone.yaml; {len(source.inferred)} values were inferred"
-        f" from its files and {len(source.todo)} could not be found"
+        f"the repository has no capstone.yaml; {plural(found, 'value')}"
+        f" {'was' if found == 1 else 'were'} inferred from its files"
+        f" and {len(source.todo)} could not be found"
     )
     if source.dropped:
         text += f" (left out: {', '.join(source.dropped)})"
     if marked:
-        text += f"; {len(marked)} checks used inferred values: {', '.join(marked)}"
+        text += f"; {plural(len(marked), 'check')} used inferred values: {', '.join(marked)}"
     return text + ". Review them: grader manifest init REPO --out FILE, then --manifest FILE."

@@ -156,7 +156,7 @@ def test_dashboard_is_well_formed_links_feedback_and_escapes_team_text() -> None
     text = page.body_text
     # Status in words and symbols, not colour alone; a legend; each check's points.
     assert "Alpha ✓ 10 ✗ 0 Beta <script>alert(1)</script> ◐ 5 ✗ 0 Gamma · ·" in text
-    for words in ("✓ passed: full points", "◐ partial:", "⚠ error:", "⛔ blocked:"):
+    for words in ("✓ passed: full points", "◐ partial:", "⚠ error:", "⊘ blocked:"):
         assert words in text
     assert "files 10 pts" in text
     assert "5 / 20 25%" in text  # Beta's score and share

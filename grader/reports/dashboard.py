@@ -19,7 +19,7 @@ LEGEND = (
     ("passed", "✓", "full points"),
     ("partial", "◐", "failed with partial points"),
     ("failed", "✗", "no points"),
-    ("blocked", "⛔", "not run: a check it needs did not pass"),
+    ("blocked", "⊘", "not run: a check it needs did not pass"),
     ("error", "⚠", "the grader could not judge it; a TA reviews it"),
     ("skipped", "○", "left out of this run"),
     ("missing", "·", "no result for this team (it was not graded)"),
