@@ -173,16 +173,21 @@ def kit_pyproject() -> str:
         "[tool.setuptools.packages.find]\n"
         'include = ["grader*"]\n\n'
         "[tool.setuptools.package-data]\n"
-        'grader = ["py.typed"]\n'
+        f"grader = {json.dumps(list(PACKAGE_DATA))}\n"
     )
+
+
+# The package's files besides its modules, as the kit's own pyproject.toml lists them.
+PACKAGE_DATA = ("py.typed", "reports/templates/*")
 
 
 def _package_files() -> list[tuple[str, Path]]:
     package = Path(grader.__file__).resolve().parent
+    data = {p for pattern in PACKAGE_DATA for p in package.glob(pattern)}
     return [
         (f"grader-kit/grader/{p.relative_to(package).as_posix()}", p)
         for p in sorted(package.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".typed")
+        if p.is_file() and "__pycache__" not in p.parts and (p.suffix == ".py" or p in data)
     ]
 
 

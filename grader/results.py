@@ -18,6 +18,19 @@ Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 TeamStatus = Literal["graded", "needs review", "error"]
 
 
+class Measure(BaseModel):
+    """A figure a check measured, or read from the team's tracking: what leaderboards rank
+    and the expo shows. Typed, so no report reads it out of free-form evidence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["metric", "latency_p50_ms", "latency_p95_ms"]
+    name: str = Field(description="As shown: the metric's name, or 'p95 latency (ms)'.")
+    value: float
+    order: Literal["asc", "desc"] = Field(description="asc: lower is better.")
+    measured: bool = Field(True, description="False: the team's logged value, not measured.")
+
+
 class CheckResult(BaseModel):
     """The verdict of one rubric check on one commit."""
 
@@ -46,6 +59,7 @@ class CheckResult(BaseModel):
         None, description="Skipped here: course staff grade it elsewhere, for these points."
     )
     how_to_fix: str = Field("", description="What the check verifies and how to fix it.")
+    measures: tuple[Measure, ...] = Field((), description="Figures for leaderboard and expo.")
 
 
 class ManualResult(BaseModel):
@@ -128,6 +142,19 @@ class TeamOutcome:
     duration: float = 0.0
     result: GradeResult | None = field(default=None, compare=False)
     cached: bool = False
+
+
+def best_measures(result: GradeResult) -> list[Measure]:
+    """One measure per name from the checks that ran: a value the grader measured beats one
+    the team logged; otherwise the first check's wins."""
+    best: dict[str, Measure] = {}
+    for r in result.checks:
+        if r.status not in ("passed", "failed"):
+            continue
+        for m in r.measures:
+            if m.name not in best or (m.measured and not best[m.name].measured):
+                best[m.name] = m
+    return list(best.values())
 
 
 def errored_checks(result: GradeResult) -> tuple[CheckResult, ...]:

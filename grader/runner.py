@@ -318,6 +318,7 @@ def _finish(
         else:
             score = round(check.points * out.fraction, 2)
             result = _result(check, out.status, score, out.message, out.evidence, duration)
+            result = result.model_copy(update={"measures": out.measures})
     else:
         if kind == "timeout" and on_timeout:
             on_timeout(ctx, check)

@@ -11,6 +11,7 @@ from grader.results import (
     LatePenalty,
     ManifestSource,
     ManualResult,
+    Measure,
     TeamOutcome,
 )
 from grader.roster import Member
@@ -44,6 +45,13 @@ def sample_grade(mark: str = "", team: str = "Team Alpha") -> GradeResult:
     checks = (
         _check("files", "passed", 10, "all 7 required files are present"),
         _check(
+            "quality",
+            "passed",
+            10,
+            "f1_macro of the champion (version 3) = 0.9412 (need >= 0.85)",
+            measures=(Measure(kind="metric", name="f1_macro", value=0.9412, order="desc"),),
+        ),
+        _check(
             "tests-pass",
             "failed",
             10 / 3,
@@ -71,11 +79,11 @@ def sample_grade(mark: str = "", team: str = "Team Alpha") -> GradeResult:
             ManualResult(id="demo", title="Demo", score=7, max_score=10, comment=f"clear{mark}"),
             ManualResult(id="poster", title="Poster", score=None, max_score=5),
         ),
-        automated_score=13.33,
+        automated_score=23.33,
         manual_score=7,
         late=LatePenalty(days_late=1, percent=10, points=2.03, reason="1 day late: -10%"),
-        score=18.3,
-        max_score=75,
+        score=27.3,
+        max_score=85,
         execution_time=42.5,
         needs_review=("latency: grader error",),
         manifest=ManifestSource(

@@ -6,13 +6,13 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import pytest
 
 from grader.main import main
 from grader.reports.gradescope import write_results_json
-from grader.results import CheckResult, GradeResult
+from grader.results import CheckResult, GradeResult, Measure
 from tests.helpers import team_files
 from tests.htmlcheck import parse
 
@@ -68,7 +68,7 @@ def _team(make_repo: MakeRepo, name: str, metric: str, direction: str, url: str)
     return make_repo(team_files(**{"capstone.yaml": manifest, "README.md": README}), name=name)
 
 
-def _check(check: str, evidence: dict[str, Any], message: str = "ok") -> CheckResult:
+def _check(check: str, *measures: Measure) -> CheckResult:
     return CheckResult(
         id=check.split(".")[1],
         check=check,
@@ -76,12 +76,14 @@ def _check(check: str, evidence: dict[str, Any], message: str = "ok") -> CheckRe
         status="passed",
         score=10,
         max_score=10,
-        message=message,
-        evidence=evidence,
+        message="ok",
+        evidence={"metrics": {"f1_macro": 0.1}},  # free-form: never read as a figure
+        measures=measures,
     )
 
 
 def _results(path: Path, team: str, value: float, p95: float, metric: str = "f1_macro") -> Path:
+    rank: Literal["asc", "desc"] = "asc" if metric == "rmse" else "desc"
     result = GradeResult(
         grader_version="0.1.0",
         milestone="expo",
@@ -93,8 +95,12 @@ def _results(path: Path, team: str, value: float, p95: float, metric: str = "f1_
         commit_time=None,
         graded_at="2026-12-10T10:00:00+00:00",
         checks=(
-            _check("tracking.metric", {"metrics": {metric: value, "other": 1.0}}),
-            _check("service.latency", {"p50_ms": p95 / 2, "p95_ms": p95}),
+            _check("tracking.metric", Measure(kind="metric", name=metric, value=value, order=rank)),
+            _check(
+                "service.latency",
+                Measure(kind="latency_p50_ms", name="p50", value=p95 / 2, order="asc"),
+                Measure(kind="latency_p95_ms", name="p95", value=p95, order="asc"),
+            ),
         ),
         automated_score=20,
         manual_score=0,

@@ -26,7 +26,7 @@ from grader.reports.gradescope import (
     results_json,
     write_results_json,
 )
-from grader.results import CheckResult, GradeResult, ManualResult
+from grader.results import CheckResult, GradeResult, ManualResult, Measure
 from tests import gradescope_spec
 from tests.classroom import write_roster
 from tests.helpers import git
@@ -58,14 +58,9 @@ def _grade() -> GradeResult:
             10,
             10,
             message="f1_macro of the champion = 0.91 (need >= 0.85)",
-            evidence={
-                "leaderboard": {
-                    "name": "f1_macro",
-                    "value": 0.91,
-                    "order": "desc",
-                    "measured": False,
-                }
-            },
+            measures=(
+                Measure(kind="metric", name="f1_macro", value=0.91, order="desc", measured=False),
+            ),
         ),
         _check(
             "files",
@@ -106,12 +101,10 @@ def _grade() -> GradeResult:
             2,
             5,
             message="p50 80 ms, p95 600 ms (budget 300 ms)",
-            evidence={
-                "leaderboard": [
-                    {"name": "p95 latency (ms)", "value": 600.0, "order": "asc"},
-                    {"name": "p50 latency (ms)", "value": 80.0, "order": "asc"},
-                ]
-            },
+            measures=(
+                Measure(kind="latency_p95_ms", name="p95 latency (ms)", value=600.0, order="asc"),
+                Measure(kind="latency_p50_ms", name="p50 latency (ms)", value=80.0, order="asc"),
+            ),
         ),
     )
     manual = (
@@ -229,10 +222,10 @@ def test_a_measured_value_takes_the_place_of_the_one_the_team_logged() -> None:
         "passed",
         5,
         5,
-        evidence={"leaderboard": {"name": "f1_macro", "value": 0.87, "order": "desc"}},
+        measures=(Measure(kind="metric", name="f1_macro", value=0.87, order="desc"),),
     )
     again = measured.model_copy(
-        update={"evidence": {"leaderboard": {"name": "f1_macro", "value": 0.5}}}
+        update={"measures": (Measure(kind="metric", name="f1_macro", value=0.5, order="desc"),)}
     )
     grade = grade.model_copy(update={"checks": (*grade.checks, measured, again)})
     board = results_json(grade)["leaderboard"]
@@ -240,7 +233,8 @@ def test_a_measured_value_takes_the_place_of_the_one_the_team_logged() -> None:
     assert [e["name"] for e in board] == ["f1_macro", "p95 latency (ms)", "p50 latency (ms)"]
 
 
-def test_malformed_leaderboard_evidence_is_left_out() -> None:
+def test_evidence_never_reaches_the_leaderboard() -> None:
+    """Evidence is free-form (a team's output can end up in it): only typed measures rank."""
     grade = _grade()
     bad = _check(
         "odd",
@@ -258,9 +252,7 @@ def test_malformed_leaderboard_evidence_is_left_out() -> None:
         },
     )
     grade = grade.model_copy(update={"checks": (bad,)})
-    assert results_json(grade)["leaderboard"] == [
-        {"name": "default order", "value": 3, "order": "desc"}
-    ]
+    assert results_json(grade)["leaderboard"] == []
 
 
 def test_our_record_round_trips_through_extra_data(tmp_path: Path) -> None:
@@ -346,14 +338,21 @@ def test_the_zip_holds_setup_run_autograder_the_rubric_chain_and_the_grader(
     assert "rubrics/m1.yaml" in names
     assert "rubrics/m0.yaml" in names  # m1 extends m0
     assert '--rubric "$ROOT/source/rubrics/"m1.yaml' in run
+    # Every module and every data file the kit's package declares (the report templates).
     package = sorted(
         f"grader-kit/grader/{p.relative_to(KIT / 'grader').as_posix()}"
         for p in (KIT / "grader").rglob("*")
-        if p.suffix in (".py", ".typed") and "__pycache__" not in p.parts
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and (p.suffix in (".py", ".typed") or "templates" in p.parts)
     )
+    assert "grader-kit/grader/reports/templates/dashboard.html" in package
     assert sorted(n for n in names if n.startswith("grader-kit/grader/")) == package
-    kit = tomllib.loads((KIT / "pyproject.toml").read_text())["project"]
+    kit_toml = tomllib.loads((KIT / "pyproject.toml").read_text())
+    kit = kit_toml["project"]
     assert pyproject["project"]["dependencies"] == kit["dependencies"]
+    data = kit_toml["tool"]["setuptools"]["package-data"]
+    assert pyproject["tool"]["setuptools"]["package-data"] == data
     assert pyproject["project"]["scripts"] == {"grader": "grader.entry:run"}
     assert about["staff_checks"] == M1_STAFF
     assert (about["autograded_points"], about["staff_points"]) == (42.65, 42.35)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from grader.reports import write_all
 from grader.reports.gradescope import read_grade
-from grader.results import CheckResult, GradeResult, LatePenalty, ManualResult
+from grader.results import CheckResult, GradeResult, LatePenalty, ManualResult, Measure
 
 
 def _grade() -> GradeResult:
@@ -23,7 +23,7 @@ def _grade() -> GradeResult:
             score=10,
             max_score=10,
             message="built in 12s",
-            evidence={"leaderboard": {"name": "f1", "value": 0.91}},
+            measures=(Measure(kind="metric", name="f1", value=0.91, order="desc"),),
         ),
         CheckResult(
             id="latency",

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from grader.errors import CheckError
 from grader.manifest import Manifest
 from grader.metrics import Measured
-from grader.results import ManifestSource
+from grader.results import ManifestSource, Measure
 from grader.suitereport import SuiteReport
 
 
@@ -76,6 +76,11 @@ class Outcome:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
     provides: Provided = field(default_factory=Provided)
+    measures: tuple[Measure, ...] = ()  # figures for leaderboards and the expo
+
+    def measuring(self, *measures: Measure) -> Outcome:
+        """This outcome with the figures it measured."""
+        return dataclasses.replace(self, measures=(*self.measures, *measures))
 
 
 def passed(

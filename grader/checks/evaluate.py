@@ -23,6 +23,7 @@ from grader.checks.tracking import NO_MODEL, champion_subject
 from grader.manifest import Evaluation, Manifest, PrimaryMetric, Tracking
 from grader.metrics import Measured
 from grader.mlflowstore import StoreProblem, open_store
+from grader.results import Measure
 from grader.text import tail
 
 NO_EVALUATION = (
@@ -211,13 +212,14 @@ def _measured_verdict(
     }
     provides = Provided(measured_metric=measured)
     order = "asc" if metric.direction == "minimize" else "desc"
-    evidence["leaderboard"] = {"name": metric.name, "value": value, "order": order}
+    figure = Measure(kind="metric", name=metric.name, value=value, order=order)
     where = f"on {rows} held-out rows"
     if logged is None:
         message = f"measured {metric.name} = {value:.4g} {where}; {subject.label} logged none"
-        return Outcome("failed", 0.0, message, evidence, provides)
+        return Outcome("failed", 0.0, message, evidence, provides, (figure,))
     differs = compare(metric, float(logged), value, params)
     message = f"measured {metric.name} = {value:.4g} {where}, logged {float(logged):.4g}"
     if differs is None:
-        return Outcome("passed", 1.0, f"{message} for {subject.label}", evidence, provides)
-    return Outcome("failed", 0.0, f"{message}: {differs}", evidence, provides)
+        message = f"{message} for {subject.label}"
+        return Outcome("passed", 1.0, message, evidence, provides, (figure,))
+    return Outcome("failed", 0.0, f"{message}: {differs}", evidence, provides, (figure,))

@@ -25,6 +25,7 @@ from grader.checks.container import need_service
 from grader.checks.service import _call, _client, json_body
 from grader.errors import CheckError
 from grader.manifest import Example, Service
+from grader.results import Measure
 from grader.servicecalls import Caller
 
 
@@ -73,15 +74,14 @@ def latency(ctx: Context, params: LatencyParams) -> Outcome:
         "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "max_ms": round(max(timings), 1),
         "requests": params.requests, "concurrency": params.concurrency, "errors": errors,
         "budget_p95_ms": params.p95_ms, "budget_p50_ms": params.p50_ms,
-        "leaderboard": [  # lower is better
-            {"name": "p95 latency (ms)", "value": round(p95, 1), "order": "asc"},
-            {"name": "p50 latency (ms)", "value": round(p50, 1), "order": "asc"},
-        ],
     }  # fmt: skip
     message = f"p50 {p50:.0f} ms, p95 {p95:.0f} ms (budget {params.p95_ms:g} ms)"
     if errors:
         message += f"; {errors} of {params.requests} requests failed"
-    return graded(fraction, message, evidence)
+    return graded(fraction, message, evidence).measuring(  # lower is better
+        Measure(kind="latency_p95_ms", name="p95 latency (ms)", value=round(p95, 1), order="asc"),
+        Measure(kind="latency_p50_ms", name="p50 latency (ms)", value=round(p50, 1), order="asc"),
+    )
 
 
 def _pick_example(service: Service, name: str | None) -> Example:

@@ -18,6 +18,7 @@ from pydantic import Field
 from grader.checks.base import Context, NoParams, Outcome, Params, failed, graded, passed
 from grader.manifest import PrimaryMetric, Tracking
 from grader.mlflowstore import Store, StoreProblem, open_store
+from grader.results import Measure
 from grader.text import plural
 
 __all__ = ["NoParams"]
@@ -299,10 +300,15 @@ def metric_threshold(
         message += ", measured by the grader"
     if bar.teams:
         message += ", the team's target"
-    order = "desc" if maximize else "asc"
     # Logged by the team: a value the grader measures itself takes its leaderboard place.
-    entry = {"name": metric.name, "value": value, "order": order, "measured": False}
-    return graded(fraction, message + ")", {**evidence, "value": value, "leaderboard": entry})
+    figure = Measure(
+        kind="metric",
+        name=metric.name,
+        value=value,
+        order="desc" if maximize else "asc",
+        measured=source != LOGGED,
+    )
+    return graded(fraction, message + ")", {**evidence, "value": value}).measuring(figure)
 
 
 # --- tracking.registered_model --------------------------------------------------------------

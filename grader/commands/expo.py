@@ -20,7 +20,7 @@ from grader.manifest import MANIFEST_NAME, Manifest, load_manifest
 from grader.reports.expo import Facts, board_html, poster_html, wall_html
 from grader.reports.files import write_atomic
 from grader.reports.gradescope import read_grade
-from grader.results import GradeResult
+from grader.results import GradeResult, Measure, best_measures
 from grader.target import is_url
 
 app = typer.Typer(
@@ -59,23 +59,21 @@ def _manifest(repo: Path | None) -> Manifest | None:
         return None  # the expo shows what it can; `grader check` reports manifest errors
 
 
+def _measures(result: GradeResult | None) -> list[Measure]:
+    return best_measures(result) if result else []
+
+
 def _metric(result: GradeResult | None, name: str | None) -> tuple[str | None, float | None]:
-    """The primary metric's value from the tracking checks' evidence of the graded run."""
-    for r in result.checks if result else ():
-        metrics = r.evidence.get("metrics")
-        if r.check.startswith("tracking.") and isinstance(metrics, dict):
-            if name is None and r.check == "tracking.metric":
-                name = str(r.message.split(" of ", 1)[0])
-            if name in metrics and isinstance(metrics[name], int | float):
-                return name, float(metrics[name])
+    """The primary metric's graded value (measured by the grader, else logged by the team)."""
+    for m in _measures(result):
+        if m.kind == "metric" and name in (None, m.name):
+            return m.name, m.value
     return name, None
 
 
 def _latency(result: GradeResult | None) -> tuple[float | None, float | None]:
-    for r in result.checks if result else ():
-        if r.check == "service.latency" and "p95_ms" in r.evidence:
-            return r.evidence.get("p50_ms"), r.evidence.get("p95_ms")
-    return None, None
+    found = {m.kind: m.value for m in _measures(result)}
+    return found.get("latency_p50_ms"), found.get("latency_p95_ms")
 
 
 def _passed(result: GradeResult | None) -> tuple[int | None, int | None]:

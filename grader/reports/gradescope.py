@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.reports.files import write_atomic
-from grader.results import CheckResult, GradeResult, ManualResult
+from grader.results import CheckResult, GradeResult, ManualResult, best_measures
 
 FORMAT = "md"  # Gradescope renders basic Markdown in outputs with this format
 PENDING = "Pending review by course staff"
@@ -128,37 +128,10 @@ def _manual(m: ManualResult, number: int) -> dict[str, Any]:
     }
 
 
-def _entries(raw: Any) -> list[tuple[bool, dict[str, Any]]]:
-    """Leaderboard entries a check put in its evidence: one mapping or a list of them.
-
-    Each is (measured, entry): `"measured": false` marks a value the team reported (logged
-    in its tracking store) rather than one the grader measured itself.
-    """
-    items = raw if isinstance(raw, list) else [raw]
-    out = []
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            continue
-        value = item.get("value")
-        order = item.get("order", "desc")
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            continue
-        if order in ("asc", "desc"):
-            entry = {"name": item["name"], "value": value, "order": order}
-            out.append((item.get("measured", True) is not False, entry))
-    return out
-
-
 def leaderboard(result: GradeResult) -> list[dict[str, Any]]:
-    """One entry per name: a value the grader measured beats one the team reported;
-    otherwise the first check's entry wins."""
-    board: dict[str, tuple[bool, dict[str, Any]]] = {}
-    for r in result.checks:
-        if r.status in ("passed", "failed"):
-            for measured, entry in _entries(r.evidence.get("leaderboard")):
-                if entry["name"] not in board or (measured and not board[entry["name"]][0]):
-                    board[entry["name"]] = (measured, entry)
-    return [entry for _, entry in board.values()]
+    """Gradescope's leaderboard: one entry per measure name (a value the grader measured
+    beats one the team logged)."""
+    return [{"name": m.name, "value": m.value, "order": m.order} for m in best_measures(result)]
 
 
 def _output(result: GradeResult) -> str:

@@ -18,6 +18,7 @@ from grader.checks.registry import REGISTRY
 from grader.grade import Options, context_for
 from grader.manifest import Evaluation, PrimaryMetric
 from grader.metrics import Measured
+from grader.results import Measure
 from grader.target import prepare
 from tests.fixtures import training_team
 
@@ -171,11 +172,9 @@ def test_the_good_team_reproduces_and_measures(trained: Team, mlflow_image: str)
     measured = out.provides.measured_metric
     assert isinstance(measured, Measured)
     assert measured.value == pytest.approx(0.9)
-    assert out.evidence["leaderboard"] == {
-        "name": "accuracy",
-        "value": measured.value,
-        "order": "desc",
-    }
+    assert out.measures == (
+        Measure(kind="metric", name="accuracy", value=measured.value, order="desc"),
+    )
 
 
 @pytest.mark.docker
@@ -215,7 +214,9 @@ def test_a_metric_logged_on_the_training_rows_fails_evaluate_only(
     assert graded.message == (
         "accuracy of the champion (version 1) = 0.9 (need >= 0.95, measured by the grader)"
     )
-    assert graded.evidence["leaderboard"]["value"] == pytest.approx(0.9)
+    [figure] = graded.measures
+    assert figure.value == pytest.approx(0.9)
+    assert figure.measured  # the grader's own value, not the one the team logged
 
 
 @pytest.mark.docker

@@ -293,9 +293,10 @@ def test_latency_within_budget_passes(good: Context) -> None:
     )
     assert outcome.status == "passed", outcome.message
     assert outcome.evidence["errors"] == 0
-    p95, p50 = outcome.evidence["leaderboard"]  # lower latency ranks first
-    assert p95 == {"name": "p95 latency (ms)", "value": outcome.evidence["p95_ms"], "order": "asc"}
-    assert p50 == {"name": "p50 latency (ms)", "value": outcome.evidence["p50_ms"], "order": "asc"}
+    p95, p50 = outcome.measures  # lower latency ranks first
+    assert (p95.kind, p95.name, p95.order) == ("latency_p95_ms", "p95 latency (ms)", "asc")
+    assert (p50.kind, p50.name, p50.order) == ("latency_p50_ms", "p50 latency (ms)", "asc")
+    assert (p95.value, p50.value) == (outcome.evidence["p95_ms"], outcome.evidence["p50_ms"])
 
 
 @pytest.mark.docker
