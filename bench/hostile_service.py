@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.engine import resolve_network  # noqa: E402
+from grader.engine import decide_network  # noqa: E402
 from grader.grade import Options, grade  # noqa: E402
 from grader.rubric import KIT_RUBRICS, load_rubric  # noqa: E402
 from tests.helpers import init_repo  # noqa: E402
@@ -48,7 +48,7 @@ def repo(root: Path, fault: str) -> Path:
 def main() -> int:
     ensure_base_image()
     rubric = load_rubric(KIT_RUBRICS / "m3.yaml")
-    network = resolve_network("auto")
+    network = decide_network("auto")
     worst = 0.0
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as tmp:
         for fault in ("", "hang", "flood"):

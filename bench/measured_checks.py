@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.engine import resolve_network  # noqa: E402
+from grader.engine import decide_network  # noqa: E402
 from grader.grade import Options, grade  # noqa: E402
 from grader.results import GradeResult  # noqa: E402
 from grader.rubric import KIT_RUBRICS, load_rubric  # noqa: E402
@@ -33,7 +33,7 @@ MEASURED = ("tracking.reproduce", "tracking.evaluate", "tests.sensitivity")
 
 def timed(reference: Path, skip: set[str]) -> tuple[float, GradeResult]:
     rubric = load_rubric(KIT_RUBRICS / "m2.yaml")
-    options = Options(network_mode=resolve_network("auto"), skip=skip)
+    options = Options(network_mode=decide_network("auto"), skip=skip)
     start = time.monotonic()
     result = grade(str(reference), rubric, options)
     return time.monotonic() - start, result

@@ -31,6 +31,7 @@ from datetime import datetime
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import reports
 from grader.batchplan import (
@@ -51,6 +52,9 @@ from grader.results import (
 )
 from grader.rubric import LatePolicy
 from grader.runner import check_slots, preload_modules
+
+if TYPE_CHECKING:
+    from grader.engine import NetworkMode
 
 GRACE_SECONDS = 10.0  # after SIGINT, time a grader gets to remove its containers
 
@@ -112,7 +116,7 @@ def _grade_in_child(
     due: datetime | None,
     late_policy: LatePolicy | None,
     checks: tuple[str, ...],
-    network: str,
+    network: NetworkMode,
     staging: str,
     env: dict[str, str],
     cwd: str,

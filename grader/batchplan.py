@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -24,6 +25,9 @@ from grader.results import (
 from grader.roster import Member, load_roster
 from grader.rubric import Rubric
 from grader.target import cache_dir, git, is_url, mirror
+
+if TYPE_CHECKING:
+    from grader.engine import NetworkMode
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class BatchConfig:
     deadline: datetime | None = None  # grade each team's last commit before this
     checks: tuple[str, ...] = ()
     timeout: float = 1800.0
-    network: str = "published"
+    network: NetworkMode = "published"
     force: set[str] = field(default_factory=set)
     accept_errors: bool = False  # a check in error counts as 0 instead of needing review
 

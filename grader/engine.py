@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import docker
 import httpx
@@ -33,36 +33,47 @@ from grader.engineruns import (
 from grader.errors import EngineError, UsageError
 from grader.text import tail
 
-NETWORK_MODES = ("published", "host")
+NetworkMode = Literal["published", "host"]
+NETWORK_MODES: tuple[NetworkMode, ...] = ("published", "host")
+_DECIDED: dict[tuple[str, str], NetworkMode] = {}
 
 
-def network_mode_from_env(default: str = "auto") -> str:
-    """How containers reach the network: GRADER_NETWORK=host|published|auto, else `default`."""
-    value = os.environ.get("GRADER_NETWORK", "").strip().lower() or default
-    if value not in (*NETWORK_MODES, "auto"):
-        raise UsageError(f"GRADER_NETWORK={value!r}: expected auto, published or host")
-    return resolve_network(value)
+def decide_network(requested: str | None = None) -> NetworkMode:
+    """How the run's containers are reached, decided once per process and engine.
 
-
-def resolve_network(mode: str) -> str:
-    """`auto`: publish ports where the engine has a bridge network, else host networking.
-
-    Docker Desktop and default engines have a bridge; engines started with
-    `--bridge=none` (locked-down lab and CI machines) do not, and there only host
-    networking reaches a container. An unreachable engine keeps the default.
+    `requested` is the CLI's --network; None reads GRADER_NETWORK, else `auto`. Published
+    ports need the engine's bridge network: Docker Desktop and default engines have one;
+    engines started with `--bridge=none` (locked-down lab and CI machines) do not, and there
+    only host networking reaches a container, so `auto` and `published` both mean host. An
+    engine that does not answer yet keeps published ports.
     """
-    if mode not in (*NETWORK_MODES, "auto"):
-        raise UsageError(f"network mode {mode!r}: expected auto, published or host")
-    if mode != "auto":
-        return mode
+    named = requested if requested is not None else os.environ.get("GRADER_NETWORK")
+    value = (named or "auto").strip().lower()
+    if value not in (*NETWORK_MODES, "auto"):
+        where = "network mode " if requested is not None else "GRADER_NETWORK="
+        raise UsageError(f"{where}{value!r}: expected auto, published or host")
+    key = (value, os.environ.get("DOCKER_HOST", ""))
+    if key not in _DECIDED:
+        _DECIDED[key] = mode_for(value, None if value == "host" else _has_bridge())
+    return _DECIDED[key]
+
+
+def mode_for(value: str, has_bridge: bool | None) -> NetworkMode:
+    """The mode for a requested value, given whether the engine has a bridge (None: unknown)."""
+    if value == "host" or has_bridge is False:
+        return "host"
+    return "published"
+
+
+def _has_bridge() -> bool | None:
     try:
         client = docker.from_env(timeout=10)
         try:
-            return "published" if client.networks.list(names=["bridge"]) else "host"
+            return bool(client.networks.list(names=["bridge"]))
         finally:
             client.close()
     except (DockerException, RequestsConnectionError, OSError):
-        return "published"
+        return None
 
 
 @dataclass(frozen=True)
@@ -113,15 +124,15 @@ class Engine(Images):
         *,
         run_id: str = "local",
         check_id: str = "",
-        network_mode: str = "published",
+        network_mode: NetworkMode | None = None,
         client: docker.DockerClient | None = None,
     ) -> None:
-        if network_mode not in NETWORK_MODES:
+        if network_mode is not None and network_mode not in NETWORK_MODES:
             raise UsageError(f"network mode {network_mode!r} is not one of {NETWORK_MODES}")
         self.run_id = run_id
         self.check_id = check_id
         self.client = client or connect()
-        self.network_mode = _effective_mode(self.client, network_mode)
+        self.network_mode: NetworkMode = network_mode or decide_network()
         self.labels = labels_for(run_id, check_id)
         self._containers: list[str] = []
         self._images: list[str] = []
@@ -346,18 +357,6 @@ class Engine(Images):
 
     def container_running(self, container_id: str) -> bool:
         return self._state(container_id).get("Status") == "running"
-
-
-def _effective_mode(client: docker.DockerClient, mode: str) -> str:
-    """Published ports need the engine's bridge network; an engine without one (started
-    with --bridge=none, as on this kit's CI machines) can only use host networking."""
-    if mode != "published":
-        return mode
-    try:
-        has_bridge = bool(client.networks.list(names=["bridge"]))
-    except DockerException:
-        return mode
-    return mode if has_bridge else "host"
 
 
 def _docker_health(state: dict[str, Any]) -> tuple[bool, str]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader import __version__, fs, hostport, scoring
 from grader.checks.base import Context, RunSettings
@@ -27,6 +27,9 @@ from grader.rubric import ResolvedCheck, Rubric
 from grader.runner import OnResult, check_slots, run_rubric
 from grader.target import Checkout, prepare
 
+if TYPE_CHECKING:
+    from grader.engine import NetworkMode
+
 
 @dataclass
 class Options:
@@ -35,7 +38,7 @@ class Options:
     only: set[str] = field(default_factory=set)
     skip: set[str] = field(default_factory=set)
     manual_file: Path | None = None
-    network_mode: str = "published"
+    network_mode: NetworkMode = "published"
     url: str | None = None
     engine: bool = True  # False: no container engine here; its checks are left to staff
     manifest_file: Path | None = None  # a TA's manifest, used instead of the repository's

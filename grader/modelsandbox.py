@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -25,6 +25,9 @@ from grader.envcache import EnvCache
 from grader.sandbox import run_in_sandbox
 from grader.sandboxtools import pip_install
 from grader.text import tail
+
+if TYPE_CHECKING:
+    from grader.engine import NetworkMode
 
 OUTPUT = "predictions.json"
 DEFAULT_IMAGE = "python:3.11-slim"
@@ -69,7 +72,7 @@ class Sandboxed:
     memory: str = "2g"
     run_id: str = "local"
     check_id: str = ""
-    network_mode: str | None = None
+    network_mode: NetworkMode | None = None
 
 
 @dataclass(frozen=True)

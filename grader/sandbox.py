@@ -38,7 +38,7 @@ from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
 from grader import locks
-from grader.engine import Engine, Limits, RunResult, network_mode_from_env
+from grader.engine import Engine, Limits, NetworkMode, RunResult
 from grader.engineruns import CACHE_LABEL
 from grader.envcache import EnvCache, cache_key, cached_image, image_id, publish
 from grader.errors import EngineError
@@ -115,7 +115,7 @@ def run_in_sandbox(
     collect: Sequence[str] = (),
     run_id: str = "local",
     check_id: str = "",
-    network_mode: str | None = None,
+    network_mode: NetworkMode | None = None,
     cache: EnvCache | None = None,
     collect_limit: int = COLLECT_LIMIT,
 ) -> SandboxResult:
@@ -129,11 +129,10 @@ def run_in_sandbox(
     `cache`, the setup's result is reused while the key files stay the same (and
     GRADER_ENV_CACHE is not `off`); `environment` says whether it was.
     """
-    mode = network_mode or network_mode_from_env()
     limits = Limits(memory=memory, cpus=cpus, pids=pids)
     full_env = {**SANDBOX_ENV, **(env or {})}
     start = time.monotonic()
-    with Engine(run_id=run_id, check_id=check_id, network_mode=mode) as engine:
+    with Engine(run_id=run_id, check_id=check_id, network_mode=network_mode) as engine:
         _ensure_image(engine, image)
         steps = _Steps(engine, limits, full_env, setup_timeout, start)
         if os.environ.get(CACHE_SWITCH, "").strip().lower() == "off":
@@ -226,7 +225,7 @@ def _then_drop_repo(setup: str, forget: str | None = None) -> str:
 # --- the dependency-environment cache ---------------------------------------------------------
 
 
-def hooks_image(base: str = "python:3.11-slim", network_mode: str | None = None) -> str:
+def hooks_image(base: str = "python:3.11-slim", network_mode: NetworkMode | None = None) -> str:
     """An image with git and pre-commit (hooks need both), built once per machine.
 
     It is a cache shared by runs, so it carries CACHE_LABEL and not the grader's label:
@@ -235,7 +234,7 @@ def hooks_image(base: str = "python:3.11-slim", network_mode: str | None = None)
     version = importlib.metadata.version("pre-commit")
     digest = hashlib.sha256(f"{base} {version} {HOOKS_DOCKERFILE}".encode()).hexdigest()[:10]
     tag = f"mlops-capstone-kit/hooks:{version}-{digest}"
-    with Engine(network_mode=network_mode or network_mode_from_env()) as engine:
+    with Engine(network_mode=network_mode) as engine:
         try:
             engine.client.images.get(tag)
             return tag

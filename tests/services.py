@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from grader.checks.base import Context, Provided, RunSettings
+from grader.engine import NetworkMode, decide_network
 from grader.manifest import Manifest
 from tests.helpers import build_tree
 
@@ -32,13 +33,10 @@ def docker_client() -> Any:
     return docker.from_env(timeout=120)
 
 
-def network_mode() -> str:
-    """Host networking on engines without a bridge (this kit's CI), else published ports."""
-    client = docker_client()
-    try:
-        return "published" if client.networks.list(names=["bridge"]) else "host"
-    finally:
-        client.close()
+def network_mode() -> NetworkMode:
+    """Host networking on engines without a bridge (this kit's CI), else published ports:
+    what the CLI decides with --network auto."""
+    return decide_network("auto")
 
 
 def ensure_base_image() -> str:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from grader.engine import resolve_network
+from grader.engine import decide_network
 from grader.grade import Options, grade
 from grader.mutants import MUTANTS
 from grader.results import GradeResult
@@ -108,7 +108,7 @@ def team(reference: Path, deployed_url: str, github: FakeGitHub) -> Iterator[Pat
 
 @pytest.fixture(scope="module")
 def options() -> Options:
-    return Options(network_mode=resolve_network("auto"))
+    return Options(network_mode=decide_network("auto"))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from grader import engine as engine_module
 from grader import engineruns
 from grader.checks import container
 from grader.checks.base import Context, NoParams, Provided, RunSettings
-from grader.engine import Engine, Limits, network_mode_from_env
+from grader.engine import Engine, Limits, decide_network, mode_for
 from grader.engineruns import cleanup, connect
 from grader.errors import CheckError, EngineError, UsageError
 from grader.main import main
@@ -54,16 +53,22 @@ def engine() -> Iterator[Engine]:
 # without an engine ----------------------------------------------------------------------
 
 
-def test_network_mode_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_network_mode_comes_from_the_option_else_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # bridge unknown
     monkeypatch.setenv("GRADER_NETWORK", "HOST")
-    assert network_mode_from_env() == "host"
+    assert decide_network() == "host"
+    assert decide_network("published") == "published"  # the option wins
     monkeypatch.setenv("GRADER_NETWORK", "published")
-    assert network_mode_from_env() == "published"
+    assert decide_network() == "published"
     monkeypatch.setenv("GRADER_NETWORK", "bridge")
     with pytest.raises(
         UsageError, match="GRADER_NETWORK='bridge': expected auto, published or host"
     ):
-        network_mode_from_env()
+        decide_network()
+    with pytest.raises(UsageError, match="network mode 'bridge': expected auto"):
+        decide_network("bridge")
 
 
 def test_auto_network_mode_without_an_engine_keeps_published_ports(
@@ -71,13 +76,14 @@ def test_auto_network_mode_without_an_engine_keeps_published_ports(
 ) -> None:
     monkeypatch.delenv("GRADER_NETWORK", raising=False)
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    assert network_mode_from_env() == "published"
+    assert decide_network() == "published"
 
 
 @docker_only
 def test_auto_network_mode_follows_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GRADER_NETWORK", raising=False)
-    assert network_mode_from_env() == network_mode()  # host here: the engine has no bridge
+    assert decide_network() == network_mode()  # host here: the engine has no bridge
+    assert decide_network("published") == network_mode()  # no bridge: nothing to publish on
 
 
 def test_an_unreachable_engine_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -326,14 +332,6 @@ class _FakeContainer:
         self.attrs = {"NetworkSettings": {"Ports": next(self._ports)}}
 
 
-class _FakeNetworks:
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
-
-    def list(self, names: list[str]) -> list[str]:
-        return [n for n in self.names if n in names]
-
-
 def test_the_published_host_port_is_read_once_the_engine_binds_it() -> None:
     bound = {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "49153"}]}
     container = _FakeContainer([None, {"8000/tcp": None}, bound])
@@ -341,8 +339,9 @@ def test_the_published_host_port_is_read_once_the_engine_binds_it() -> None:
 
 
 def test_published_falls_back_to_host_only_without_a_bridge() -> None:
-    with_bridge = SimpleNamespace(networks=_FakeNetworks(["bridge", "host", "none"]))
-    without = SimpleNamespace(networks=_FakeNetworks(["host", "none"]))
-    assert engine_module._effective_mode(with_bridge, "published") == "published"  # type: ignore[arg-type]
-    assert engine_module._effective_mode(without, "published") == "host"  # type: ignore[arg-type]
-    assert engine_module._effective_mode(with_bridge, "host") == "host"  # type: ignore[arg-type]
+    assert mode_for("published", has_bridge=True) == "published"
+    assert mode_for("auto", has_bridge=True) == "published"
+    assert mode_for("published", has_bridge=False) == "host"
+    assert mode_for("auto", has_bridge=False) == "host"
+    assert mode_for("auto", has_bridge=None) == "published"  # no engine yet: the default
+    assert mode_for("host", has_bridge=True) == "host"

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +21,9 @@ from grader.manifest import Manifest
 from grader.metrics import Measured
 from grader.results import ManifestSource, Measure
 from grader.suitereport import SuiteReport
+
+if TYPE_CHECKING:
+    from grader.engine import NetworkMode
 
 
 class Params(BaseModel):
@@ -106,7 +109,7 @@ def graded(fraction: float, message: str, evidence: dict[str, Any] | None = None
 class RunSettings:
     """How checks may reach the outside world (set by the CLI, not by rubrics)."""
 
-    network_mode: str = "published"
+    network_mode: NetworkMode = "published"  # decided once by the CLI (decide_network)
     url: str | None = None
     work_dir: Path | None = None
     run_id: str = "local"

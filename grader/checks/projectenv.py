@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader import depset, fs
 from grader.checks.base import Context
@@ -29,6 +29,9 @@ from grader.envcache import EnvCache
 from grader.sandbox import COLLECT_LIMIT, SandboxResult, run_in_sandbox
 from grader.sandboxtools import pip_install
 from grader.suitereport import OUT_DIR, PLUGIN, PLUGIN_CODE
+
+if TYPE_CHECKING:
+    from grader.engine import NetworkMode
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class ProjectSandbox:
     image: str
     setup: str
     cache: EnvCache | None
-    network_mode: str | None
+    network_mode: NetworkMode
     run_id: str
     check_id: str
 
@@ -138,8 +141,8 @@ def _declares_project(repo: Path) -> bool:
     return isinstance(_pyproject(repo).get("project"), dict)
 
 
-def network_mode(ctx: Context) -> str | None:
-    return ctx.settings.network_mode if ctx.settings.network_mode == "host" else None
+def network_mode(ctx: Context) -> NetworkMode:
+    return ctx.settings.network_mode
 
 
 def setup_command(ctx: Context, setup: str | None, extra_packages: Sequence[str] = ()) -> str:

@@ -218,7 +218,7 @@ def model_box(ctx: Context, params: ModelBoxParams) -> modelsandbox.Sandboxed:
         memory=params.memory,
         run_id=ctx.settings.run_id,
         check_id=ctx.check_id,
-        network_mode=ctx.settings.network_mode if ctx.settings.network_mode == "host" else None,
+        network_mode=ctx.settings.network_mode,
     )
 
 

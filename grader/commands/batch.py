@@ -5,7 +5,6 @@ Example: grader batch roster.csv --milestone m1 --jobs 4 --out grades/m1
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
@@ -30,7 +29,7 @@ from grader.batchstore import class_outcomes, outcomes_from_results, save
 from grader.commands.check import complete_milestone, load_milestone, parse_deadline
 from grader.commands.output import human_console, json_option, print_json, quiet_option
 from grader.course import Course, find_course
-from grader.engine import resolve_network
+from grader.engine import decide_network
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
 from grader.reports.dashboard import write_dashboard
 from grader.reports.gradebook import canvas_column, write_gradebooks
@@ -76,8 +75,10 @@ def batch(
         [], "--check", help="Grade only these check ids (repeatable)."
     ),
     timeout: float = typer.Option(1800, min=1, help="Time limit per team, in seconds."),
-    network: str = typer.Option(
-        os.environ.get("GRADER_NETWORK", "auto"),
+    network: str | None = typer.Option(
+        None,
+        envvar="GRADER_NETWORK",
+        show_default="auto",
         help="Container network: auto, published or host (env GRADER_NETWORK).",
     ),
     out: Path = typer.Option(..., help="Folder for the class outputs and teams/<team>/ reports."),
@@ -151,7 +152,7 @@ def batch(
             deadline=parse_deadline(deadline),
             checks=tuple(check_ids),
             timeout=timeout,
-            network=resolve_network(network),
+            network=decide_network(network),
             force={s.id for s in chosen} if only or force else set(),
             accept_errors=accept_errors,
         )

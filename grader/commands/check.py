@@ -6,7 +6,6 @@ Example: grader check ../team-07 --milestone m1 --deadline 2026-10-01T23:59-04:0
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from rich.markup import escape
 from grader import reports
 from grader.commands.output import human_console, json_option, print_json, quiet_option
 from grader.course import Course, find_course, grading_cutoff
-from grader.engine import resolve_network
+from grader.engine import decide_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_INFRA, EXIT_OK, UsageError
 from grader.grade import Options, grade
 from grader.manifest import load_manifest
@@ -121,8 +120,10 @@ def check(
     manual: Path | None = typer.Option(None, help="Manual scores (YAML or CSV)."),
     out: Path | None = typer.Option(None, help="Folder for results.json, feedback.md, junit.xml."),
     fail_under: float | None = typer.Option(None, help="Exit 1 if the score is below this."),
-    network: str = typer.Option(
-        os.environ.get("GRADER_NETWORK", "auto"),
+    network: str | None = typer.Option(
+        None,
+        envvar="GRADER_NETWORK",
+        show_default="auto",
         help="How containers are reached: published ports, host networking, or auto"
         " (host where the engine has no bridge network). Env GRADER_NETWORK.",
     ),
@@ -201,7 +202,7 @@ def check(
         only=set(only),
         skip=set(skip),
         manual_file=manual,
-        network_mode="published" if no_engine else resolve_network(network),
+        network_mode="published" if no_engine else decide_network(network),
         url=url,
         engine=not no_engine,
         manifest_file=manifest_file,

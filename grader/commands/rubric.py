@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
@@ -11,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.checks.registry import REGISTRY
-from grader.engine import resolve_network
+from grader.engine import decide_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, ConfigError, UsageError
 from grader.grade import Options
 from grader.mutants import MUTANTS
@@ -35,8 +34,11 @@ def validate(
         None, help="Self-test: grade this reference repo and mutants of it."
     ),
     mutant: list[str] = typer.Option([], help="Only these mutants (repeatable)."),
-    network: str = typer.Option(
-        os.environ.get("GRADER_NETWORK", "auto"), help="Container network: auto, published, host."
+    network: str | None = typer.Option(
+        None,
+        envvar="GRADER_NETWORK",
+        show_default="auto",
+        help="Container network: auto, published, host.",
     ),
 ) -> int:
     """Validate rubrics; all errors are printed as file:line: field: message.
@@ -66,7 +68,7 @@ def validate(
     return EXIT_OK
 
 
-def _self_test(rubric: Rubric, reference: Path, mutants: set[str], network: str) -> int:
+def _self_test(rubric: Rubric, reference: Path, mutants: set[str], network: str | None) -> int:
     console = Console()
     unknown = mutants - {m.name for m in MUTANTS}
     if unknown:
@@ -80,7 +82,7 @@ def _self_test(rubric: Rubric, reference: Path, mutants: set[str], network: str)
 
     console.print(f"Self-test of {rubric.milestone} against {reference}")
     report = run_selftest(
-        rubric, reference, Options(network_mode=resolve_network(network)), mutants or None, progress
+        rubric, reference, Options(network_mode=decide_network(network)), mutants or None, progress
     )
     caught_by: dict[str, list[str]] = {}
     for o in report.mutants:
