@@ -390,5 +390,5 @@ def _result(
         required=check.required,
         regression=check.regression,
         blocked_by=blocked_by,
-        how_to_fix=REGISTRY[check.check].explanation,
+        how_to_fix=REGISTRY[check.check].explanation_for(check.params),
     )

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.repo import LOCK_FILES
+from grader.checks.container import SizeParams
+from grader.checks.registry import REGISTRY
+from grader.checks.repo import LOCK_FILES, DocParams
 from grader.errors import ConfigError
 from grader.main import main
 from grader.rubric import KIT_RUBRICS, json_schema, load_rubric
@@ -236,3 +238,20 @@ def test_checks_doc_is_current_and_every_rubric_check_is_explained() -> None:
         for check in load_rubric(path).checks:
             assert REGISTRY[check.check].explanation, f"{path.name}: {check.check} unexplained"
             assert f"## `{check.check}`" in doc
+
+
+def test_fix_texts_name_the_rubrics_values_not_its_param_names() -> None:
+    doc = REGISTRY["repo.doc_filled"].explanation_for(DocParams(path="docs/x.md", min_words=200))
+    assert "at least 200 words of prose" in doc
+    assert "min_words" not in doc
+    size = REGISTRY["container.size"]
+    assert "from full at 500 MB to none at 900 MB" in size.explanation_for(
+        SizeParams(max_mb=500, zero_mb=900)
+    )
+    # Unset (its default is computed): the name stays, and the text says what it means.
+    unset = size.explanation_for(SizeParams(max_mb=500))
+    assert "from full at 500 MB to none at `zero_mb` MB (twice the" in unset
+    # A rubric's check carries its own values into results and feedback (how_to_fix).
+    rubric = load_rubric(KIT_RUBRICS / "m1.yaml")
+    [check] = [c for c in rubric.checks if c.check == "repo.doc_filled"][:1]
+    assert "`min_words`" not in REGISTRY[check.check].explanation_for(check.params)

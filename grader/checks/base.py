@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,3 +191,16 @@ class CheckDef(Generic[P]):
         """What the check means and how to fix it: the docstring after its first line."""
         doc = inspect.getdoc(self.func) or ""
         return "\n".join(doc.splitlines()[1:]).strip()
+
+    def explanation_for(self, params: Params) -> str:
+        """The explanation with each `param` it names replaced by this rubric's value
+        ("at least 150 words", not "at least `min_words` words"); unset ones stay named."""
+        values = params.model_dump()
+
+        def value(match: re.Match[str]) -> str:
+            found = values.get(match[1])
+            if isinstance(found, bool) or not isinstance(found, int | float | str):
+                return match[0]  # unset, or not one value (a list, a mapping)
+            return f"{found:g}" if isinstance(found, float) else str(found)
+
+        return re.sub(r"`(\w+)`", value, self.explanation)

@@ -97,7 +97,8 @@ class SizeParams(Params):
 def image_size(ctx: Context, params: SizeParams) -> Outcome:
     """The image stays within its size budget.
 
-    Credit falls linearly from full at `max_mb` to none at `zero_mb`. Fix: start from a
+    Credit falls linearly from full at `max_mb` MB to none at `zero_mb` MB (twice the
+    budget unless the rubric says). Fix: start from a
     `-slim` base, install with `pip install --no-cache-dir`, use a multi-stage build, and
     keep data, notebooks and `.git` out with a `.dockerignore`.
     """
