@@ -226,6 +226,9 @@ def _check_name_and_params(i: int, entry: dict[str, Any]) -> list[Issue]:
     return []
 
 
+QUARTER = 0.25
+
+
 def _inherit(parent: Rubric, ext: Extends, issues: list[Issue]) -> Rubric:
     """The parent's checks, minus exclusions, scaled to `ext.points`, marked as regression.
 
@@ -253,15 +256,27 @@ def _inherit(parent: Rubric, ext: Extends, issues: list[Issue]) -> Rubric:
 
 
 def _rescale(points: list[float], target: float | None) -> list[float]:
-    """Points scaled to sum to `target`, in hundredths, the rounding put on the largest."""
+    """Points scaled to sum to `target` in quarter points (0.25, 0.5, 1.75: values a student
+    can read) by the largest remainder, every check at least a quarter (taken from the
+    largest); in hundredths when `target` is not whole quarters or too few of them."""
     total = sum(points)
     if not target or not total:
         return points
-    scaled = [round(p * target / total, 2) for p in points]
-    if scaled:
-        biggest = scaled.index(max(scaled))
-        scaled[biggest] = round(scaled[biggest] + target - sum(scaled), 2)
-    return scaled
+    step = QUARTER if _whole(target / QUARTER) and target / QUARTER >= len(points) else 0.01
+    units = round(target / step)
+    exact = [p * units / total for p in points]
+    given = [int(e) for e in exact]
+    by_remainder = sorted(range(len(points)), key=lambda i: given[i] - exact[i])
+    for i in by_remainder[: units - sum(given)]:
+        given[i] += 1
+    while step == QUARTER and 0 in given:  # a regression check worth nothing is an error
+        given[given.index(max(given))] -= 1
+        given[given.index(0)] = 1
+    return [round(g * step, 2) for g in given]
+
+
+def _whole(value: float) -> bool:
+    return abs(value - round(value)) < 1e-9
 
 
 def _build(path: Path, model: RubricFile, parent: Rubric | None, source: YamlSource) -> Rubric:

@@ -320,8 +320,8 @@ def test_the_zip_holds_setup_run_autograder_the_rubric_chain_and_the_grader(
     assert main(["gradescope", "autograder", "--milestone", "m1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out} (m1: 17 checks)" in printed
-    assert "On Gradescope: 13 checks, 42.65 points." in printed
-    assert "Set the assignment's autograder points to 42.65." in printed
+    assert "On Gradescope: 13 checks, 42.75 points." in printed
+    assert "Set the assignment's autograder points to 42.75." in printed
     assert f"Graded by course staff (they need Docker; `grader check`): {', '.join(M1_STAFF)}" in (
         printed.replace("\n", " ")
     )
@@ -355,7 +355,7 @@ def test_the_zip_holds_setup_run_autograder_the_rubric_chain_and_the_grader(
     assert pyproject["tool"]["setuptools"]["package-data"] == data
     assert pyproject["project"]["scripts"] == {"grader": "grader.entry:run"}
     assert about["staff_checks"] == M1_STAFF
-    assert (about["autograded_points"], about["staff_points"]) == (42.65, 42.35)
+    assert (about["autograded_points"], about["staff_points"]) == (42.75, 42.25)
     assert gradescope_spec.problems(pending) == []
 
 
@@ -457,7 +457,7 @@ def _assert_m1_graded_without_docker(data: dict[str, Any]) -> dict[str, dict[str
         "**Graded by course staff:** precommit-run, tests-run, tests-pass, data-tests"
         in (data["output"])
     )
-    assert data["extra_data"]["grader"]["max_score"] == 42.65 + 15  # with the manual item
+    assert data["extra_data"]["grader"]["max_score"] == 42.75 + 15  # with the manual item
     return tests
 
 

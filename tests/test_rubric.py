@@ -175,9 +175,10 @@ def test_extends_chain_scales_by_declared_points(tmp_path: Path) -> None:
         "  - {id: commits, check: repo.commits, points: 10}\n",
     )
     rubric = load_rubric(m2)
+    # In quarter points (1.2, 0.8, 2.0 exactly), summing to the 4 points m1 is worth in m2.
     assert [(c.id, c.points) for c in rubric.checks] == [
-        ("manifest", 1.2),
-        ("secrets", 0.8),
+        ("manifest", 1.25),
+        ("secrets", 0.75),
         ("tag", 2.0),
         ("commits", 10),
     ]
