@@ -256,3 +256,17 @@ def test_fix_texts_name_the_rubrics_values_not_its_param_names() -> None:
     rubric = load_rubric(KIT_RUBRICS / "m1.yaml")
     [check] = [c for c in rubric.checks if c.check == "repo.doc_filled"][:1]
     assert "`min_words`" not in REGISTRY[check.check].explanation_for(check.params)
+
+
+def test_kit_rubric_items_that_share_a_check_each_have_their_own_title() -> None:
+    """A check used by several items (repo.doc_filled for the proposal, the data card...)
+    would show one generic title for all of them in feedback: each item names itself."""
+    items = [c for path in KIT_RUBRICS.glob("*.yaml") for c in load_rubric(path).checks]
+    used: dict[str, set[str]] = {}
+    for c in items:
+        used.setdefault(c.check, set()).add(c.id)
+    shared = [c for c in items if len(used[c.check]) > 1 and not c.regression]
+    untitled = sorted({c.id for c in shared if c.title == REGISTRY[c.check].title})
+    assert untitled == []
+    titles = [c.title for c in shared]
+    assert len(titles) == len(set(titles))
