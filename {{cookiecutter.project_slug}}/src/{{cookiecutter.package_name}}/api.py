@@ -67,6 +67,7 @@ class BatchPrediction(BaseModel):
     model_version: str | None
 
 
+# One set of metrics (served on /metrics) and one JSON request log for the whole process.
 metrics = Metrics()
 logger = json_logger("{{ cookiecutter.package_name }}.requests")
 
