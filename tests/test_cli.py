@@ -312,3 +312,37 @@ def test_manifest_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     (tmp_path / "capstone.yaml").write_text("version: 2\nteam: {}\n")
     assert main(["manifest", "validate", str(tmp_path)]) == 2
     assert "capstone.yaml:1: version: unsupported version 2; expected 1" in capsys.readouterr().err
+
+
+def test_every_command_takes_json_and_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    missing = []
+    for path in _commands(app):
+        assert main([*path, "--help"]) == 0
+        text = capsys.readouterr().out
+        missing += [(path, flag) for flag in ("--json", "--quiet") if flag not in text]
+    assert missing == []
+
+
+JSON_COMMANDS = [
+    (["rubric", "show", "m0"], "checks"),
+    (["rubric", "validate", "m0", "m1"], "valid"),
+    (["rubric", "explain", "repo.secrets"], "explanation"),
+    (["rubric", "schema"], "schema"),
+    (["manifest", "schema"], "schema"),
+    (["init", "{tmp}/course"], "written"),
+]
+
+
+@pytest.mark.parametrize(("argv", "key"), JSON_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_json_prints_the_result_on_stdout_and_quiet_prints_nothing(
+    argv: list[str], key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [a.replace("{tmp}", str(tmp_path / "json")) for a in argv]
+    assert main([*args, "--json"]) == 0
+    out, err = capsys.readouterr()
+    data = json.loads(out)  # stdout is nothing but the JSON
+    assert data[key]
+    assert err.strip()  # the human output moved to stderr
+    args = [a.replace("{tmp}", str(tmp_path / "quiet")) for a in argv]
+    assert main([*args, "--quiet"]) == 0
+    assert capsys.readouterr().out == ""

@@ -531,7 +531,7 @@ def test_a_grader_failure_is_pending_review_with_the_cause_for_staff(
     args = ["gradescope", "run", "--rubric", str(KIT / "rubrics" / "m0.yaml")]
     code = main([*args, "--submission", str(tmp_path / "missing"), "--results", str(results)])
     assert code == 3
-    assert "pending review by course staff (the grader failed)" in capsys.readouterr().out
+    assert "(pending review by course staff: the grader failed)" in capsys.readouterr().out
     data = json.loads(results.read_text())
     assert gradescope_spec.problems(data) == []
     assert data["extra_data"]["grader_error"].startswith("ConfigError: submission ")

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.canvas import CanvasClient, CanvasError, Student, Submission, user_ref
+from grader.commands.output import reporting, result
 from grader.course import Course, find_course
 from grader.errors import EXIT_INFRA, EXIT_OK, ConfigError, UsageError
 from grader.reports.files import write_atomic
@@ -335,6 +336,7 @@ def _digits(value: str, option: str) -> str:
     return value
 
 
+@reporting
 def upload(
     gradebook: Path = typer.Argument(..., help="gradebook.csv written by `grader batch`."),
     course_id: str | None = typer.Option(
@@ -378,6 +380,13 @@ def upload(
     if client.throttled:
         console.print(f"Canvas throttled {client.throttled} request(s); each was retried")
     console.print(f"report: {report}")
+    result(
+        course=target.course,
+        assignment=target.assignment,
+        dry_run=dry_run,
+        report=str(report),
+        students=[{c: getattr(r, c) for c in REPORT_COLUMNS} for r in done],
+    )
     return EXIT_INFRA if any(r.outcome == "error" for r in done) else EXIT_OK
 
 

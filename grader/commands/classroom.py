@@ -18,6 +18,7 @@ from grader import __version__
 from grader.batchplan import discover, resolve_commit
 from grader.classroom import KEY_SECRET, TOKEN_SECRET, Plan, job_conclusions, workflow
 from grader.commands.check import parse_deadline
+from grader.commands.output import reporting, result, wrote
 from grader.errors import EXIT_OK, UsageError
 from grader.reports.files import write_atomic
 from grader.target import is_url
@@ -42,6 +43,7 @@ _Dumper.add_representer(str, _str)
 
 
 @app.command("workflow", no_args_is_help=True)
+@reporting
 def workflow_command(
     roster: Path = typer.Argument(
         ..., help="Roster CSV with team and repo columns (repo: a URL runners can clone)."
@@ -91,11 +93,13 @@ def workflow_command(
     text = yaml.dump(workflow(plan), Dumper=_Dumper, sort_keys=False, width=100)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, f"# Written by grader classroom workflow {milestone}.\n" + text)
-    typer.echo(f"{out}: {len(teams)} team jobs; secrets needed: {TOKEN_SECRET}, {KEY_SECRET}")
+    wrote(out, f"{len(teams)} team jobs; secrets needed: {TOKEN_SECRET}, {KEY_SECRET}")
+    result(teams=[t.id for t in teams], secrets=[TOKEN_SECRET, KEY_SECRET])
     return EXIT_OK
 
 
 @app.command("resolve", no_args_is_help=True)
+@reporting
 def resolve(
     repo: str = typer.Argument(..., help="A team's clone (or URL)."),
     deadline: str | None = typer.Option(None, help="The last commit before this time."),
@@ -108,10 +112,12 @@ def resolve(
     if commit is None:
         raise UsageError(f"{repo} is not a git repository")
     typer.echo(commit)
+    result(commit=commit)
     return EXIT_OK
 
 
 @app.command("gather", no_args_is_help=True)
+@reporting
 def gather(
     roster: Path = typer.Argument(..., help="The roster CSV."),
     artifacts: Path = typer.Option(..., help="Folder of downloaded results-<team> artifacts."),
@@ -125,21 +131,26 @@ def gather(
     --out results
     """
     conclusions = job_conclusions(jobs)
+    found: dict[str, str] = {}
     for team in discover(roster):
         source, target = artifacts / f"results-{team.id}", out / team.id
         target.mkdir(parents=True, exist_ok=True)
         if (source / "results.json").is_file():
             shutil.copytree(source, target, dirs_exist_ok=True)
+            found[team.id] = "results"
             continue
         ended = conclusions.get(team.id, "unknown (no such job in this run)")
+        found[team.id] = f"no results: job {ended}"
         (target / CONCLUSION).write_text(
             f"the team's grading job ended with conclusion {ended} and uploaded no results\n",
             encoding="utf-8",
         )
+    result(teams=found)
     return EXIT_OK
 
 
 @app.command("summary", no_args_is_help=True)
+@reporting
 def summary(grades: Path = typer.Argument(..., help="The class outputs folder.")) -> int:
     """Print the class table in Markdown (for $GITHUB_STEP_SUMMARY).
 
@@ -151,6 +162,7 @@ def summary(grades: Path = typer.Argument(..., help="The class outputs folder.")
     with path.open(newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["kind"] == "team"]
     typer.echo(_markdown(rows))
+    result(teams=rows)
     return EXIT_OK
 
 

@@ -7,10 +7,12 @@ import shutil
 import typer
 
 from grader import engineruns, envcache
+from grader.commands.output import reporting, result
 from grader.errors import EXIT_OK
 from grader.target import cache_dir
 
 
+@reporting
 def clean(
     run: str | None = typer.Option(None, help="Only the leftovers of this run id."),
     cache: bool = typer.Option(
@@ -31,8 +33,11 @@ def clean(
     """
     done = engineruns.cleanup(run_id=run)
     line = f"removed {done.containers} containers, {done.images} images, {done.networks} networks"
+    result(containers=done.containers, images=done.images, networks=done.networks)
     if cache:
-        line += f", {envcache.remove_cache_images(run_id=run)} cache images"
+        removed = envcache.remove_cache_images(run_id=run)
+        line += f", {removed} cache images"
+        result(cache_images=removed)
         if run is None:
             for folder in ("layer-scan", "sandbox-tools"):
                 shutil.rmtree(cache_dir() / folder, ignore_errors=True)

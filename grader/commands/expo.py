@@ -5,14 +5,15 @@ Example: grader expo poster ../team-07 --results grades/expo/teams/team-07/resul
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from grader.batchplan import discover
+from grader.commands.output import reporting, result, wrote
 from grader.errors import EXIT_OK, ConfigError, UsageError
 from grader.fs import read_text
 from grader.gitrepo import origin_url, web_url
@@ -131,12 +132,14 @@ def _grade(path: Path) -> GradeResult:
         raise UsageError(f"{path} is not a results.json written by this grader") from None
 
 
-def _written(path: Path) -> int:
-    Console(highlight=False, soft_wrap=True).print(f"wrote {path}")
+def _written(path: Path, teams: list[Facts]) -> int:
+    wrote(path)
+    result(teams=[dataclasses.asdict(f) for f in teams])
     return EXIT_OK
 
 
 @app.command("poster", no_args_is_help=True)
+@reporting
 def poster(
     team_repo: Path = typer.Argument(..., help="The team's repository (a local folder)."),
     results: Path | None = typer.Option(None, help="The team's results.json (graded evidence)."),
@@ -151,7 +154,7 @@ def poster(
         raise UsageError(f"{team_repo} is not a folder (clone the team's repository first)")
     facts = facts_for(team_repo, _grade(results) if results else None, team_repo.name)
     target = out or Path(f"poster-{team_repo.resolve().name}.html")
-    return _written(write_atomic(target, poster_html(facts)))
+    return _written(write_atomic(target, poster_html(facts)), [facts])
 
 
 def _board_entries(results_dir: Path) -> list[Facts]:
@@ -176,6 +179,7 @@ def _source(record: Path) -> tuple[Path | None, str | None]:
 
 
 @app.command("board", no_args_is_help=True)
+@reporting
 def board(
     results_dir: Path = typer.Argument(..., help="A batch --out folder, or results.json files."),
     out: Path | None = typer.Option(None, help="HTML file (default RESULTS_DIR/leaderboard.html)."),
@@ -190,12 +194,12 @@ def board(
     entries = _board_entries(results_dir)
     if not entries:
         raise UsageError(f"no results.json under {results_dir}")
-    return _written(
-        write_atomic(out or results_dir / "leaderboard.html", board_html(entries, title))
-    )
+    page = write_atomic(out or results_dir / "leaderboard.html", board_html(entries, title))
+    return _written(page, entries)
 
 
 @app.command("wall", no_args_is_help=True)
+@reporting
 def wall(
     teams: Path = typer.Argument(..., help="Roster CSV with a repo column, or a folder of repos."),
     out: Path = typer.Option(Path("status-wall.html"), help="HTML file to write."),
@@ -211,4 +215,4 @@ def wall(
             entries.append(facts_for(None, None, spec.name, web_url(spec.source)))
         else:
             entries.append(facts_for(Path(spec.source), None, spec.name))
-    return _written(write_atomic(out, wall_html(entries, title)))
+    return _written(write_atomic(out, wall_html(entries, title)), entries)

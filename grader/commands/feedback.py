@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 
 from grader.batchstore import load_outcome, team_dir
+from grader.commands.output import reporting, result
 from grader.commands.teams import gh_ready, run_push
 from grader.course import find_course
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
@@ -166,6 +167,11 @@ def _print(delivery: Delivery, console: Console) -> None:
         console.print(f"  {line}", markup=False)
 
 
+def _json(delivery: Delivery, outcome: str) -> dict[str, str]:
+    return {"team": delivery.team, "repo": delivery.repo, "outcome": outcome}
+
+
+@reporting
 def push(
     grades: Path = typer.Argument(..., help="The --out folder of `grader batch`."),
     org: str | None = typer.Option(
@@ -195,8 +201,11 @@ def push(
             console.print(f"{why_not}: run these commands yourself")
         for delivery in deliveries:
             _print(delivery, console)
+        result(sent=False, teams=[_json(d, "commands printed") for d in deliveries])
         return EXIT_OK
-    failures = sum(not _send(d, console) for d in deliveries)
+    sent = {d.team: _send(d, console) for d in deliveries}
+    result(sent=True, teams=[_json(d, "sent" if sent[d.team] else "failed") for d in deliveries])
+    failures = sum(not ok for ok in sent.values())
     console.print(f"{len(deliveries) - failures} of {len(deliveries)} teams have their feedback")
     return EXIT_INFRA if failures else EXIT_OK
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from grader.commands.output import reporting, result
 from grader.course import Course, find_course
 from grader.errors import EXIT_OK, UsageError
 from grader.final import (
@@ -26,6 +27,7 @@ from grader.rubric import load_rubric
 from grader.text import plural
 
 
+@reporting
 def final(
     grades: Path = typer.Argument(
         ..., help="Folder of the milestones' batch outputs: GRADES/<milestone>/teams/<team>/."
@@ -69,6 +71,11 @@ def final(
     console.print(f"{plural(len(rows), 'student')}, {review} to review")
     for kind, path in written.items():
         console.print(f"{kind}: {path}")
+    result(
+        students=len(rows),
+        to_review=review,
+        written={kind: str(path) for kind, path in written.items()},
+    )
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from grader.autograder import build_autograder, grade_submission
 from grader.commands.check import resolve_rubric_path
+from grader.commands.output import reporting, result, wrote
 from grader.errors import EXIT_INFRA, EXIT_OK
 from grader.reports.terminal import print_result, status_text
 from grader.results import CheckResult
@@ -24,6 +25,7 @@ app = typer.Typer(
 
 
 @app.command("autograder", no_args_is_help=True)
+@reporting
 def autograder(
     milestone: str | None = typer.Option(
         None, "--milestone", "-m", help="Milestone id: m0..m4, expo."
@@ -44,7 +46,15 @@ def autograder(
     bundle = build_autograder(resolve_rubric_path(milestone, rubric), out)
     console = Console(highlight=False, soft_wrap=True)
     rubric_ = bundle.rubric
-    console.print(f"wrote {out} ({rubric_.milestone}: {len(rubric_.checks)} checks)")
+    wrote(out, f"{rubric_.milestone}: {len(rubric_.checks)} checks")
+    result(
+        milestone=rubric_.milestone,
+        autograded=[c.id for c in bundle.autograded],
+        autograded_points=bundle.autograded_points,
+        staff=[c.id for c in bundle.staff],
+        staff_points=bundle.staff_points,
+        manual=[m.id for m in rubric_.manual],
+    )
     console.print(
         f"On Gradescope: {len(bundle.autograded)} checks, {bundle.autograded_points:g} points."
         f" Set the assignment's autograder points to {bundle.autograded_points:g}."
@@ -63,6 +73,7 @@ def autograder(
 
 
 @app.command("run")
+@reporting
 def run(
     rubric: Path = typer.Option(..., help="The rubric file (in the zip: rubrics/<id>.yaml)."),
     submission: Path = typer.Option(
@@ -86,10 +97,11 @@ def run(
         console.print(f"  {status_text(r)} {r.id} ({r.duration:.1f}s)")
 
     console.print(f"Grading {submission} with {rubric} (no Docker engine)")
-    result = grade_submission(submission, rubric, results, on_result=progress)
-    if result is None:
-        console.print(f"wrote {results}: pending review by course staff (the grader failed)")
+    graded = grade_submission(submission, rubric, results, on_result=progress)
+    if graded is None:
+        wrote(results, "pending review by course staff: the grader failed")
         return EXIT_INFRA
-    print_result(result, console)
-    console.print(f"wrote {results}")
+    print_result(graded, console)
+    result(grade=graded.model_dump(mode="json"))
+    wrote(results)
     return EXIT_OK

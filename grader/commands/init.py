@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from grader.commands.output import reporting, wrote
 from grader.course import COURSE_FILE, load_course
 from grader.errors import EXIT_OK, UsageError
 from grader.reports.files import write_atomic
@@ -78,6 +78,7 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML string
 
 
+@reporting
 def init(
     directory: Path = typer.Argument(..., help="Folder for course.yaml (made if missing)."),
     course_name: str = typer.Option("MLOps Capstone", help="The course's name."),
@@ -97,13 +98,11 @@ def init(
     if not course_name.strip():
         raise UsageError("--course-name must not be empty")
     directory.mkdir(parents=True, exist_ok=True)
-    console = Console(highlight=False, soft_wrap=True)
     roster = directory / "roster.csv"
     if not roster.exists():
-        write_atomic(roster, ROSTER_HEADER)
-        console.print(f"wrote {roster} (header only: one row per student)")
+        wrote(write_atomic(roster, ROSTER_HEADER), "header only: one row per student")
     text = course_text(course_name, org, template_url, datetime.now().astimezone())
     write_atomic(path, text)
     load_course(path)  # what we write must load: a failure here is a bug, loudly
-    console.print(f"wrote {path}: set the deadlines and weights, fill in the roster")
+    wrote(path, "set the deadlines and weights, fill in the roster")
     return EXIT_OK

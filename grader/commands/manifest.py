@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from grader.commands.output import reporting, result, wrote
 from grader.errors import EXIT_OK, UsageError
 from grader.infer import infer
 from grader.infer.render import render
@@ -16,6 +17,7 @@ app = typer.Typer(help="Validate team manifests (capstone.yaml).", no_args_is_he
 
 
 @app.command("validate", no_args_is_help=True)
+@reporting
 def validate(
     path: Path = typer.Argument(..., help="capstone.yaml, or the repo that holds it."),
 ) -> int:
@@ -27,20 +29,24 @@ def validate(
     manifest = load_manifest(file)
     members = ", ".join(m.github for m in manifest.team.members)
     typer.echo(f"{file}: valid (team {manifest.team.name}: {members})")
+    result(path=str(file), valid=True, manifest=manifest.model_dump(mode="json"))
     return EXIT_OK
 
 
 @app.command("schema")
+@reporting
 def schema() -> int:
     """Print the JSON Schema of capstone.yaml.
 
     Example: grader manifest schema > capstone.schema.json
     """
     typer.echo(json.dumps(Manifest.model_json_schema(), indent=2))
+    result(schema=Manifest.model_json_schema())
     return EXIT_OK
 
 
 @app.command("init", no_args_is_help=True)
+@reporting
 def init(
     repo: Path = typer.Argument(..., help="The team repository (a local folder)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here (default: print)."),
@@ -60,10 +66,11 @@ def init(
     if out is not None and out.exists() and not force:
         raise UsageError(f"{out} exists: pass --force to overwrite it")
     text = render(infer(repo), repo.resolve().name)
+    result(draft=text)
     if out is None:
         typer.echo(text, nl=False)
         return EXIT_OK
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    typer.echo(f"{out}: draft manifest for {repo} (review every TODO)")
+    wrote(out, f"draft manifest for {repo}: review every TODO")
     return EXIT_OK

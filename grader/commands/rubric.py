@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from grader.checks.registry import REGISTRY
+from grader.commands.output import reporting, result, wrote
 from grader.engine import decide_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, ConfigError, UsageError
 from grader.grade import Options
@@ -28,6 +30,7 @@ def _path(spec: str) -> Path:
 
 
 @app.command("validate", no_args_is_help=True)
+@reporting
 def validate(
     rubrics: list[str] = typer.Argument(..., help="Rubric files or milestone ids."),
     against: Path | None = typer.Option(
@@ -54,6 +57,7 @@ def validate(
             raise UsageError("--against takes exactly one rubric")
         return _self_test(load_rubric(_path(rubrics[0])), against, set(mutant), network)
     problems: list[str] = []
+    valid = []
     for spec in rubrics:
         try:
             rubric = load_rubric(_path(spec))
@@ -63,6 +67,9 @@ def validate(
         typer.echo(
             f"{rubric.path}: valid ({len(rubric.checks)} checks, {rubric.max_points:g} points)"
         )
+        valid.append({"path": str(rubric.path), "checks": len(rubric.checks)})
+        valid[-1]["points"] = rubric.max_points
+    result(valid=valid)
     if problems:
         raise ConfigError("rubric", ", ".join(rubrics), problems)
     return EXIT_OK
@@ -83,6 +90,20 @@ def _self_test(rubric: Rubric, reference: Path, mutants: set[str], network: str 
     console.print(f"Self-test of {rubric.milestone} against {reference}")
     report = run_selftest(
         rubric, reference, Options(network_mode=decide_network(network)), mutants or None, progress
+    )
+    result(
+        ok=report.ok,
+        reference=[{"id": r.id, "status": r.status} for r in report.reference.checks],
+        mutants=[
+            {
+                "mutant": o.mutant.name,
+                "caught": list(o.caught),
+                "missed": list(o.missed),
+                "collateral": [str(c) for c in o.collateral],
+                "problem": o.problem,
+            }
+            for o in report.mutants
+        ],
     )
     caught_by: dict[str, list[str]] = {}
     for o in report.mutants:
@@ -113,6 +134,7 @@ def _self_test(rubric: Rubric, reference: Path, mutants: set[str], network: str 
 
 
 @app.command("show", no_args_is_help=True)
+@reporting
 def show(rubric: str = typer.Argument(..., help="Rubric file or milestone id.")) -> int:
     """Show a rubric's checks, points, prerequisites and visibility.
 
@@ -132,12 +154,34 @@ def show(rubric: str = typer.Argument(..., help="Rubric file or milestone id."))
     console = Console()
     console.print(table)
     console.print(f"Total: {loaded.max_points:g} points")
+    result(
+        milestone=loaded.milestone,
+        title=loaded.title,
+        points=loaded.max_points,
+        deadline=loaded.deadline.isoformat() if loaded.deadline else None,
+        checks=[
+            {
+                "id": c.id,
+                "check": c.check,
+                "title": c.title,
+                "points": c.points,
+                "needs": list(c.needs),
+                "visibility": c.visibility,
+                "required": c.required,
+                "regression": c.regression,
+                "docker": c.id in docker,
+            }
+            for c in loaded.checks
+        ],
+        manual=[{"id": m.id, "title": m.title, "points": m.points} for m in loaded.manual],
+    )
     if loaded.deadline:
         console.print(f"Deadline: {loaded.deadline.isoformat()}")
     return EXIT_OK
 
 
 @app.command("schema")
+@reporting
 def schema(
     out: Path | None = typer.Option(None, help="Write to this file instead of stdout."),
 ) -> int:
@@ -146,8 +190,10 @@ def schema(
     Example: grader rubric schema --out rubrics/rubric.schema.json
     """
     text = json.dumps(json_schema(), indent=2) + "\n"
+    result(schema=json_schema())
     if out:
         out.write_text(text, encoding="utf-8")
+        wrote(out)
     else:
         typer.echo(text, nl=False)
     return EXIT_OK
@@ -188,6 +234,7 @@ def checks_markdown() -> str:
 
 
 @app.command("explain")
+@reporting
 def explain(
     name: str | None = typer.Argument(None, help="A check name, e.g. repo.secrets."),
     all_checks: bool = typer.Option(False, "--all", help="Every check, as Markdown."),
@@ -198,6 +245,7 @@ def explain(
     """
     if all_checks:
         typer.echo(checks_markdown(), nl=False)
+        result(checks=[_explained(n) for n in sorted(REGISTRY)])
         return EXIT_OK
     if name is None or name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
@@ -205,4 +253,18 @@ def explain(
             f"no check {name!r}; checks: {known}" if name else "give a check name or --all"
         )
     typer.echo(explain_text(name))
+    result(**_explained(name))
     return EXIT_OK
+
+
+def _explained(name: str) -> dict[str, Any]:
+    definition = REGISTRY[name]
+    params = definition.params.model_json_schema().get("properties", {})
+    return {
+        "check": name,
+        "title": definition.title,
+        "explanation": definition.explanation,
+        "params": params,
+        "timeout": definition.timeout,
+        "needs_engine": definition.engine,
+    }

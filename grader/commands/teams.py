@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 
 from grader import github
+from grader.commands.output import reporting, result
 from grader.course import Course, find_course
 from grader.errors import EXIT_INFRA, EXIT_OK, ConfigError, GraderError, UsageError
 from grader.manifest import MANIFEST_NAME, load_manifest
@@ -247,6 +248,7 @@ class Plan:
     workflow: dict[str, str]
 
 
+@reporting
 def create(
     roster: Path | None = typer.Argument(
         None, help="Roster CSV: team, name, email, github (default: the course file's)."
@@ -303,8 +305,10 @@ def create(
     if kit_repository:
         workflow["kit_repository"] = kit_repository
     plan = Plan(source, checkout, template_url, out, org, push, workflow)
-    failures = sum(not _one_team(team, plan, console) for team in teams)
+    ready = {team.slug: _one_team(team, plan, console) for team in teams}
+    failures = sum(not ok for ok in ready.values())
     console.print(f"{len(teams) - failures} of {len(teams)} team repositories ready in {out}")
+    result(out=str(out), teams={slug: "ready" if ok else "error" for slug, ok in ready.items()})
     return EXIT_INFRA if failures else EXIT_OK
 
 

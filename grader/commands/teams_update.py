@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from grader import github
+from grader.commands.output import reporting, result
 from grader.commands.teams import course_roster, current_milestone, gh_ready, run_push
 from grader.course import find_course
 from grader.errors import EXIT_INFRA, EXIT_OK, GraderError, UsageError
@@ -90,6 +91,7 @@ def github_repo(repo: Path) -> str:
     return github.repository(url) or repo.name
 
 
+@reporting
 def update(
     teams: Path | None = typer.Argument(
         None,
@@ -138,6 +140,20 @@ def update(
             if push and not run_push(commands, console):
                 outcomes[-1] = replace(outcome, status="error", reason="push failed")
     console.print(_update_summary(outcomes))
+    result(
+        teams=[
+            {
+                "team": o.team,
+                "repo": str(o.repo),
+                "status": o.status,
+                "branch": o.branch,
+                "changed": list(o.changed),
+                "conflicts": list(o.conflicts),
+                "reason": o.reason,
+            }
+            for o in outcomes
+        ]
+    )
     return EXIT_INFRA if any(o.status == "error" for o in outcomes) else EXIT_OK
 
 
