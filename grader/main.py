@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             standalone_mode=False,
         )
     except typer.Exit as exc:
-        return int(exc.exit_code)
+        return _interrupted(err) if exc.exit_code == EXIT_INTERRUPTED else int(exc.exit_code)
     except typer.Abort:
         err.print("interrupted")
         return EXIT_INTERRUPTED
@@ -115,7 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPTED
+    if rv == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into exit code 130
+        return _interrupted(err)
     return rv if isinstance(rv, int) else 0
+
+
+def _interrupted(err: Console) -> int:
+    err.print("interrupted: nothing this run started is left running")
+    return EXIT_INTERRUPTED
 
 
 def run() -> None:

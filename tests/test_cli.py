@@ -346,3 +346,68 @@ def test_json_prints_the_result_on_stdout_and_quiet_prints_nothing(
     args = [a.replace("{tmp}", str(tmp_path / "quiet")) for a in argv]
     assert main([*args, "--quiet"]) == 0
     assert capsys.readouterr().out == ""
+
+
+BAD_RUBRIC = "milestone: t1\ntitle: T\nchecks:\n  - {id: a, check: repo.nosuch, points: 1}\n"
+
+# Every exit code the README documents, each from the input that causes it. For 2 (usage),
+# nothing is graded and nothing is written: the message comes before any "Grading".
+EXIT_CODES = [
+    ("graded", [], 0, ""),
+    ("score under --fail-under", ["--fail-under", "30"], 1, ""),
+    ("missing folder", ["@nope"], 2, "no such folder"),
+    ("not a git repository", ["@plain"], 2, "not a git repository (the grader grades commits"),
+    ("unknown milestone", ["-m", "m9", "@norubric"], 2, "(milestones: expo, m0, m1, m2, m3, m4)"),
+    ("unknown option", ["--bogus"], 2, "No such option: --bogus"),
+    ("unknown check in --only", ["--only", "nosuch"], 2, "no check 'nosuch' in rubric t1"),
+    ("bad rubric", ["@badrubric"], 2, ":4: checks[0].check: unknown check 'repo.nosuch'"),
+    ("bad network mode", ["--network", "bridge"], 2, "network mode 'bridge': expected auto"),
+    ("clone failed", ["@clone"], 3, "git clone failed"),
+    ("unknown ref", ["--ref", "m7"], 3, "unknown ref 'm7'"),
+    ("interrupted", ["@interrupt"], 130, "interrupted"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "code", "says"), EXIT_CODES, ids=[c[0] for c in EXIT_CODES]
+)
+def test_every_documented_exit_code(
+    case: str,
+    extra: list[str],
+    code: int,
+    says: str,
+    make_repo: MakeRepo,
+    rubric: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.helpers import team_files
+
+    target, rubric_args = str(make_repo(team_files())), ["--rubric", str(rubric)]
+    if "@nope" in extra:
+        target = str(tmp_path / "nope")
+    if "@plain" in extra:
+        (tmp_path / "plain").mkdir()
+        target = str(tmp_path / "plain")
+    if "@norubric" in extra:
+        rubric_args = []
+    if "@badrubric" in extra:
+        rubric_args = ["--rubric", str(write_rubric(tmp_path / "bad.yaml", BAD_RUBRIC))]
+    if "@clone" in extra:
+        target = f"file://{tmp_path}/missing.git"
+    if "@interrupt" in extra:
+
+        def interrupted(*args: object, **kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr("grader.commands.check.grade", interrupted)
+    options = [a for a in extra if not a.startswith("@")]
+    out = tmp_path / "out"
+    argv = ["check", target, *rubric_args, "--out", str(out), *options]
+    assert main(argv) == code, case
+    captured = capsys.readouterr()
+    assert says in captured.err + captured.out
+    if code == 2:
+        assert "Grading" not in captured.out
+        assert not out.exists()
