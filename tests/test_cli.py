@@ -349,6 +349,10 @@ def test_json_prints_the_result_on_stdout_and_quiet_prints_nothing(
 
 
 BAD_RUBRIC = "milestone: t1\ntitle: T\nchecks:\n  - {id: a, check: repo.nosuch, points: 1}\n"
+BUILD_RUBRIC = (
+    "milestone: t1\ntitle: T\nchecks:\n  - {id: manifest, check: repo.manifest, points: 1}\n"
+    "  - {id: hooks, check: precommit.run, points: 1, needs: [manifest]}\n"
+)
 
 # Every exit code the README documents, each from the input that causes it. For 2 (usage),
 # nothing is graded and nothing is written: the message comes before any "Grading".
@@ -364,6 +368,7 @@ EXIT_CODES = [
     ("bad network mode", ["--network", "bridge"], 2, "network mode 'bridge': expected auto"),
     ("clone failed", ["@clone"], 3, "git clone failed"),
     ("unknown ref", ["--ref", "m7"], 3, "unknown ref 'm7'"),
+    ("a check in error", ["@engine-down"], 3, "Needs review: not a grade"),
     ("interrupted", ["@interrupt"], 130, "interrupted"),
 ]
 
@@ -394,6 +399,11 @@ def test_every_documented_exit_code(
         rubric_args = []
     if "@badrubric" in extra:
         rubric_args = ["--rubric", str(write_rubric(tmp_path / "bad.yaml", BAD_RUBRIC))]
+    if "@engine-down" in extra:  # the grader cannot judge the build: the team needs review
+        monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        hooks = team_files(**{".pre-commit-config.yaml": "repos: []\n"})
+        target = str(make_repo(hooks, name="hooks"))
+        rubric_args = ["--rubric", str(write_rubric(tmp_path / "build.yaml", BUILD_RUBRIC))]
     if "@clone" in extra:
         target = f"file://{tmp_path}/missing.git"
     if "@interrupt" in extra:
