@@ -119,7 +119,9 @@ def run_rubric(
     staff = set() if ctx.settings.engine else engine_checks(rubric.checks)
     left_out = set(skip or ())
     _preload([c for c in selected if c.id not in staff and c.id not in left_out])
-    plan = _Plan(selected, service_lane(rubric.checks), max(1, slots))
+    source = ctx.manifest_source
+    inferred = ctx.manifest is not None and source is not None and source.kind == "inferred"
+    plan = _Plan(selected, service_lane(rubric.checks), max(1, slots), inferred)
     reported = 0
 
     def report() -> None:
@@ -167,6 +169,7 @@ class _Plan:
     selected: list[ResolvedCheck]
     lane: set[str]
     slots: int
+    inferred: bool  # no manifest in the repo, one inferred: what needs it is graded with that
     results: dict[str, CheckResult] = field(default_factory=dict)
     running: dict[str, _Running] = field(default_factory=dict)
 
@@ -186,7 +189,7 @@ class _Plan:
                 result: CheckResult | None = _staff(check)
             else:
                 result = _skipped_here(check, left_out, self.results) or _blocked(
-                    check, self.results
+                    check, self.results, self.inferred
                 )
             if result is not None:
                 self.results[check.id] = result
@@ -238,16 +241,18 @@ def _staff(check: ResolvedCheck) -> CheckResult:
     return result.model_copy(update={"staff_points": check.points})
 
 
-def _blocked(check: ResolvedCheck, results: dict[str, CheckResult]) -> CheckResult | None:
-    """A `blocked` result naming the root cause, if a prerequisite did not pass."""
+def _blocked(
+    check: ResolvedCheck, results: dict[str, CheckResult], inferred: bool
+) -> CheckResult | None:
+    """A `blocked` result naming the root cause, if a prerequisite did not pass (a missing
+    manifest does not block when one was inferred: what needs it is graded with that)."""
     for need in check.needs:
         prior = results.get(need)
         # A skipped prerequisite is not applicable (no image to build in URL mode): it
         # does not block what needs it.
         if prior is None or prior.status in ("passed", "skipped"):
             continue
-        # No manifest in the repo, but one was inferred: what needs it is graded with that.
-        if prior.evidence.get("manifest") == "inferred":
+        if inferred and prior.check == "repo.manifest":
             continue
         root = prior
         while root.status == "blocked" and root.blocked_by in results:
