@@ -25,6 +25,7 @@ from grader.errors import CheckError
 from grader.grade import Options, context_for
 from grader.manifest import PrimaryMetric, Tracking
 from grader.mlflowstore import open_store
+from grader.results import Measure
 from grader.target import prepare
 from tests.fixtures import mlflow_stores
 from tests.fixtures.mlflow_stores import MlflowServer, Variant
@@ -154,8 +155,9 @@ def test_metric_under_threshold_fails_with_partial_credit(team: Team) -> None:
     assert out.message == "accuracy of the champion (version 1) = 0.6 (need >= 0.8)"
     assert out.fraction == pytest.approx(0.75)
     # The leaderboard ranks the champion's value; higher accuracy ranks first.
-    entry = {"name": "accuracy", "value": 0.6, "order": "desc", "measured": False}
-    assert out.evidence["leaderboard"] == entry
+    assert out.measures == (
+        Measure(kind="metric", name="accuracy", value=0.6, order="desc", measured=False),
+    )
     out = run(team("low"), "tracking.metric", threshold=0.8, zero_at=0.5)
     assert out.fraction == pytest.approx(1 / 3)
 
