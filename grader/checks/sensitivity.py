@@ -21,7 +21,7 @@ from grader.checks.base import Context, Outcome, Params, failed, passed, skipped
 from grader.checks.projectenv import project_sandbox
 from grader.manifest import Manifest
 from grader.sandbox import SandboxResult
-from grader.suitereport import JUNIT, SuiteCase, is_kind, pytest_env, read_report
+from grader.suitereport import COVERAGE, JUNIT, SuiteCase, is_kind, pytest_env, read_report
 from grader.text import tail
 
 NO_ARTIFACT = (
@@ -187,9 +187,32 @@ def _rerun(
         setup_timeout=params.setup_timeout,
         memory=params.memory,
         cpus=params.cpus,
-        env=pytest_env(ctx.repo, manifest.tests.command),
+        env=rerun_env(ctx, manifest),
         collect=[JUNIT, SWAP_OUT],
     )
+
+
+def rerun_env(ctx: Context, manifest: Manifest) -> dict[str, str]:
+    """pytest's options for the rerun: only what the verdict reads runs again.
+
+    With the suite's report from tests.run and the manifest's model and API kinds, every
+    other test is deselected (it cannot change the verdict), and coverage is not measured
+    again; without them the whole suite runs as the team's command says.
+    """
+    env = pytest_env(ctx.repo, manifest.tests.command)
+    options = [env["PYTEST_ADDOPTS"]]
+    if COVERAGE in options[0]:
+        options.append("--no-cov")
+    report = ctx.provided.test_report
+    if report is not None and (selectors := _selectors(manifest)):
+        others = [c.nodeid for c in report.cases if not is_kind(c, selectors)]
+        options += [shlex.quote(f"--deselect={nodeid}") for nodeid in others]
+    env["PYTEST_ADDOPTS"] = " ".join(options)
+    return env
+
+
+def _selectors(manifest: Manifest) -> list[str]:
+    return [*manifest.tests.kinds.get("model", ()), *manifest.tests.kinds.get("api", ())]
 
 
 def _verdict(
@@ -198,7 +221,7 @@ def _verdict(
     lenient: list[str],
     evidence: dict[str, Any],
 ) -> Outcome:
-    selectors = [*manifest.tests.kinds.get("model", ()), *manifest.tests.kinds.get("api", ())]
+    selectors = _selectors(manifest)
     chosen = [c for c in cases if not selectors or is_kind(c, selectors)]
     what = "model and API tests" if selectors else "tests"
     caught = [c.nodeid for c in chosen if c.outcome in ("failed", "error")]

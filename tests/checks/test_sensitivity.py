@@ -3,17 +3,20 @@ one) and on the same team with tests that accept any answer (they do not)."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from grader.checks.base import Outcome
+from grader.checks.base import Outcome, Provided
 from grader.checks.registry import REGISTRY
-from grader.checks.sensitivity import lenient_assertions
+from grader.checks.sensitivity import lenient_assertions, rerun_env
 from grader.grade import Options, context_for
 from grader.manifest import load_manifest
+from grader.suitereport import SuiteCase, SuiteReport
 from grader.target import prepare
 from tests.fixtures import training_team
 
@@ -27,11 +30,12 @@ def mlflow_image() -> str:
     return ensure_mlflow_image()
 
 
-def sensitivity(path: Path, **params: object) -> Outcome:
+def sensitivity(path: Path, report: SuiteReport | None = None, **params: object) -> Outcome:
     co = prepare(str(path))
     try:
         ctx = context_for(co, Options(network_mode="host"), "sensitivity-test")
         ctx.check_id = "tests.sensitivity"
+        ctx.provided = Provided(test_report=report)
         definition = REGISTRY["tests.sensitivity"]
         return definition.func(ctx, definition.params.model_validate(params))
     finally:
@@ -44,6 +48,31 @@ def test_without_a_model_file_in_the_manifest_it_says_what_to_add(
     out = sensitivity(make_repo({"capstone.yaml": MANIFEST}))
     assert out.status == "failed"
     assert out.message.startswith("capstone.yaml names no model file: add `training.artifact`")
+
+
+def _report(cases: tuple[SuiteCase, ...]) -> SuiteReport:
+    return SuiteReport(cases=cases, coverage=None, exit_code=0, seconds=1.0, output="")
+
+
+def test_the_rerun_runs_only_the_model_and_api_tests_without_coverage(
+    make_repo: Callable[..., Path],
+) -> None:
+    kinds = "tests: {command: pytest --cov=src, kinds: {model: [tests/test_model.py]}}\n"
+    repo = make_repo({"capstone.yaml": MANIFEST + kinds})
+    manifest = load_manifest(repo / "capstone.yaml")
+    cases = (
+        SuiteCase("tests/test_model.py::test_knows[a b]", "passed"),
+        SuiteCase("tests/test_data.py::test_rows[x y]", "passed"),
+        SuiteCase("tests/test_api.py::test_health", "failed"),
+    )
+    ctx = SimpleNamespace(repo=repo, provided=Provided(test_report=_report(cases)))
+    options = shlex.split(rerun_env(ctx, manifest)["PYTEST_ADDOPTS"])  # type: ignore[arg-type]
+    assert "--no-cov" in options
+    deselected = [o.removeprefix("--deselect=") for o in options if o.startswith("--deselect")]
+    assert deselected == ["tests/test_data.py::test_rows[x y]", "tests/test_api.py::test_health"]
+    # Without tests.run's report the whole suite runs again.
+    alone = SimpleNamespace(repo=repo, provided=Provided())
+    assert "--deselect" not in rerun_env(alone, manifest)["PYTEST_ADDOPTS"]  # type: ignore[arg-type]
 
 
 def test_assertions_that_accept_a_server_error_are_named(make_repo: Callable[..., Path]) -> None:
@@ -68,7 +97,13 @@ def test_assertions_that_accept_a_server_error_are_named(make_repo: Callable[...
 def test_tests_that_load_the_model_notice_a_constant_one(tmp_path: Path, mlflow_image: str) -> None:
     path = training_team.build(tmp_path / "good", "good")
     setup = f"pip install -q pytest=={version('pytest')}"
-    out = sensitivity(path, image=mlflow_image, setup=setup)
+    # tests.run's report: only the model and API tests run again, the rest is deselected.
+    ran = [
+        SuiteCase("tests/test_model.py::test_the_shipped_model_knows_iris", "passed"),
+        SuiteCase("tests/test_model.py::test_data_has_three_species", "passed"),
+        SuiteCase("tests/test_data.py::test_rows_are_clean", "passed"),
+    ]
+    out = sensitivity(path, _report(tuple(ran)), image=mlflow_image, setup=setup)
     assert out.status == "passed", out
     assert out.message == (
         "1 of 2 model and API tests fail with a constant model:"
