@@ -54,6 +54,7 @@ def main() -> int:
     print(f"[demo] total time {time.monotonic() - start:.0f}s (grader exit code {code})")
     print(f"[demo] results.json: {reports / 'results.json'}")
     print(f"[demo] feedback.md:  {reports / 'feedback.md'}")
+    print(f"[demo] feedback.html: {reports / 'feedback.html'} (open it in a browser)")
     return 0 if code in (0, 1) else code
 
 
