@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import PurePosixPath
-
-import bashlex  # type: ignore[import-untyped]
+from typing import Any
 
 from grader.shellmodel import NOT_RUNNERS, POSIX_SHELLS, Command, Scan, Shell, Swallow, apply_set
 from grader.shellparse import Parsed, prepared, runs
@@ -51,12 +50,20 @@ def script_shell(invocation: tuple[str, ...], text: str) -> Shell:
     return Shell(errexit, pipefail, " ".join(invocation))
 
 
+def _parse(script: str) -> Any:
+    """bashlex's tree of the script; bashlex is imported here, when a script is read (it
+    builds its parser tables on import: a tenth of a second every grader start would pay)."""
+    import bashlex  # type: ignore[import-untyped]
+
+    return bashlex.parse(prepared(script))
+
+
 def scan(script: str, is_gate: Callable[[Command], bool], shell: Shell) -> Scan:
     """The gate commands of `script`, and for each one that fails silently, why."""
     if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in script.splitlines()):
         return Scan()
     try:
-        nodes = bashlex.parse(prepared(script))
+        nodes = _parse(script)
     except Exception as exc:  # bashlex raises many kinds (NotImplementedError for `case`)
         return line_scan(script, is_gate, shell, f"{type(exc).__name__}: {exc}")
     try:
@@ -68,7 +75,7 @@ def scan(script: str, is_gate: Callable[[Command], bool], shell: Shell) -> Scan:
 def commands(script: str) -> tuple[Command, ...] | None:
     """The commands a script runs (not those that only print), or None if bashlex fails."""
     try:
-        parsed = Parsed(script, bashlex.parse(prepared(script)), lambda c: True)
+        parsed = Parsed(script, _parse(script), lambda c: True)
     except Exception:  # bashlex raises many kinds (NotImplementedError for `case`)
         return None if script.strip() else ()
     return tuple(parsed.command(g) for g in parsed.gates)

@@ -169,7 +169,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "tracking": {"preload": ("mlflow", "mlflow.tracking"), "http": True},
     "container": {"http": True},
     "service": {"http": True},
-    "ci": {"http": True},
+    "ci": {"preload": ("bashlex",), "http": True},
 }
 
 
