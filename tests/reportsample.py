@@ -95,7 +95,15 @@ def sample_grade(mark: str = "", team: str = "Team Alpha") -> GradeResult:
 def sample_outcomes(mark: str = "") -> list[TeamOutcome]:
     alpha = sample_grade(mark)
     beta = sample_grade(mark, team="Team Beta").model_copy(
-        update={"checks": sample_grade().checks[:3], "score": 13.33, "max_score": 30}
+        update={
+            "checks": sample_grade().checks[:3],
+            "manual": (),
+            "late": None,
+            "needs_review": (),
+            "automated_score": 23.33,
+            "score": 23.33,
+            "max_score": 30,
+        }
     )
     return [
         TeamOutcome(
@@ -104,10 +112,17 @@ def sample_outcomes(mark: str = "") -> list[TeamOutcome]:
             "/repos/alpha",
             "needs review",
             "1 check in error",
-            members=(Member(f"Ann Lee{mark}", "ann@example.edu", "ann-lee"),),
+            members=(Member(f"Ann Lee{mark}", "ann@example.edu", "ann-lee", "101", "S1"),),
             result=alpha,
         ),
-        TeamOutcome("beta", "beta", "/repos/beta", "graded", result=beta),
+        TeamOutcome(
+            "beta",
+            "beta",
+            "/repos/beta",
+            "graded",
+            members=(Member("Bo Chen", "bo@example.edu", "bochen", "102", "S2"),),
+            result=beta,
+        ),
         TeamOutcome(
             "gamma",
             f"Gamma{mark}",

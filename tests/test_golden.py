@@ -1,4 +1,5 @@
-"""Golden files: every report of one deterministic class, byte for byte.
+"""Golden files: every report of one deterministic class, byte for byte (the final grades'
+CSVs have their own, whole-course tests in tests/test_final.py).
 
 A change to a report is a reviewed diff of tests/golden/: regenerate with `make golden`
 (UPDATE_GOLDEN=1), read `git diff tests/golden`, commit it with the change.
@@ -19,6 +20,7 @@ from rich.console import Console
 from grader.reports.dashboard import dashboard_html
 from grader.reports.expo import board_html, poster_html, wall_html
 from grader.reports.feedback import feedback_html, feedback_markdown
+from grader.reports.gradebook import canvas_column, canvas_csv, gradebook_csv, items_csv
 from grader.reports.gradescope import results_json
 from grader.reports.junit import junit_xml
 from grader.reports.terminal import print_result
@@ -43,6 +45,9 @@ REPORTS: dict[str, Callable[[], str]] = {
     "poster.html": lambda: poster_html(sample_facts()[0]),
     "board.html": lambda: board_html(sample_facts(), "Expo leaderboard"),
     "wall.html": lambda: wall_html(sample_facts(), "Expo status wall"),
+    "gradebook.csv": lambda: gradebook_csv(sample_outcomes()),
+    "canvas.csv": lambda: canvas_csv(sample_outcomes(), canvas_column("m3", "12345")),
+    "items.csv": lambda: items_csv(sample_outcomes()),
 }
 
 
