@@ -235,11 +235,13 @@ def test_preload_modules_are_those_of_the_rubrics_families(tmp_path: Path) -> No
         )
     )
     assert preload_modules(rubric.checks) == [
+        "bashlex",
         "detect_secrets.core.scan",
         "mlflow",
         "mlflow.tracking",
     ]
-    assert preload_modules(rubric.checks[2:]) == []
+    assert preload_modules(rubric.checks[2:]) == ["bashlex"]  # the ci family reads scripts
+    assert preload_modules(rubric.checks[1:2]) == ["detect_secrets.core.scan"]
 
 
 # without a container engine (Gradescope) ---------------------------------------------------
