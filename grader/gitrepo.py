@@ -146,9 +146,9 @@ def web_url(remote: str) -> str | None:
     return f"{https[1]}{https[2]}" if https else None
 
 
-def origin_url(repo: Path) -> str | None:
-    """The web address of the repository's `origin` remote, if it has one people can open."""
+def origin(repo: Path) -> str | None:
+    """The URL of the repository's `origin` remote, or None without one (or without git)."""
     try:
-        return web_url(git(repo, "remote", "get-url", "origin", timeout=30).strip())
+        return git(repo, "remote", "get-url", "origin", timeout=30).strip() or None
     except CheckError:
         return None

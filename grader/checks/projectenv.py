@@ -85,7 +85,7 @@ def project_sandbox(
         base_image(ctx, image),
         setup_command(ctx, setup),
         env_cache(ctx, setup),
-        network_mode(ctx),
+        ctx.settings.network_mode,
         ctx.settings.run_id,
         ctx.check_id,
     )
@@ -139,10 +139,6 @@ def _declares_project(repo: Path) -> bool:
     if fs.read_text(repo, "setup.py") is not None:
         return True
     return isinstance(_pyproject(repo).get("project"), dict)
-
-
-def network_mode(ctx: Context) -> NetworkMode:
-    return ctx.settings.network_mode
 
 
 def setup_command(ctx: Context, setup: str | None, extra_packages: Sequence[str] = ()) -> str:

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pydantic import Field
 
 from grader.checks.base import Context, Outcome, Params, Provided, failed, graded, passed
-from grader.checks.projectenv import base_image, env_cache, network_mode, setup_command
+from grader.checks.projectenv import base_image, env_cache, setup_command
 from grader.sandbox import SandboxResult, run_in_sandbox
 from grader.suitereport import (
     COVERAGE,
@@ -99,7 +99,7 @@ def run_suite(ctx: Context, params: RunParams) -> Outcome:
         collect=[JUNIT, COVERAGE, TEAM_COVERAGE],
         run_id=ctx.settings.run_id,
         check_id=ctx.check_id,
-        network_mode=network_mode(ctx),
+        network_mode=ctx.settings.network_mode,
     )
     return _judge_run(command, result, params)
 

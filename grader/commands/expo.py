@@ -16,7 +16,7 @@ from grader.batchplan import discover
 from grader.commands.output import reporting, result, wrote
 from grader.errors import EXIT_OK, ConfigError, UsageError
 from grader.fs import read_text
-from grader.gitrepo import origin_url, web_url
+from grader.gitrepo import origin, web_url
 from grader.manifest import MANIFEST_NAME, Manifest, load_manifest
 from grader.reports.expo import Facts, board_html, poster_html, wall_html
 from grader.reports.files import write_atomic
@@ -60,21 +60,22 @@ def _manifest(repo: Path | None) -> Manifest | None:
         return None  # the expo shows what it can; `grader check` reports manifest errors
 
 
-def _measures(result: GradeResult | None) -> list[Measure]:
-    return best_measures(result) if result else []
-
-
-def _metric(result: GradeResult | None, name: str | None) -> tuple[str | None, float | None]:
+def _metric(measures: list[Measure], name: str | None) -> tuple[str | None, float | None]:
     """The primary metric's graded value (measured by the grader, else logged by the team)."""
-    for m in _measures(result):
+    for m in measures:
         if m.kind == "metric" and name in (None, m.name):
             return m.name, m.value
     return name, None
 
 
-def _latency(result: GradeResult | None) -> tuple[float | None, float | None]:
-    found = {m.kind: m.value for m in _measures(result)}
+def _latency(measures: list[Measure]) -> tuple[float | None, float | None]:
+    found = {m.kind: m.value for m in measures}
     return found.get("latency_p50_ms"), found.get("latency_p95_ms")
+
+
+def _web_origin(repo: Path | None) -> str | None:
+    remote = origin(repo) if repo else None
+    return web_url(remote) if remote else None
 
 
 def _passed(result: GradeResult | None) -> tuple[int | None, int | None]:
@@ -92,8 +93,9 @@ def facts_for(
     manifest = _manifest(repo)
     readme = (read_text(repo, "README.md") or "") if repo else ""
     tracking = manifest.tracking if manifest else None
-    metric_name, value = _metric(result, tracking.primary_metric.name if tracking else None)
-    p50, p95 = _latency(result)
+    measures = best_measures(result) if result else []
+    metric_name, value = _metric(measures, tracking.primary_metric.name if tracking else None)
+    p50, p95 = _latency(measures)
     passed, ran = _passed(result)
     service = manifest.service if manifest else None
     url = service.url.rstrip("/") if service and service.url else None
@@ -119,7 +121,7 @@ def facts_for(
         commit=result.commit if result else None,
         service_url=url,
         health_url=f"{url}{service.health_path}" if url and service else None,
-        repo_url=repo_url or (origin_url(repo) if repo else None),
+        repo_url=repo_url or _web_origin(repo),
     )
 
 

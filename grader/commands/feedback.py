@@ -25,6 +25,7 @@ from grader.commands.teams import gh_ready, run_push
 from grader.course import find_course
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
 from grader.github import parse_remote
+from grader.gitrepo import origin
 
 FEEDBACK = "feedback.md"
 JSON = ("--json", "number,title")
@@ -64,24 +65,13 @@ class Delivery:
         ]
 
 
-def _origin(path: Path) -> str:
-    """The `origin` remote of a local clone the batch graded ('' when there is none)."""
-    done = subprocess.run(
-        ["git", "-C", str(path), "remote", "get-url", "origin"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() if done.returncode == 0 else ""
-
-
 def team_repo(source: str, team: str, org: str | None) -> str | None:
     """OWNER/NAME: the GitHub URL the batch graded, else a graded clone's origin, else
     ORG/<team folder> (the slug `grader teams create --org` named the repository)."""
     found = parse_remote(source) if source else None
     if found is None and source and Path(source).is_dir():
-        origin = _origin(Path(source))
-        found = parse_remote(origin) if origin else None
+        remote = origin(Path(source))
+        found = parse_remote(remote) if remote else None
     if found is not None:
         return f"{found[0]}/{found[1]}"
     return f"{org}/{team}" if org else None

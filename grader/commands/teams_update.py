@@ -16,7 +16,8 @@ from grader import github
 from grader.commands.output import reporting, result
 from grader.commands.teams import course_roster, current_milestone, gh_ready, run_push
 from grader.course import find_course
-from grader.errors import EXIT_INFRA, EXIT_OK, GraderError, UsageError
+from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
+from grader.gitrepo import origin
 from grader.roster import load_roster
 from grader.target import git, is_url
 from grader.templateupdate import UpdateOutcome, update_team
@@ -84,11 +85,7 @@ def pr_body(outcome: UpdateOutcome) -> str:
 
 def github_repo(repo: Path) -> str:
     """owner/name of the repository's `origin` on GitHub, or its folder name."""
-    try:
-        url = git("remote", "get-url", "origin", cwd=repo)
-    except GraderError:
-        return repo.name
-    return github.repository(url) or repo.name
+    return github.repository(origin(repo)) or repo.name
 
 
 @reporting

@@ -80,8 +80,13 @@ def _team_row(o: TeamOutcome) -> TeamRow:
     )
 
 
+def kind_of(r: CheckResult) -> str:
+    """The legend's kind of a result: a failed check that earned points is `partial`."""
+    return "partial" if r.status == "failed" and r.score > 0 else r.status
+
+
 def _cell(r: CheckResult) -> Cell:
-    kind = "partial" if r.status == "failed" and r.score > 0 else r.status
+    kind = kind_of(r)
     tip = f"{r.id}: {r.status} {points(r.score)}/{points(r.max_score)}: {r.message}"
     return Cell(r.id, kind, SYMBOL[kind], points(r.score), tip)
 
@@ -107,16 +112,16 @@ def _summary(outcomes: Sequence[TeamOutcome]) -> str:
 
 def dashboard_html(outcomes: Sequence[TeamOutcome], title: str) -> str:
     columns = _columns(outcomes)
+    teams = [_team_row(o) for o in outcomes]
     heat = []
-    for o in outcomes:
+    for o, row in zip(outcomes, teams, strict=True):
         found = {r.id: _cell(r) for r in (o.result.checks if o.result else ())}
-        row = _team_row(o)
         heat.append({"id": o.id, "name": row.name, "cells": [found.get(c.id) for c in columns]})
     return render(
         "dashboard.html",
         title=title,
         summary=_summary(outcomes),
-        teams=[_team_row(o) for o in outcomes],
+        teams=teams,
         legend=LEGEND,
         columns=columns,
         heat=heat,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.reports.dashboard import SYMBOL
+from grader.reports.dashboard import SYMBOL, kind_of
 from grader.reports.files import write_atomic
 from grader.reports.render import render
 from grader.results import CheckResult, GradeResult, points, score_text
@@ -58,7 +58,7 @@ def _needs_fix(r: CheckResult) -> bool:
 
 
 def _row(r: CheckResult) -> Row:
-    kind = "partial" if r.status == "failed" and r.score > 0 else r.status
+    kind = kind_of(r)
     return Row(
         id=r.id,
         title=r.title,
