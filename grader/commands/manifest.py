@@ -40,8 +40,9 @@ def schema() -> int:
 
     Example: grader manifest schema > capstone.schema.json
     """
-    typer.echo(json.dumps(Manifest.model_json_schema(), indent=2))
-    result(schema=Manifest.model_json_schema())
+    schema_ = Manifest.model_json_schema()
+    typer.echo(json.dumps(schema_, indent=2))
+    result(schema=schema_)
     return EXIT_OK
 
 

@@ -67,8 +67,9 @@ def validate(
         typer.echo(
             f"{rubric.path}: valid ({len(rubric.checks)} checks, {rubric.max_points:g} points)"
         )
-        valid.append({"path": str(rubric.path), "checks": len(rubric.checks)})
-        valid[-1]["points"] = rubric.max_points
+        valid.append(
+            {"path": str(rubric.path), "checks": len(rubric.checks), "points": rubric.max_points}
+        )
     result(valid=valid)
     if problems:
         raise ConfigError("rubric", ", ".join(rubrics), problems)
@@ -189,8 +190,9 @@ def schema(
 
     Example: grader rubric schema --out rubrics/rubric.schema.json
     """
-    text = json.dumps(json_schema(), indent=2) + "\n"
-    result(schema=json_schema())
+    schema_ = json_schema()
+    text = json.dumps(schema_, indent=2) + "\n"
+    result(schema=schema_)
     if out:
         out.write_text(text, encoding="utf-8")
         wrote(out)
