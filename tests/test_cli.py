@@ -177,24 +177,6 @@ def test_an_unknown_milestone_lists_the_known_ones(
     )
 
 
-def test_clone_failure_exits_3(
-    rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    url = f"file://{tmp_path}/missing.git"
-    assert main(["check", url, "--rubric", str(rubric), "--out", str(tmp_path / "o")]) == 3
-    assert "git clone failed" in capsys.readouterr().err
-
-
-def test_unknown_ref_exits_3(
-    make_repo: MakeRepo, rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from tests.helpers import team_files
-
-    repo = make_repo(team_files())
-    assert _check(repo, rubric, tmp_path / "o", "--ref", "m7") == 3
-    assert "unknown ref 'm7'" in capsys.readouterr().err
-
-
 def test_bad_manual_scores_exit_2(
     make_repo: MakeRepo, rubric: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

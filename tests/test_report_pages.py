@@ -18,6 +18,7 @@ from grader.reports.feedback import feedback_html
 from tests import browser
 from tests.htmlcheck import parse
 from tests.reportsample import sample_facts, sample_grade, sample_outcomes
+from tests.services import free_port
 
 # Hostile text in every string a team controls: markup, an event handler, a script URL.
 MARK = (
@@ -111,20 +112,12 @@ def health_server() -> Iterator[str]:
     server.server_close()
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_pages_in_headless_chromium(tmp_path: Path, health_server: str) -> None:
     """Screenshots of the dashboard, feedback, poster, board and wall with hostile team text:
     each renders, no team text ran, and the text a reader needs is on the page."""
     facts = sample_facts(MARK)
     facts[0] = replace(facts[0], health_url=f"{health_server}/health")
-    facts[1] = replace(facts[1], health_url=f"http://127.0.0.1:{_closed_port()}/health")
+    facts[1] = replace(facts[1], health_url=f"http://127.0.0.1:{free_port()}/health")
     pages = {name: render(MARK) for name, render in PAGES.items()}
     pages["wall.html"] = wall_html(facts, "Expo status wall")
     profile = tmp_path / "profile"
