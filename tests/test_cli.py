@@ -336,7 +336,8 @@ BUILD_RUBRIC = (
     "  - {id: hooks, check: precommit.run, points: 1, needs: [manifest]}\n"
 )
 
-# Every exit code the README documents, each from the input that causes it. For 2 (usage),
+# Every exit code the README documents, each from the input that causes it (and what it
+# says on stderr, or on stdout where it is a grade). For 2 (usage),
 # nothing is graded and nothing is written: the message comes before any "Grading".
 EXIT_CODES = [
     ("graded", [], 0, ""),
@@ -350,7 +351,7 @@ EXIT_CODES = [
     ("bad network mode", ["--network", "bridge"], 2, "network mode 'bridge': expected auto"),
     ("clone failed", ["@clone"], 3, "git clone failed"),
     ("unknown ref", ["--ref", "m7"], 3, "unknown ref 'm7'"),
-    ("a check in error", ["@engine-down"], 3, "Needs review: not a grade"),
+    ("a check in error", ["@engine-down"], 3, "stdout: Needs review: not a grade"),
     ("interrupted", ["@interrupt"], 130, "interrupted"),
 ]
 
@@ -399,7 +400,11 @@ def test_every_documented_exit_code(
     argv = ["check", target, *rubric_args, "--out", str(out), *options]
     assert main(argv) == code, case
     captured = capsys.readouterr()
-    assert says in captured.err + captured.out
+    # Errors go to stderr; a grade (even one that needs review) to stdout.
+    if says.startswith("stdout: "):
+        assert says.removeprefix("stdout: ") in captured.out
+    else:
+        assert says in captured.err
     if code == 2:
         assert "Grading" not in captured.out
         assert not out.exists()
