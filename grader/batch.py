@@ -51,7 +51,7 @@ from grader.results import (
     TeamOutcome,
 )
 from grader.rubric import LatePolicy
-from grader.runner import check_slots, preload_modules
+from grader.runner import preload_modules
 
 if TYPE_CHECKING:
     from grader.engine import NetworkMode
@@ -121,7 +121,6 @@ def _grade_in_child(
     env: dict[str, str],
     cwd: str,
     manifest: str | None = None,
-    check_jobs: int | None = None,
 ) -> None:
     """Body of a team's grading process: `grader check`, minus the imports and the table."""
     os.setsid()  # its own session: a timeout or Ctrl-C stops everything it started
@@ -143,7 +142,6 @@ def _grade_in_child(
             only=set(checks),
             network_mode=network,
             manifest_file=Path(manifest) if manifest else None,
-            check_jobs=check_jobs,
         )
         reports.write_all(grade(source, rubric, options), Path(staging))
     except GraderError as exc:
@@ -189,7 +187,6 @@ def _run_grader(
         {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
         os.getcwd(),
         manifest,
-        max(1, check_slots() // max(1, config.jobs)),  # the cores shared between teams
     )
     proc = _context(config).Process(target=_grade_in_child, args=args, name=f"grade-{base.id}")
     proc.start()

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader import __version__, fs, hostport, scoring
+from grader import __version__, fs, hostport, locks, scoring
 from grader.checks.base import Context, RunSettings
 from grader.checks.registry import manifest_sections
 from grader.errors import ConfigError
@@ -183,9 +183,12 @@ def grade(
             else None
         )
 
-        def claim_port() -> float:
+        def claim_port() -> bool:
             port = _host_port(ctx, options)
-            return port_lock.enter_context(hostport.hold(port)) if port else 0.0
+            held = hostport.attempt(port) if port else None
+            if held is not None:
+                port_lock.callback(locks.release, held)
+            return held is not None or not port
 
         results = run_rubric(
             rubric,

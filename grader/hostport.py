@@ -4,8 +4,9 @@ With host networking a team's service listens on the machine's own port (the man
 `service.port`, 8000 for most teams), so two teams graded at once (`grader batch --jobs 2`,
 or two TAs on one machine) would collide, and the second would be told its port is taken.
 A grading run takes this lock before the first check that starts the service and keeps it
-until the run's containers are removed; another run that needs the same port waits for it.
-The wait happens between checks, so it never counts against a check's time limit. It is an
+until the run's containers are removed; another run that needs the same port waits for it,
+running its other checks meanwhile (it tries again between checks, holding no core while
+it waits), so the wait never counts against a check's time limit. It is an
 flock: a grader that crashes or is killed releases it with its process.
 
 A port another program holds (a TA's own server, a forgotten container) is not the team's
@@ -22,9 +23,8 @@ import re
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from grader import locks
 from grader.errors import EngineError
@@ -33,11 +33,9 @@ if TYPE_CHECKING:
     from docker.errors import APIError
 
 
-@contextlib.contextmanager
-def hold(port: int) -> Iterator[float]:
-    """Hold the lock of `port` for the block; yields the seconds spent waiting for it."""
-    with locks.hold(f"port-{port}") as waited:
-        yield waited
+def attempt(port: int) -> TextIO | None:
+    """The lock of `port` if no other run holds it now (never waits); `locks.release` it."""
+    return locks.attempt(f"port-{port}")
 
 
 # who holds a port ---------------------------------------------------------------------------

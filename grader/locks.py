@@ -1,9 +1,9 @@
 """Machine-wide locks between graders: a file under the grader's cache, held with flock.
 
 Two graders on one machine (a batch's jobs, a TA's second terminal) take turns where
-doing the same thing at once would clash (one service port) or be paid twice (installing
-one dependency environment). A lock dies with its holder, so a killed grader never leaves
-one held.
+doing the same thing at once would clash (one service port), be paid twice (installing
+one dependency environment) or overload the machine (more checks than cores). A lock dies
+with its holder, so a killed grader never leaves one held.
 """
 
 from __future__ import annotations
@@ -12,19 +12,53 @@ import contextlib
 import fcntl
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
 
 from grader.target import cache_dir
+
+
+def _path(name: str) -> Path:
+    path = cache_dir() / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @contextlib.contextmanager
 def hold(name: str) -> Iterator[float]:
     """Hold the lock `name` for the block; yields the seconds spent waiting for it."""
-    path = cache_dir() / "locks" / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
+    with _path(name).open("a") as handle:
         start = time.monotonic()
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield time.monotonic() - start
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def attempt(name: str) -> TextIO | None:
+    """The lock `name` if it is free now (never waits), else None; `release` gives it back."""
+    handle = _path(name).open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def release(handle: TextIO) -> None:
+    # Unlocked explicitly: a forked child that inherited the descriptor must not keep it.
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()
+
+
+def core(count: int) -> TextIO | None:
+    """One of this machine's `count` cores, if one is free now. Every check a grader runs
+    holds one: graders on one machine (the teams of a batch, a TA's second terminal) run
+    at most one check per core between them, and a team graded alone has all of them."""
+    for index in range(count):
+        held = attempt(f"core-{index}")
+        if held is not None:
+            return held
+    return None

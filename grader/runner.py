@@ -2,9 +2,10 @@
 
 A forked child per check is what makes the limit real: a check that hangs (a stuck
 subprocess, a socket that never answers) is killed with its whole process group, and
-the run goes on. Independent checks run at the same time, up to a number of slots (a
-share of the machine's cores); the checks of the team's service take turns. State
-passes between checks only through `Outcome.provides`.
+the run goes on. Independent checks run at the same time, up to a number of slots, each
+holding one of the machine's cores (`locks.core`: graders on one machine share them); the
+checks of the team's service take turns. State passes between checks only through
+`Outcome.provides`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, TextIO
 
-from grader import web
+from grader import locks, web
 from grader.checks.base import Context, Outcome, Unmet, failed
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError, EngineError
@@ -33,7 +34,8 @@ from grader.text import tail
 
 OnResult = Callable[[CheckResult], None]
 OnTimeout = Callable[[Context, ResolvedCheck], None]
-ClaimPort = Callable[[], float]
+ClaimPort = Callable[[], bool]
+POLL = 0.2  # seconds between tries for a core or the port another run holds
 
 
 def preload_modules(checks: Iterable[ResolvedCheck]) -> list[str]:
@@ -90,7 +92,7 @@ def _with_dependents(
 
 
 def check_slots() -> int:
-    """How many of one team's checks may run at once on this machine: one per core."""
+    """How many checks may run at once on this machine: one per core."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
@@ -112,8 +114,12 @@ def run_rubric(
     measures time) runs alone. Results, and the order `on_result` sees them in, are the
     rubric's order whatever the order they finish in.
 
-    `claim_port` is called once, before the first check that starts the team's service;
-    it may wait (for another run's service to stop) and returns the seconds it waited.
+    Each running check holds a core of the machine (`locks.core`), so graders running at
+    once (the teams of a batch) share the cores: a check waits for a free one.
+
+    `claim_port` is tried before the first check that starts the team's service, until it
+    returns True (another run's service stopped); the other checks go on meanwhile, and
+    the first service check's evidence says how long it waited.
     """
     selected = [c for c in order(rubric.checks) if not (only and c.id not in only)]
     staff = set() if ctx.settings.engine else engine_checks(rubric.checks)
@@ -121,7 +127,7 @@ def run_rubric(
     _preload([c for c in selected if c.id not in staff and c.id not in left_out])
     source = ctx.manifest_source
     inferred = ctx.manifest is not None and source is not None and source.kind == "inferred"
-    plan = _Plan(selected, service_lane(rubric.checks), max(1, slots), inferred)
+    plan = _Plan(selected, service_lane(rubric.checks), max(1, slots), inferred, claim_port)
     reported = 0
 
     def report() -> None:
@@ -134,18 +140,20 @@ def run_rubric(
     try:
         while plan.pending or plan.running:
             for check in plan.startable(staff, left_out):
-                waited = 0.0
-                if claim_port and REGISTRY[check.check].listens:
-                    waited, claim_port = claim_port(), None
+                waited = plan.waited.pop(check.id, 0.0)
                 plan.running[check.id] = _start(check, ctx, waited)
             report()
-            for running, kind, payload in _wait(list(plan.running.values())):
+            poll = POLL if plan.pending else None  # it may be waiting for a core or the port
+            for running, kind, payload in _wait(list(plan.running.values()), poll):
                 del plan.running[running.check.id]
+                locks.release(plan.cores.pop(running.check.id))
                 plan.results[running.check.id] = _finish(running, kind, payload, ctx, on_timeout)
             report()
     finally:
         for running in plan.running.values():
             _stop(running)
+        for core in plan.cores.values():
+            locks.release(core)
     return [plan.results[c.id] for c in selected]
 
 
@@ -170,8 +178,12 @@ class _Plan:
     lane: set[str]
     slots: int
     inferred: bool  # no manifest in the repo, one inferred: what needs it is graded with that
+    claim_port: ClaimPort | None = None
     results: dict[str, CheckResult] = field(default_factory=dict)
     running: dict[str, _Running] = field(default_factory=dict)
+    cores: dict[str, TextIO] = field(default_factory=dict)  # the core each running check holds
+    waited: dict[str, float] = field(default_factory=dict)  # for the port, by the check that got it
+    wanted_port: float | None = None  # when the port was first tried
 
     def __post_init__(self) -> None:
         self.pending = list(self.selected)
@@ -206,13 +218,32 @@ class _Plan:
             return False
         if REGISTRY[check.check].exclusive and busy:
             return False
-        if check.id not in self.lane:
+        if check.id in self.lane:
+            # The lane: one at a time, and none before an earlier one of the rubric.
+            earlier = self.selected[: self.selected.index(check)]
+            if any(c.id in self.lane for c in busy) or any(
+                c.id in self.lane and c in self.pending for c in earlier
+            ):
+                return False
+        if REGISTRY[check.check].listens and not self._port(check):
+            return False  # tried before the core: a run waiting for the port holds none
+        core = locks.core(check_slots())
+        if core is None:
+            return False
+        self.cores[check.id] = core
+        return True
+
+    def _port(self, check: ResolvedCheck) -> bool:
+        """The service port is this run's (claimed once, never waiting: tried again later)."""
+        if self.claim_port is None:
             return True
-        # The lane: one at a time, and none before an earlier one of the rubric.
-        earlier = self.selected[: self.selected.index(check)]
-        return not any(c.id in self.lane for c in busy) and not any(
-            c.id in self.lane and c in self.pending for c in earlier
-        )
+        now = time.monotonic()
+        self.wanted_port = self.wanted_port or now
+        if not self.claim_port():
+            return False
+        self.claim_port = None
+        self.waited[check.id] = now - self.wanted_port
+        return True
 
 
 SKIPPED_HERE = "not graded in this run (--skip)"
@@ -273,12 +304,16 @@ def _start(check: ResolvedCheck, ctx: Context, waited: float) -> _Running:
     return _Running(check, proc, receive, time.monotonic(), waited)
 
 
-def _wait(running: list[_Running]) -> list[tuple[_Running, str, Any]]:
-    """Wait until a running check ends or passes its time limit; what ended, and how."""
+def _wait(running: list[_Running], poll: float | None) -> list[tuple[_Running, str, Any]]:
+    """Wait until a running check ends or passes its time limit (or at most `poll` seconds);
+    what ended, and how."""
     if not running:
+        if poll:
+            time.sleep(poll)
         return []
     now = time.monotonic()
     timeout = max(0.0, min(r.deadline for r in running) - now)
+    timeout = min(timeout, poll) if poll else timeout
     ready = set(wait([r.receive for r in running], timeout))
     ended: list[tuple[_Running, str, Any]] = []
     for r in running:

@@ -6,12 +6,13 @@ import contextlib
 import itertools
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from grader import hostport
+from grader import hostport, locks, runner
 from grader.checks.base import (
     CheckDef,
     Context,
@@ -178,8 +179,8 @@ def listen(ctx: Context, params: NoParams) -> Outcome:
 
 HOLDER = """
 import sys, time
-from grader import hostport
-with hostport.hold(int(sys.argv[1])):
+from grader import locks
+with locks.hold("port-" + sys.argv[1]):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
 """
@@ -188,9 +189,11 @@ with hostport.hold(int(sys.argv[1])):
 def test_the_port_is_claimed_once_before_the_first_listening_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another run holds the port: this run waits for it, between checks, and says so."""
+    """Another run holds the port: this run tries again between checks, runs what does not
+    need the port meanwhile, and says how long it waited."""
     monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setitem(REGISTRY, "t.listen", CheckDef(listen, NoParams, timeout=5, listens=True))
+    monkeypatch.setitem(REGISTRY, "t.sleep", CheckDef(sleepy, SleepParams, timeout=10))
     other = subprocess.Popen(
         [sys.executable, "-c", HOLDER, "8123", "2.5"], stdout=subprocess.PIPE, text=True
     )
@@ -202,26 +205,36 @@ def test_the_port_is_claimed_once_before_the_first_listening_check(
             "milestone: r\ntitle: R\nchecks:\n"
             "  - {id: build, check: t.ok, points: 1}\n"
             "  - {id: starts, check: t.listen, points: 1, needs: [build], timeout: 1}\n"
-            "  - {id: again, check: t.listen, points: 1, needs: [starts]}\n",
+            "  - {id: again, check: t.listen, points: 1, needs: [starts]}\n"
+            "  - {id: beside, check: t.sleep, points: 1, needs: [build], params: {seconds: 1}}\n",
         )
     )
-    claims: list[float] = []
+    tries: list[bool] = []
     with contextlib.ExitStack() as stack:
 
-        def claim() -> float:
-            claims.append(stack.enter_context(hostport.hold(8123)))
-            return claims[-1]
+        def claim() -> bool:
+            held = hostport.attempt(8123)
+            if held is not None:
+                stack.callback(locks.release, held)
+            tries.append(held is not None)
+            return tries[-1]
 
         ctx = Context(repo=tmp_path, commit=None, manifest=None)
-        results = {r.id: r for r in run_rubric(rubric, ctx, claim_port=claim)}
+        results = {r.id: r for r in run_rubric(rubric, ctx, claim_port=claim, slots=2)}
+        # Held until the run's end (its containers removed), not released by the runner.
+        assert hostport.attempt(8123) is None
     assert other.wait(timeout=10) == 0
-    assert len(claims) == 1
-    assert claims[0] >= 1.0
+    assert tries[-1]
+    assert not any(tries[:-1])
+    assert len(tries) >= 3
     assert "waited_for_port_seconds" not in results["build"].evidence
     # The wait is not the check's time: a 1 s limit survives a longer wait.
     assert results["starts"].status == "passed"
     assert results["starts"].evidence["waited_for_port_seconds"] >= 1.0
     assert "waited_for_port_seconds" not in results["again"].evidence
+    # What did not need the port ran while the other run held it.
+    assert results["beside"].status == "passed"
+    assert results["beside"].duration < results["starts"].evidence["waited_for_port_seconds"]
 
 
 def test_preload_modules_are_those_of_the_rubrics_families(tmp_path: Path) -> None:
@@ -385,6 +398,7 @@ CONCURRENT = (
 
 @pytest.fixture
 def _timing_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "check_slots", lambda: 4)  # as on a 4-core machine
     monkeypatch.setitem(REGISTRY, "t.probe", CheckDef(probe, SleepParams, timeout=10))
     listen = CheckDef(probe, SleepParams, timeout=10, listens=True)
     monkeypatch.setitem(REGISTRY, "t.listen", listen)
@@ -467,3 +481,34 @@ def test_only_some_checks_whose_needs_are_left_out_still_run(tmp_path: Path) -> 
     ]  # fmt: skip
     ran = intervals(tmp_path)
     assert ran["examples"][0] >= ran["health"][1]  # still the service's lane, in order
+
+
+@pytest.mark.usefixtures("_timing_checks")
+def test_checks_wait_for_a_free_core_of_the_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another grader's checks hold the machine's cores: this run's checks start only as
+    cores come free, one per core, and give theirs back when they end."""
+    monkeypatch.setattr(runner, "check_slots", lambda: 2)
+    others = [locks.core(2), locks.core(2)]
+    assert None not in others
+    assert locks.core(2) is None
+    first = others.pop()
+    assert first is not None
+    threading.Timer(0.8, locks.release, [first]).start()  # one core comes free
+    freed = time.monotonic() + 0.8
+    results, _ = _run_with(
+        tmp_path,
+        "  - {id: a, check: t.probe, points: 1, params: {seconds: 0.5}}\n"
+        "  - {id: b, check: t.probe, points: 1, params: {seconds: 0.5}}\n",
+        slots=2,
+    )
+    assert [r.status for r in results] == ["passed", "passed"]
+    ran = intervals(tmp_path)
+    assert min(start for start, _ in ran.values()) >= freed - 0.05
+    assert not overlap(ran["a"], ran["b"])  # one free core: one at a time
+    held = others.pop()
+    assert held is not None
+    locks.release(held)
+    mine = [locks.core(2), locks.core(2)]
+    assert None not in mine  # the run gave back every core it took

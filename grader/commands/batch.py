@@ -65,7 +65,7 @@ def batch(
         " late work; lateness still counts from each team's own deadline).",
     ),
     jobs: int = typer.Option(
-        1, min=1, help="Teams graded at once; each runs its checks on its share of the cores."
+        1, min=1, help="Teams graded at once; their checks share the cores, one check per core."
     ),
     only: list[str] = typer.Option([], help="Regrade only this team, even if cached (repeatable)."),
     force: bool = typer.Option(
