@@ -43,11 +43,15 @@ class EnvCache:
     removes what belongs to this repo alone (`pip uninstall -y NAME`): a pyproject.toml
     counts by its dependency set (`grader.depset`), so teams with the same dependencies
     share one environment, and each gets its own project back from `refresh`.
+    `offline`: what `refresh` does, without network, run first in the command's own
+    container (no container and no image of its own: the usual case costs under a
+    second); only when it fails does `refresh` run, in its own step.
     """
 
     key_files: tuple[str, ...]
     refresh: str | None = None
     forget: str | None = None
+    offline: str | None = None
 
 
 def cache_key(repo: Path, image_id: str, setup: str, key_files: Sequence[str]) -> str:

@@ -16,7 +16,10 @@ labelled so the run's cleanup finds it if this process is killed first.
 With `cache`, what `setup` installs is kept as an image and reused while its key is the
 same (grader/envcache.py). The cached image never holds the repo: each run copies the
 current repo in and runs `refresh` (e.g. reinstall the project itself, without its
-dependencies), so the code that runs is always the current code.
+dependencies), so the code that runs is always the current code. With the cache's
+`offline` refresh, that happens in the command's own container just before the command
+(no network needed: the build backend is in the environment); only if it fails does the
+refresh run in a step of its own, with network, as an image the command then starts from.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -86,6 +89,7 @@ class _Ready:
     image: str
     repo: Path | None
     environment: str = ""
+    refresh: EnvCache | None = None  # its `offline` refresh runs first in the command's box
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,16 @@ def run_in_sandbox(
         if isinstance(ready, SandboxResult):
             return ready
         argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
-        box = _boxed(engine, ready.image, argv, limits, network, full_env, ready.repo)
+        first = _after_refresh(ready.refresh.offline, argv) if ready.refresh else argv
+        box = _boxed(engine, ready.image, first, limits, network, full_env, ready.repo)
         done = engine.wait(box, timeout)
+        if ready.refresh and _refresh_failed(box, done):
+            # Its build backend is not in the environment: refreshed as a step, with network.
+            ready = _refreshed(steps, ready, str(ready.refresh.refresh), repo)
+            if isinstance(ready, SandboxResult):
+                return ready
+            box = _boxed(engine, ready.image, argv, limits, network, full_env, ready.repo)
+            done = engine.wait(box, timeout)
         files = _collect(box, collect, collect_limit)
         seconds = time.monotonic() - start
         return SandboxResult(
@@ -182,12 +194,38 @@ def _prepare(
                 return _setup_failure(steps, setup, done)  # a failed setup is never cached
             cached = publish(steps.engine, box, key)
             environment = f"installed, now cached (key {key[:12]})"
+    ready = _Ready(cached, repo, environment)
     if cache.refresh is None:
-        return _Ready(cached, repo, environment)
-    box, done = _step(steps, cached, cache.refresh, repo)
+        return ready
+    if cache.offline is not None:
+        return replace(ready, refresh=cache)
+    return _refreshed(steps, ready, cache.refresh, repo)
+
+
+def _refreshed(steps: _Steps, ready: _Ready, refresh: str, repo: Path) -> _Ready | SandboxResult:
+    """The cached environment with the current repo installed by `refresh`, as an image."""
+    box, done = _step(steps, ready.image, refresh, repo)
     if _failed(done):
-        return _setup_failure(steps, cache.refresh, done)
-    return _Ready(_snapshot(steps.engine, box), None, environment)
+        return _setup_failure(steps, refresh, done)
+    return _Ready(_snapshot(steps.engine, box), None, ready.environment)
+
+
+REFRESH_LOG = "/tmp/grader-refresh.log"  # kept only when the offline refresh failed
+REFRESH_FAILED = 213
+
+
+def _after_refresh(refresh: str | None, argv: list[str]) -> list[str]:
+    """`argv`, run after `refresh` (its output kept apart, not in the command's)."""
+    script = (
+        f"( {refresh} ) >{REFRESH_LOG} 2>&1 || exit {REFRESH_FAILED}; "
+        f'rm -f {REFRESH_LOG}; exec "$@"'
+    )
+    return ["sh", "-c", script, "sh", *argv]
+
+
+def _refresh_failed(box: Container, done: RunResult) -> bool:
+    """The offline refresh failed (its exit code, and its log still there)."""
+    return done.exit_code == REFRESH_FAILED and bool(_collect(box, [REFRESH_LOG]))
 
 
 def _step(steps: _Steps, image: str, script: str, repo: Path) -> tuple[Container, RunResult]:

@@ -225,6 +225,63 @@ def test_a_failed_refresh_is_a_failed_setup(tmp_path: Path, cache_run: str) -> N
     assert result.output.startswith("setup failed (exit 4): exit 4")
 
 
+# The offline refresh writes the container's hostname: the command prints its own beside it.
+OFFLINE = "cp src/app.txt /opt/project && echo refreshed && hostname > /tmp/refreshed-in"
+HERE = "cat /opt/project; cat /tmp/refreshed-in 2>/dev/null || echo elsewhere; hostname"
+
+
+def test_the_offline_refresh_runs_in_the_commands_own_container(
+    tmp_path: Path, cache_run: str
+) -> None:
+    repo = project(tmp_path)
+    cache = EnvCache(("deps.txt",), refresh="exit 9", offline=OFFLINE)
+    assert cached_run(repo, cache_run, cache).ok
+    (repo / "src/app.txt").write_text("v2\n")
+    result = run_in_sandbox(
+        repo,
+        HERE,
+        setup=f"echo {cache_run} >/dev/null; cp deps.txt /opt/deps; echo x >>/opt/setups",
+        cache=cache,
+        run_id=cache_run,
+        network_mode=network_mode(),
+    )
+    assert result.ok, result.output
+    project_text, refreshed_in, ran_in = result.output.split()
+    assert project_text == "v2"  # the current code, installed by the offline refresh
+    assert refreshed_in == ran_in  # in the command's own container (no step, no image)
+    assert "refreshed" not in result.output  # its output is kept apart from the command's
+
+
+def test_a_failed_offline_refresh_falls_back_to_the_refresh_step(
+    tmp_path: Path, cache_run: str
+) -> None:
+    repo = project(tmp_path)
+    fallback = EnvCache(("deps.txt",), refresh="cp src/app.txt /opt/project", offline="exit 5")
+    result = cached_run(repo, cache_run, fallback)
+    assert result.ok, result.output
+    assert result.output.split() == ["numpy", "v1", "v1", "1", "app.txt", "old.txt"]
+    both_fail = EnvCache(("deps.txt",), refresh="exit 4", offline="exit 5")
+    failed = cached_run(repo, cache_run, both_fail)
+    assert (failed.setup_failed, failed.exit_code) == (True, 4)
+    assert failed.output.startswith("setup failed (exit 4): exit 4")
+
+
+def test_a_command_that_exits_like_a_failed_refresh_keeps_its_own_result(
+    tmp_path: Path, cache_run: str
+) -> None:
+    repo = project(tmp_path)
+    cache = EnvCache(("deps.txt",), refresh="exit 9", offline=OFFLINE)
+    result = run_in_sandbox(
+        repo,
+        "echo mine; exit 213",
+        setup=f"echo {cache_run} >/dev/null; cp deps.txt /opt/deps",
+        cache=cache,
+        run_id=cache_run,
+        network_mode=network_mode(),
+    )
+    assert (result.exit_code, result.setup_failed, result.output.strip()) == (213, False, "mine")
+
+
 def test_concurrent_builds_of_one_key_leave_one_cache_image(tmp_path: Path, cache_run: str) -> None:
     repo = project(tmp_path)
     results: list[SandboxResult] = []

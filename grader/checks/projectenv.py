@@ -194,11 +194,32 @@ LOCKED = (
 
 
 def _project_install(repo: Path) -> list[str]:
+    """Its build backend first (a later run reinstalls the project from the cached
+    environment with no network: `OFFLINE`), then the project: the dependencies win where
+    they pin what the backend also needs."""
+    backend = [pip_install(" ".join(map(shlex.quote, _build_requires(repo))))]
     dev = "dev" in _extras(repo)
     if fs.read_text(repo, "uv.lock") is None:
-        return [pip_install(f"-e {shlex.quote('.[dev]' if dev else '.')}")]
+        return [*backend, pip_install(f"-e {shlex.quote('.[dev]' if dev else '.')}")]
     locked = LOCKED.format(extra="--extra dev " if dev else "", out="/tmp/locked.txt")
-    return [locked, pip_install("--no-deps -e .")]
+    return [*backend, locked, pip_install("--no-deps -e .")]
+
+
+def _build_requires(repo: Path) -> list[str]:
+    """`[build-system].requires`, else what PEP 517 assumes without one (setuptools)."""
+    system = _pyproject(repo).get("build-system")
+    requires = system.get("requires") if isinstance(system, dict) else None
+    if isinstance(requires, list) and requires and all(isinstance(r, str) for r in requires):
+        return requires
+    return ["setuptools>=40.8.0", "wheel"]
+
+
+# The project itself into the cached environment, in the command's container (no network):
+# its build backend is there, so nothing is fetched; pip only where uv is missing.
+OFFLINE = (
+    "uv pip install --system -q --no-deps --no-build-isolation --reinstall -e ."
+    " || pip install -q --no-index --no-deps --no-build-isolation --force-reinstall -e ."
+)
 
 
 ROOT_REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements_dev.txt")
@@ -251,14 +272,14 @@ def _env_cache(repo: Path, setup: str | None, listed: tuple[str, ...] = ()) -> E
     texts += [fs.read_text(repo, name) or "" for name in nested]
     if any(m.strip("/") not in ("", "[dev]") for t in texts for m in LOCAL.findall(t)):
         return None
-    refresh = forget = None
-    if _declares_project(repo):
-        # Editable, as the setup installed it: the tests import the copied repo's code.
-        refresh = pip_install("--no-deps --force-reinstall -e .")
-        name = depset.project_name(fs.read_text(repo, "pyproject.toml") or "")
-        # The kept environment holds the dependencies only: other teams share it.
-        forget = f"uv pip uninstall --system -q {shlex.quote(name)}" if name else None
-    return EnvCache(tuple(files), refresh, forget)
+    if not _declares_project(repo):
+        return EnvCache(tuple(files))
+    # Editable, as the setup installed it: the tests import the copied repo's code.
+    refresh = pip_install("--no-deps --force-reinstall -e .")
+    name = depset.project_name(fs.read_text(repo, "pyproject.toml") or "")
+    # The kept environment holds the dependencies only: other teams share it.
+    forget = f"uv pip uninstall --system -q {shlex.quote(name)}" if name else None
+    return EnvCache(tuple(files), refresh, forget, OFFLINE)
 
 
 def _requirement_files(repo: Path) -> list[str]:

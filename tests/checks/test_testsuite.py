@@ -298,10 +298,30 @@ def test_only_the_auto_setup_is_cached_keyed_by_the_dependency_files(
     )
     assert cache.refresh == pip_install("--no-deps --force-reinstall -e .")
     assert cache.forget == "uv pip uninstall --system -q tiny"
+    # Run first in the command's container: no network, the backend from the environment.
+    assert cache.offline is not None
+    assert "--no-build-isolation" in cache.offline
+    assert "--no-index" in cache.offline.split(" || ")[1]
     assert projectenv._env_cache(path, "make deps") is None
     # A local package other than the project would be a stale copy in the cache.
     (path / "requirements.txt").write_text("numpy\n./libs/helpers\n")
     assert projectenv._env_cache(path, "auto") is None
+
+
+@pytest.mark.parametrize(
+    ("build_system", "expected"),
+    [
+        ('[build-system]\nrequires = ["hatchling>=1.20"]\n', ["hatchling>=1.20"]),
+        ("", ["setuptools>=40.8.0", "wheel"]),  # PEP 517's default without a build system
+        ("[build-system]\nrequires = []\n", ["setuptools>=40.8.0", "wheel"]),
+        ('[build-system]\nrequires = "hatchling"\n', ["setuptools>=40.8.0", "wheel"]),
+    ],
+)
+def test_the_build_backend_installed_with_the_dependencies(
+    tmp_path: Path, build_system: str, expected: list[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(build_system + '[project]\nname = "x"\n')
+    assert projectenv._build_requires(tmp_path) == expected
 
 
 def test_dependencies_read_from_files_by_setuptools_are_in_the_key(make_repo: MakeRepo) -> None:
@@ -418,6 +438,11 @@ def test_auto_setup_installs_the_dev_extra(make_repo: MakeRepo) -> None:
     path = make_repo(suite_files(**{"requirements": None}))
     (path / "requirements.txt").write_text("numpy\n")
     command = projectenv.setup_command(Context(path, None, None), "auto")
+    # The build backend first, into the environment: a later run installs the project
+    # from the cache offline, and the dependencies installed after it win a conflict.
+    backend = pip_install("'setuptools>=69'")
+    assert backend in command
+    assert command.index(backend) < command.index("-e '.[dev]'")
     assert command.endswith(
         "{ uv pip install --system -q -e '.[dev]' || pip install -q -e '.[dev]'; }"
         " && { uv pip install --system -q -r requirements.txt"
