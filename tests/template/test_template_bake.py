@@ -141,6 +141,10 @@ def test_bake_combination(cookies: Any, combo: dict[str, Any]) -> None:
     assert all("==" in dep for dep in pyproject["project"]["dependencies"])
     dockerfile = (repo / "Dockerfile").read_text()
     assert f"FROM python:{combo['python_version']}-slim AS runtime" in dockerfile
+    # The runtime's user and dependencies come before the team's labels: every team with
+    # the same lock shares those layers (built and scanned once).
+    runtime = dockerfile.split(" AS runtime", 1)[1]
+    assert runtime.index("COPY --from=deps /opt/venv") < runtime.index("LABEL ")
     workflow = yaml.safe_load((repo / ".github/workflows/ci.yml").read_text())
     assert workflow["env"]["PYTHON_VERSION"] == combo["python_version"]
     assert workflow["concurrency"]["group"] == "${{ github.workflow }}-${{ github.ref }}"
