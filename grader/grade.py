@@ -74,6 +74,18 @@ def _engine_cleanup(run_id: str) -> Iterator[None]:
         yield
 
 
+def _removed_containers_of(run_id: str, checks: set[str]) -> bool:
+    """Remove what these checks started in the engine; False if the engine did not answer
+    (the run's cleanup at its end tries again)."""
+    try:
+        engineruns = importlib.import_module("grader.engineruns")
+        for check_id in sorted(checks):
+            engineruns.cleanup(run_id, check_id)
+    except Exception:  # the engine went away, or docker is not installed
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def checkout(target: str, options: Options) -> Iterator[Checkout]:
     co = prepare(target, options.ref, options.deadline)
@@ -170,7 +182,8 @@ def grade(
     start = time.monotonic()
     run_id = uuid.uuid4().hex[:12]
     # Contexts close in reverse: the checkout goes, the run's containers and images are
-    # removed (also on SIGTERM or a crash), and only then is the service port released.
+    # removed (also on SIGTERM or a crash), and only then is the service port released
+    # (if `lane_done` has not let it go already, once the service's checks were done).
     with (
         contextlib.ExitStack() as port_lock,
         _engine_cleanup(run_id) if options.engine else contextlib.nullcontext(),
@@ -190,6 +203,12 @@ def grade(
                 port_lock.callback(locks.release, held)
             return held is not None or not port
 
+        def lane_done(lane: set[str]) -> None:
+            """The service's checks are done: its containers go, then the port (another
+            team's service may take it while this run's other checks go on)."""
+            if not options.engine or _removed_containers_of(run_id, lane):
+                port_lock.close()  # else kept to the run's end, as the containers are
+
         results = run_rubric(
             rubric,
             ctx,
@@ -198,6 +217,7 @@ def grade(
             on_result=on_result,
             on_timeout=_after_timeout,
             claim_port=claim_port,
+            lane_done=lane_done,
             slots=options.check_jobs or check_slots(),
         )
         results = _mark_inferred(results, ctx.manifest_source)

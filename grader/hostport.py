@@ -4,7 +4,8 @@ With host networking a team's service listens on the machine's own port (the man
 `service.port`, 8000 for most teams), so two teams graded at once (`grader batch --jobs 2`,
 or two TAs on one machine) would collide, and the second would be told its port is taken.
 A grading run takes this lock before the first check that starts the service and keeps it
-until the run's containers are removed; another run that needs the same port waits for it,
+until the service's checks are done and its container is removed (`runner`'s lane_done),
+not to the end of the run; another run that needs the same port waits for it,
 running its other checks meanwhile (it tries again between checks, holding no core while
 it waits), so the wait never counts against a check's time limit. It is an
 flock: a grader that crashes or is killed releases it with its process.

@@ -35,6 +35,7 @@ from grader.text import tail
 OnResult = Callable[[CheckResult], None]
 OnTimeout = Callable[[Context, ResolvedCheck], None]
 ClaimPort = Callable[[], bool]
+LaneDone = Callable[[set[str]], None]
 POLL = 0.2  # seconds between tries for a core or the port another run holds
 
 
@@ -105,6 +106,7 @@ def run_rubric(
     on_result: OnResult | None = None,
     on_timeout: OnTimeout | None = None,
     claim_port: ClaimPort | None = None,
+    lane_done: LaneDone | None = None,
     slots: int = 1,
 ) -> list[CheckResult]:
     """Grade every selected check; a check never stops the others.
@@ -119,7 +121,10 @@ def run_rubric(
 
     `claim_port` is tried before the first check that starts the team's service, until it
     returns True (another run's service stopped); the other checks go on meanwhile, and
-    the first service check's evidence says how long it waited.
+    the first service check's evidence says how long it waited. `lane_done` is called once,
+    with the lane's check ids, when every selected check of the service lane has its result
+    (if one of them ran): the run may stop its service and let the port go while its other
+    checks go on.
     """
     selected = [c for c in order(rubric.checks) if not (only and c.id not in only)]
     staff = set() if ctx.settings.engine else engine_checks(rubric.checks)
@@ -149,6 +154,9 @@ def run_rubric(
                 locks.release(plan.cores.pop(running.check.id))
                 plan.results[running.check.id] = _finish(running, kind, payload, ctx, on_timeout)
             report()
+            if lane_done and plan.lane_ran and plan.lane_finished():
+                lane_done(plan.lane)
+                lane_done = None
     finally:
         for running in plan.running.values():
             _stop(running)
@@ -184,6 +192,7 @@ class _Plan:
     cores: dict[str, TextIO] = field(default_factory=dict)  # the core each running check holds
     waited: dict[str, float] = field(default_factory=dict)  # for the port, by the check that got it
     wanted_port: float | None = None  # when the port was first tried
+    lane_ran: bool = False  # a check of the service lane started
 
     def __post_init__(self) -> None:
         self.pending = list(self.selected)
@@ -231,7 +240,12 @@ class _Plan:
         if core is None:
             return False
         self.cores[check.id] = core
+        self.lane_ran = self.lane_ran or check.id in self.lane
         return True
+
+    def lane_finished(self) -> bool:
+        """Every selected check of the service lane has its result."""
+        return all(c.id in self.results for c in self.selected if c.id in self.lane)
 
     def _port(self, check: ResolvedCheck) -> bool:
         """The service port is this run's (claimed once, never waiting: tried again later)."""

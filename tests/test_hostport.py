@@ -18,11 +18,21 @@ import pytest
 import yaml
 from docker.errors import APIError
 
-from grader import hostport
+from grader import hostport, locks
+from grader.checks.base import CheckDef, Context, Outcome, Params, failed, passed
+from grader.checks.registry import REGISTRY
+from grader.engineruns import CHECK_LABEL, RUN_LABEL
 from grader.hostport import start_error
 from grader.main import main
 from tests.helpers import init_repo
-from tests.services import ensure_base_image, free_port, manifest_data, service_repo, write_manifest
+from tests.services import (
+    docker_client,
+    ensure_base_image,
+    free_port,
+    manifest_data,
+    service_repo,
+    write_manifest,
+)
 
 LISTENER = """\
 import socket, sys, time
@@ -164,3 +174,61 @@ def test_service_starts_with_its_port_taken_is_an_error_naming_port_and_holder(
     assert "stop that process, or grade with published ports" in starts["message"]
     assert "exited" not in starts["message"]
     assert time.monotonic() - start < 120
+
+
+# the port and the service go when the service's checks are done -----------------------------
+
+
+class WatchParams(Params):
+    port: int
+
+
+def watch_the_port(ctx: Context, params: WatchParams) -> Outcome:
+    """Beside the service's checks: sees the run take the port, then give it back (its service
+    container gone) while this check still runs."""
+    client = docker_client()
+    started = f"{RUN_LABEL}={ctx.settings.run_id}"
+    deadline = time.monotonic() + 60
+    seen_held = False
+    while time.monotonic() < deadline:
+        held = locks.attempt(f"port-{params.port}")
+        if held is None:
+            seen_held = True
+        else:
+            locks.release(held)
+            service = client.containers.list(all=True, filters={"label": [started]})
+            if seen_held and not [c for c in service if c.labels.get(CHECK_LABEL) == "starts"]:
+                return passed("the port and the service container were let go")
+        time.sleep(0.05)
+    return failed(f"not let go in time (seen held: {seen_held})")
+
+
+LANE_RUBRIC = {"milestone": "lane", "title": "The service's checks end before the run does"}
+LANE_CHECKS = [
+    {"id": "build", "check": "container.build", "points": 1},
+    {"id": "starts", "check": "service.starts", "points": 1, "needs": ["build"]},
+    {"id": "health", "check": "service.health", "points": 1, "needs": ["starts"]},
+]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_port_and_service_go_when_the_services_checks_are_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another team's service may take the port while this run's other checks go on."""
+    ensure_base_image()
+    monkeypatch.setitem(REGISTRY, "t.watch", CheckDef(watch_the_port, WatchParams, timeout=90))
+    port = free_port()
+    repo = write_manifest(service_repo(tmp_path / "team"), manifest_data(port))
+    init_repo(repo, {})
+    watch = {"id": "watch", "check": "t.watch", "points": 1, "needs": ["build"]}
+    rubric = {**LANE_RUBRIC, "checks": [*LANE_CHECKS, {**watch, "params": {"port": port}}]}
+    path = tmp_path / "lane.yaml"
+    path.write_text(yaml.safe_dump(rubric), encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["check", str(repo), "--rubric", str(path), "--out", str(out), "--network", "host"])
+    checks = json.loads((out / "results.json").read_text())["extra_data"]["grader"]["checks"]
+    assert code == 0, checks
+    assert [c["status"] for c in checks] == ["passed"] * 4
+    assert checks[3]["message"] == "the port and the service container were let go"

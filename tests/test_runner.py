@@ -512,3 +512,47 @@ def test_checks_wait_for_a_free_core_of_the_machine(
     locks.release(held)
     mine = [locks.core(2), locks.core(2)]
     assert None not in mine  # the run gave back every core it took
+
+
+@pytest.mark.usefixtures("_timing_checks")
+def test_the_lane_is_done_once_its_last_check_ends_while_others_still_run(
+    tmp_path: Path,
+) -> None:
+    """The run lets its service and port go when the lane ends, not when the run does."""
+    rubric = load_rubric(
+        write_rubric(
+            tmp_path / "r.yaml",
+            "milestone: r\ntitle: R\nchecks:\n"
+            "  - {id: build, check: t.probe, points: 1, params: {seconds: 0.3}}\n"
+            "  - {id: starts, check: t.listen, points: 1, needs: [build], params: {seconds: 0.3}}\n"
+            "  - {id: health, check: t.probe, points: 1, needs: [starts], params: {seconds: 0.3}}\n"
+            "  - {id: late, check: t.probe, points: 1, needs: [build], params: {seconds: 3}}\n",
+        )
+    )
+    ctx = Context(repo=tmp_path, commit=None, manifest=None)
+    calls: list[tuple[set[str], float]] = []
+    run_rubric(rubric, ctx, slots=3, lane_done=lambda ids: calls.append((ids, time.monotonic())))
+    ended = time.monotonic()
+    ran = intervals(tmp_path)
+    lane = {"starts", "health"}
+    assert [ids for ids, _ in calls] == [lane]
+    assert calls[0][1] >= max(ran[c][1] for c in lane)
+    assert calls[0][1] < ran["late"][1] < ended
+
+
+@pytest.mark.usefixtures("_timing_checks")
+def test_a_lane_that_never_ran_is_never_done(tmp_path: Path) -> None:
+    rubric = load_rubric(
+        write_rubric(
+            tmp_path / "r.yaml",
+            "milestone: r\ntitle: R\nchecks:\n"
+            "  - {id: build, check: t.bad, points: 1}\n"
+            "  - {id: starts, check: t.listen, points: 1, needs: [build]}\n"
+            "  - {id: health, check: t.probe, points: 1, needs: [starts]}\n",
+        )
+    )
+    ctx = Context(repo=tmp_path, commit=None, manifest=None)
+    calls: list[set[str]] = []
+    results = run_rubric(rubric, ctx, slots=2, lane_done=calls.append)
+    assert [r.status for r in results] == ["failed", "blocked", "blocked"]
+    assert calls == []
