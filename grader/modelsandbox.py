@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,23 +43,36 @@ import json
 import mlflow.pyfunc
 import pandas as pd
 
-records = json.load(open("records.json"))
+records, also = json.load(open("records.json"))
 model = mlflow.pyfunc.load_model("model")
-frame = pd.DataFrame(records)
-# JSON and CSV give 127 for a column the signature declares double: MLflow refuses to
-# convert int64 to float64 itself, so the columns are cast as the signature says.
 schema = model.metadata.get_input_schema()
-for spec in getattr(schema, "inputs", None) or []:
-    kind = getattr(getattr(spec, "type", None), "name", "")
-    if getattr(spec, "name", None) in frame and kind in ("double", "float"):
-        frame[spec.name] = frame[spec.name].astype("float64" if kind == "double" else "float32")
-out = model.predict(frame)
-if hasattr(out, "columns"):  # a DataFrame: one column is the prediction itself
-    out = out.iloc[:, 0] if out.shape[1] == 1 else out.to_dict(orient="records")
-if hasattr(out, "tolist"):
-    out = out.tolist()
+
+
+def predict(records):
+    frame = pd.DataFrame(records)
+    # JSON and CSV give 127 for a column the signature declares double: MLflow refuses to
+    # convert int64 to float64 itself, so the columns are cast as the signature says.
+    for spec in getattr(schema, "inputs", None) or []:
+        kind = getattr(getattr(spec, "type", None), "name", "")
+        if getattr(spec, "name", None) in frame and kind in ("double", "float"):
+            wanted = "float64" if kind == "double" else "float32"
+            frame[spec.name] = frame[spec.name].astype(wanted)
+    out = model.predict(frame)
+    if hasattr(out, "columns"):  # a DataFrame: one column is the prediction itself
+        out = out.iloc[:, 0] if out.shape[1] == 1 else out.to_dict(orient="records")
+    if hasattr(out, "tolist"):
+        out = out.tolist()
+    return list(out)
+
+
+done = {"predictions": predict(records), "also": {}}
+for name, more in also.items():  # another check's records: their failure is theirs alone
+    try:
+        done["also"][name] = predict(more)
+    except Exception as exc:
+        done["also"][name] = f"{type(exc).__name__}: {exc}"
 with open("predictions.json", "w") as handle:
-    json.dump({"predictions": list(out)}, handle, default=str)
+    json.dump(done, handle, default=str)
 """
 
 
@@ -79,18 +92,26 @@ class Sandboxed:
 class Predictions:
     values: list[Any]
     environment: str  # where MLflow and the requirements came from (cached or installed)
+    also: dict[str, list[Any] | str] = field(default_factory=dict)  # predictions, or why not
 
 
 class PredictionFailed(Exception):
     """The model could not be loaded or could not predict: the message says why."""
 
 
-def predict(model_dir: Path, records: list[dict[str, Any]], box: Sandboxed) -> Predictions:
-    """The model's predictions for `records`, computed in a container."""
+def predict(
+    model_dir: Path,
+    records: list[dict[str, Any]],
+    box: Sandboxed,
+    also: dict[str, list[dict[str, Any]]] | None = None,
+) -> Predictions:
+    """The model's predictions for `records`, computed in a container; with `also`, the
+    same loaded model predicts those record sets too (one load for what two checks ask:
+    `Predictions.also` has each set's predictions, or why it could not)."""
     with tempfile.TemporaryDirectory(prefix="grader-predict-") as tmp:
         work = Path(tmp)
         shutil.copytree(model_dir, work / "model", symlinks=True)
-        (work / "records.json").write_text(json.dumps(records), encoding="utf-8")
+        (work / "records.json").write_text(json.dumps([records, also or {}]), encoding="utf-8")
         (work / "predict.py").write_text(SCRIPT, encoding="utf-8")
         result = run_in_sandbox(
             work,
@@ -110,10 +131,17 @@ def predict(model_dir: Path, records: list[dict[str, Any]], box: Sandboxed) -> P
         what = "installing its requirements" if result.setup_failed else "loading or predicting"
         why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
         raise PredictionFailed(f"{what} failed ({why}): {tail(result.output, 1500)}")
-    values = json.loads(result.files[OUTPUT]).get("predictions")
+    try:
+        output = json.loads(result.files[OUTPUT])
+    except ValueError:
+        output = None
+    values = output.get("predictions") if isinstance(output, dict) else None
     if not isinstance(values, list):
         raise PredictionFailed("the model's output is not a list of predictions")
-    return Predictions(values, result.environment)
+    more = output.get("also") if isinstance(output, dict) else None
+    sets = more.items() if isinstance(more, dict) else ()
+    kept = {k: v for k, v in sets if isinstance(v, list | str)}  # predictions, or why not
+    return Predictions(values, result.environment, kept)
 
 
 def _image(model_dir: Path, image: str) -> str:

@@ -44,14 +44,36 @@ class Unmet(Exception):
 
 # What one check hands the checks that need it. A check declares the keys it provides and
 # requires in the registry; a rubric whose `needs` cannot supply them does not load.
-Key = Literal["image", "service_url", "service_container", "test_report", "measured_metric"]
+Key = Literal[
+    "image",
+    "service_url",
+    "service_container",
+    "test_report",
+    "measured_metric",
+    "champion_examples",
+]
 KEYS: dict[Key, str] = {
     "image": "the team's built image",
     "service_url": "the running service's URL",
     "service_container": "the running service's container",
     "test_report": "the test suite's report",
     "measured_metric": "the primary metric the grader measured",
+    "champion_examples": "the champion's predictions for the manifest's examples",
 }
+
+
+@dataclass(frozen=True)
+class ChampionExamples:
+    """What the champion predicted for the manifest's example records, in the sandbox run
+    of the check that loaded it to measure it: the check that compares it with the service
+    reuses them instead of loading the same model again (when all of this matches)."""
+
+    model: str  # registered name, version and source of the model version
+    sandbox: tuple[str, str | None]  # the image and setup it was loaded with
+    records: tuple[dict[str, Any], ...]
+    answer: list[Any] | str  # its predictions, or why it could not predict them
+    environment: str
+    by: str  # the id of the check that predicted them
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,7 @@ class Provided:
     service_container: str | None = None  # service.starts, when it runs the image
     test_report: SuiteReport | None = None  # tests.run
     measured_metric: Measured | None = None  # tracking.evaluate
+    champion_examples: ChampionExamples | None = None  # tracking.evaluate
 
     def given(self) -> frozenset[Key]:
         """The keys this record sets."""

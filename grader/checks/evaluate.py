@@ -5,6 +5,7 @@ value. The measured value is what tracking.metric and the leaderboard grade."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import shutil
@@ -15,10 +16,10 @@ from typing import Any
 from pydantic import Field
 
 from grader import fs, metrics, modelsandbox
-from grader.checks.base import Context, Outcome, Provided, failed
+from grader.checks.base import ChampionExamples, Context, Outcome, Provided, failed
 from grader.checks.measure import Tolerance, compare
 from grader.checks.projectenv import project_sandbox
-from grader.checks.provenance import model_box
+from grader.checks.provenance import example_records, model_box, model_key
 from grader.checks.tracking import NO_MODEL, champion_subject
 from grader.manifest import Evaluation, Manifest, PrimaryMetric, Tracking
 from grader.metrics import Measured
@@ -123,28 +124,49 @@ def _measure(
             _, folder = store.mlmodel(subject.version)
             if folder is None:
                 return failed(f"the model files of {subject.label} are missing from the store")
+            shared = None
             if metrics.known(metric.name):
-                value, how = _metric_of(ctx, folder, records, truth, metric, params)
+                found = _metric_of(ctx, folder, subject, records, truth, metric, params)
+                value, how, shared = found
             else:
                 value, how = _team_metric(ctx, folder, manifest.evaluation, metric, params)
     except StoreProblem as exc:
         return failed(str(exc))
     except (modelsandbox.PredictionFailed, metrics.MetricProblem) as exc:
         return failed(f"the grader could not measure {subject.label}: {exc}"[:700])
-    return _measured_verdict(subject, metric, value, how, len(truth), params)
+    outcome = _measured_verdict(subject, metric, value, how, len(truth), params)
+    provides = dataclasses.replace(outcome.provides, champion_examples=shared)
+    return dataclasses.replace(outcome, provides=provides)
 
 
 def _metric_of(
     ctx: Context,
     folder: Path,
+    subject: Any,
     records: list[dict[str, Any]],
     truth: list[Any],
     metric: PrimaryMetric,
     params: EvaluateParams,
-) -> tuple[float, str]:
-    predictions = modelsandbox.predict(folder, records, model_box(ctx, params))
-    value = metrics.compute(metric.name, truth, predictions.values)
-    return value, f"scikit-learn's {metrics.canonical(metric.name)} ({predictions.environment})"
+) -> tuple[float, str, ChampionExamples | None]:
+    """The metric on the held-out rows; the same load of the champion also predicts the
+    manifest's examples, for tracking.consistency (its answers never change this verdict)."""
+    name = metric.name
+    examples = tuple(r for e in example_records(ctx) for r in e.records)
+    box = model_box(ctx, params)
+    also = {"examples": list(examples)} if examples else None
+    predictions = modelsandbox.predict(folder, records, box, also)
+    value = metrics.compute(name, truth, predictions.values)
+    shared = None
+    if "examples" in predictions.also:
+        shared = ChampionExamples(
+            model_key(subject.version),
+            (box.image, box.setup),
+            examples,
+            predictions.also["examples"],
+            predictions.environment,
+            ctx.check_id,
+        )
+    return value, f"scikit-learn's {metrics.canonical(name)} ({predictions.environment})", shared
 
 
 def _team_metric(

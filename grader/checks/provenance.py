@@ -14,7 +14,7 @@ import httpx
 from pydantic import Field
 
 from grader import gitrepo, modelsandbox, servicecalls, web
-from grader.checks.base import Context, Outcome, Params, failed, passed
+from grader.checks.base import ChampionExamples, Context, Outcome, Params, failed, passed
 from grader.checks.service import tally as service_tally
 from grader.checks.tracking import champion_subject, champion_version, with_store
 from grader.errors import CheckError
@@ -97,7 +97,7 @@ class ExampleRecords:
     records: list[dict[str, Any]]
 
 
-def _example_records(ctx: Context) -> list[ExampleRecords]:
+def example_records(ctx: Context) -> list[ExampleRecords]:
     """The manifest's successful POST examples, with the feature records each one sends."""
     service = ctx.need_manifest().service
     if service is None:
@@ -167,13 +167,15 @@ def consistency(
     """The live service serves the registered champion.
 
     The grader sends the examples of capstone.yaml to the running service, loads the
-    model behind the alias (`champion`) from the registry in a sandbox container, and
-    compares the two sets of predictions (numbers within the tolerance). A difference
+    model behind the alias (`champion`) from the registry in a sandbox container (when
+    tracking.evaluate already loaded that version the same way, it reuses the predictions
+    that load made for these examples), and compares the two sets of predictions
+    (numbers within the tolerance). A difference
     means the image serves another model than the one you registered. Fix: build the
     image from the champion (export it in the build, or load `models:/<name>@champion`).
     """
     url = ctx.need("service_url").rstrip("/")
-    examples = _example_records(ctx)
+    examples = example_records(ctx)
     if not examples:
         return failed("capstone.yaml has no successful POST example with records to predict")
     version = champion_version(store, tracking)
@@ -184,13 +186,41 @@ def consistency(
         )
     served = _served(ctx, url, examples)
     records = [r for e in examples for r in e.records]
-    try:
-        champion = modelsandbox.predict(folder, records, model_box(ctx, params))
-    except modelsandbox.PredictionFailed as exc:
-        return failed(f"the champion could not predict in the sandbox: {exc}"[:600])
-    outcome = _compare(examples, served, champion.values, params, version.version)
-    outcome.evidence["environment"] = champion.environment  # cached or installed, for TAs
+    box = model_box(ctx, params)
+    shared = reusable(ctx.provided.champion_examples, model_key(version), box, records)
+    if shared is not None:
+        values, environment = shared
+    else:
+        try:
+            champion = modelsandbox.predict(folder, records, box)
+        except modelsandbox.PredictionFailed as exc:
+            return failed(f"the champion could not predict in the sandbox: {exc}"[:600])
+        values, environment = champion.values, champion.environment
+    outcome = _compare(examples, served, values, params, version.version)
+    outcome.evidence["environment"] = environment  # cached or installed, for TAs
     return outcome
+
+
+def reusable(
+    shared: ChampionExamples | None,
+    model: str,
+    box: modelsandbox.Sandboxed,
+    records: list[dict[str, Any]],
+) -> tuple[list[Any], str] | None:
+    """The predictions another check's load of the champion made (and where it ran), if it
+    was this model, loaded the same way, predicting exactly these records; else None."""
+    if shared is None or not isinstance(shared.answer, list):
+        return None
+    if (shared.model, shared.sandbox) != (model, (box.image, box.setup)):
+        return None
+    if list(shared.records) != records:
+        return None
+    return shared.answer, f"{shared.environment}, predicted by {shared.by}"
+
+
+def model_key(version: Any) -> str:
+    """A registered model version, as both checks that load it name it."""
+    return f"{version.name} v{version.version} {version.source}"
 
 
 class ModelBoxParams(Protocol):

@@ -135,7 +135,7 @@ CHECKS: dict[str, CheckDef[Any]] = {
         evaluate.EvaluateParams,
         timeout=1500,
         engine=True,
-        provides=frozenset({"measured_metric"}),
+        provides=frozenset({"measured_metric", "champion_examples"}),
     ),
     "tracking.consistency": CheckDef(
         provenance.consistency,

@@ -16,7 +16,7 @@ from grader.checks.base import Context, Outcome, Provided
 from grader.checks.evaluate import holdout
 from grader.checks.registry import REGISTRY
 from grader.grade import Options, context_for
-from grader.manifest import Evaluation, PrimaryMetric
+from grader.manifest import Evaluation, Example, PrimaryMetric, Service
 from grader.metrics import Measured
 from grader.results import Measure
 from grader.target import prepare
@@ -58,6 +58,20 @@ def run(
         return definition.func(ctx, definition.params.model_validate(params))
     finally:
         co.close()
+
+
+FLOWER = {"sepal_length": 6.0, "sepal_width": 3.0, "petal_length": 4.0, "petal_width": 0.2}
+
+
+def with_examples(records: list[dict[str, Any]]) -> Callable[[Context], None]:
+    """A context hook: the manifest gets a service whose one example sends `records`."""
+
+    def hook(ctx: Context) -> None:
+        assert ctx.manifest is not None
+        example = Example(name="flowers", body={"instances": records})
+        ctx.manifest = ctx.manifest.model_copy(update={"service": Service(examples=(example,))})
+
+    return hook
 
 
 def reproduce(path: Path, image: str) -> Outcome:
@@ -164,17 +178,34 @@ def test_the_good_team_reproduces_and_measures(trained: Team, mlflow_image: str)
     assert out.evidence["command"] == "python train.py"
     assert out.evidence["seed"] == 7
 
-    out = evaluate(path, mlflow_image)
-    assert out.status == "passed", out
-    assert out.message == (
-        "measured accuracy = 0.9 on 30 held-out rows, logged 0.9 for the champion (version 1)"
-    )
-    measured = out.provides.measured_metric
-    assert isinstance(measured, Measured)
-    assert measured.value == pytest.approx(0.9)
-    assert out.measures == (
-        Measure(kind="metric", name="accuracy", value=measured.value, order="desc"),
-    )
+    # The manifest's examples ride along: the same load of the champion predicts them for
+    # tracking.consistency, and a bad one never changes this check's verdict.
+    good = [{**FLOWER, "petal_length": 1.4}, {**FLOWER, "petal_length": 5.9, "petal_width": 2.1}]
+    for records, answer in ((good, ["setosa", "virginica"]), ([{"sepal_length": 1}], str)):
+        out = run(path, "tracking.evaluate", with_examples(records), image=mlflow_image, setup=None)
+        assert out.status == "passed", out
+        assert out.message == (
+            "measured accuracy = 0.9 on 30 held-out rows, logged 0.9 for the champion (version 1)"
+        )
+        measured = out.provides.measured_metric
+        assert isinstance(measured, Measured)
+        assert measured.value == pytest.approx(0.9)
+        assert out.measures == (
+            Measure(kind="metric", name="accuracy", value=measured.value, order="desc"),
+        )
+        shared = out.provides.champion_examples
+        assert shared is not None
+        assert (shared.records, shared.by, shared.sandbox) == (
+            tuple(records),
+            "tracking.evaluate",
+            (mlflow_image, None),
+        )
+        assert shared.model == "iris-clf v1 " + shared.model.split(" ", 2)[2]
+        if answer is str:
+            assert isinstance(shared.answer, str)
+            assert shared.answer  # why the model could not predict them
+        else:
+            assert shared.answer == answer
 
 
 @pytest.mark.docker

@@ -3,6 +3,7 @@ broken in exactly that one way. Stores are built once per session (MLflow is slo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -17,8 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from grader.checks import tracking
-from grader.checks.base import Context, Outcome, Provided
+from grader import modelsandbox
+from grader.checks import provenance, tracking
+from grader.checks.base import ChampionExamples, Context, Outcome, Provided
 from grader.checks.registry import REGISTRY
 from grader.envcache import remove_cache_images
 from grader.errors import CheckError
@@ -418,12 +420,17 @@ def mlflow_image() -> str:
 
 
 def consistency(
-    path: Path, service: str, image: str, run_id: str, setup: str | None = None
+    path: Path,
+    service: str,
+    image: str,
+    run_id: str,
+    setup: str | None = None,
+    shared: ChampionExamples | None = None,
 ) -> Outcome:
     co = prepare(str(path))
     try:
         ctx = context_for(co, Options(network_mode="host"), run_id)
-        ctx.provided = Provided(service_url=service)
+        ctx.provided = Provided(service_url=service, champion_examples=shared)
         ctx.check_id = "tracking.consistency"
         definition = REGISTRY["tracking.consistency"]
         params = definition.params.model_validate({"image": image, "setup": setup})
@@ -467,6 +474,80 @@ def test_service_disagreeing_with_the_champion_fails(team: Team, mlflow_image: s
         assert out.message.startswith(
             "the service and the champion disagree on 4 of 4: flower 0: service 1, champion 0;"
         )
+
+
+def champion_key(path: Path) -> str:
+    co = prepare(str(path))
+    try:
+        tracking_ = context_for(co, Options(), "key").need_manifest().tracking
+        assert tracking_ is not None
+        with open_store(co.path, tracking_) as store:
+            return provenance.model_key(tracking.champion_version(store, tracking_))
+    finally:
+        co.close()
+
+
+# The manifest's examples: flower 0, flower 1, and a batch of both.
+EXAMPLE_RECORDS = (*mlflow_stores.RECORDS, *mlflow_stores.RECORDS)
+
+
+def test_the_champions_predictions_from_the_measuring_check_are_reused(team: Team) -> None:
+    """tracking.evaluate's load of the same champion already predicted the examples: they
+    are compared with the service without loading the model again (no engine needed)."""
+    path = team("sqlite")
+    shared = ChampionExamples(
+        champion_key(path),
+        ("no/such-image:1", None),
+        EXAMPLE_RECORDS,
+        off_by_one(list(EXAMPLE_RECORDS)),  # so the verdict shows whose answers were used
+        "cached (key abc)",
+        "measured",
+    )
+    for url in serve_predictions(champion_like):
+        out = consistency(path, url, "no/such-image:1", "reused", shared=shared)
+    assert out.status == "failed"
+    assert out.message.startswith("the service and the champion disagree on 4 of 4")
+    assert out.evidence["environment"] == "cached (key abc), predicted by measured"
+
+
+BOX = modelsandbox.Sandboxed(image="img:1", setup=None)
+
+
+@pytest.mark.parametrize(
+    ("change", "reused"),
+    [
+        ({}, True),
+        ({"model": "iris v2 runs:/x/model"}, False),  # another version
+        ({"sandbox": ("img:2", None)}, False),  # loaded in another image
+        ({"sandbox": ("img:1", "pip install x")}, False),  # or with another setup
+        ({"records": ({"a": 1},)}, False),  # other records
+        ({"answer": "KeyError: 'a'"}, False),  # it could not predict them there
+    ],
+)
+def test_predictions_are_reused_only_for_the_same_model_load_and_records(
+    change: dict[str, Any], reused: bool
+) -> None:
+    shared = ChampionExamples("iris v1 runs:/x/model", ("img:1", None), ({"a": 2},), [0], "e", "m")
+    got = provenance.reusable(
+        dataclasses.replace(shared, **change), "iris v1 runs:/x/model", BOX, [{"a": 2}]
+    )
+    assert got == (([0], "e, predicted by m") if reused else None)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_predictions_of_other_records_are_not_reused(team: Team, mlflow_image: str) -> None:
+    path = team("sqlite")
+    other = ChampionExamples(
+        champion_key(path), (mlflow_image, None), EXAMPLE_RECORDS[:1], [2], "e", "measured"
+    )
+    for url in serve_predictions(champion_like):
+        out = consistency(path, url, mlflow_image, "not-reused", shared=other)
+    assert (out.status, out.message) == (
+        "passed",
+        "the service agrees with the champion (v1) on 4 predictions",
+    )
+    assert "predicted by" not in out.evidence["environment"]
 
 
 def test_consistency_needs_the_service_url(team: Team) -> None:
