@@ -27,7 +27,7 @@ from grader.checks.base import (
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError
 from grader.results import CheckResult
-from grader.rubric import load_rubric, rubric_path
+from grader.rubric import Rubric, load_rubric, rubric_path
 from grader.runner import engine_checks, preload_modules, run_rubric
 from tests.helpers import write_rubric
 
@@ -80,10 +80,15 @@ def _test_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(REGISTRY, "t.sleep", CheckDef(sleepy, SleepParams, timeout=10))
 
 
-def _run(tmp_path: Path, checks: str) -> dict[str, CheckResult]:
-    rubric = load_rubric(
+def _rubric(tmp_path: Path, checks: str) -> Rubric:
+    """A rubric of these checks (YAML list items), written under tmp_path and loaded."""
+    return load_rubric(
         write_rubric(tmp_path / "r.yaml", f"milestone: r\ntitle: R\nchecks:\n{checks}")
     )
+
+
+def _run(tmp_path: Path, checks: str) -> dict[str, CheckResult]:
+    rubric = _rubric(tmp_path, checks)
     ctx = Context(repo=tmp_path, commit=None, manifest=None)
     return {r.id: r for r in run_rubric(rubric, ctx)}
 
@@ -199,15 +204,12 @@ def test_the_port_is_claimed_once_before_the_first_listening_check(
     )
     assert other.stdout is not None
     assert other.stdout.readline() == "held\n"
-    rubric = load_rubric(
-        write_rubric(
-            tmp_path / "r.yaml",
-            "milestone: r\ntitle: R\nchecks:\n"
-            "  - {id: build, check: t.ok, points: 1}\n"
-            "  - {id: starts, check: t.listen, points: 1, needs: [build], timeout: 1}\n"
-            "  - {id: again, check: t.listen, points: 1, needs: [starts]}\n"
-            "  - {id: beside, check: t.sleep, points: 1, needs: [build], params: {seconds: 1}}\n",
-        )
+    rubric = _rubric(
+        tmp_path,
+        "  - {id: build, check: t.ok, points: 1}\n"
+        "  - {id: starts, check: t.listen, points: 1, needs: [build], timeout: 1}\n"
+        "  - {id: again, check: t.listen, points: 1, needs: [starts]}\n"
+        "  - {id: beside, check: t.sleep, points: 1, needs: [build], params: {seconds: 1}}\n",
     )
     tries: list[bool] = []
     with contextlib.ExitStack() as stack:
@@ -238,14 +240,11 @@ def test_the_port_is_claimed_once_before_the_first_listening_check(
 
 
 def test_preload_modules_are_those_of_the_rubrics_families(tmp_path: Path) -> None:
-    rubric = load_rubric(
-        write_rubric(
-            tmp_path / "r.yaml",
-            "milestone: r\ntitle: R\nchecks:\n"
-            "  - {id: runs, check: tracking.runs, points: 1}\n"
-            "  - {id: secrets, check: repo.secrets, points: 1}\n"
-            "  - {id: steps, check: ci.required_steps, points: 1}\n",
-        )
+    rubric = _rubric(
+        tmp_path,
+        "  - {id: runs, check: tracking.runs, points: 1}\n"
+        "  - {id: secrets, check: repo.secrets, points: 1}\n"
+        "  - {id: steps, check: ci.required_steps, points: 1}\n",
     )
     assert preload_modules(rubric.checks) == [
         "bashlex",
@@ -329,15 +328,12 @@ def test_with_an_engine_the_same_checks_run(tmp_path: Path) -> None:
 def test_a_check_left_out_with_skip_is_reported_skipped_and_so_are_its_dependents(
     tmp_path: Path,
 ) -> None:
-    rubric = load_rubric(
-        write_rubric(
-            tmp_path / "r.yaml",
-            "milestone: r\ntitle: R\nchecks:\n"
-            "  - {id: first, check: t.ok, points: 2}\n"
-            "  - {id: second, check: t.uses, points: 1, needs: [first]}\n"
-            "  - {id: third, check: t.uses, points: 1, needs: [second]}\n"
-            "  - {id: other, check: t.ok, points: 1}\n",
-        )
+    rubric = _rubric(
+        tmp_path,
+        "  - {id: first, check: t.ok, points: 2}\n"
+        "  - {id: second, check: t.uses, points: 1, needs: [first]}\n"
+        "  - {id: third, check: t.uses, points: 1, needs: [second]}\n"
+        "  - {id: other, check: t.ok, points: 1}\n",
     )
     ctx = Context(repo=tmp_path, commit=None, manifest=None)
     results = {r.id: r for r in run_rubric(rubric, ctx, skip={"first"})}
@@ -519,15 +515,12 @@ def test_the_lane_is_done_once_its_last_check_ends_while_others_still_run(
     tmp_path: Path,
 ) -> None:
     """The run lets its service and port go when the lane ends, not when the run does."""
-    rubric = load_rubric(
-        write_rubric(
-            tmp_path / "r.yaml",
-            "milestone: r\ntitle: R\nchecks:\n"
-            "  - {id: build, check: t.probe, points: 1, params: {seconds: 0.3}}\n"
-            "  - {id: starts, check: t.listen, points: 1, needs: [build], params: {seconds: 0.3}}\n"
-            "  - {id: health, check: t.probe, points: 1, needs: [starts], params: {seconds: 0.3}}\n"
-            "  - {id: late, check: t.probe, points: 1, needs: [build], params: {seconds: 3}}\n",
-        )
+    rubric = _rubric(
+        tmp_path,
+        "  - {id: build, check: t.probe, points: 1, params: {seconds: 0.3}}\n"
+        "  - {id: starts, check: t.listen, points: 1, needs: [build], params: {seconds: 0.3}}\n"
+        "  - {id: health, check: t.probe, points: 1, needs: [starts], params: {seconds: 0.3}}\n"
+        "  - {id: late, check: t.probe, points: 1, needs: [build], params: {seconds: 3}}\n",
     )
     ctx = Context(repo=tmp_path, commit=None, manifest=None)
     calls: list[tuple[set[str], float]] = []
@@ -542,14 +535,11 @@ def test_the_lane_is_done_once_its_last_check_ends_while_others_still_run(
 
 @pytest.mark.usefixtures("_timing_checks")
 def test_a_lane_that_never_ran_is_never_done(tmp_path: Path) -> None:
-    rubric = load_rubric(
-        write_rubric(
-            tmp_path / "r.yaml",
-            "milestone: r\ntitle: R\nchecks:\n"
-            "  - {id: build, check: t.bad, points: 1}\n"
-            "  - {id: starts, check: t.listen, points: 1, needs: [build]}\n"
-            "  - {id: health, check: t.probe, points: 1, needs: [starts]}\n",
-        )
+    rubric = _rubric(
+        tmp_path,
+        "  - {id: build, check: t.bad, points: 1}\n"
+        "  - {id: starts, check: t.listen, points: 1, needs: [build]}\n"
+        "  - {id: health, check: t.probe, points: 1, needs: [starts]}\n",
     )
     ctx = Context(repo=tmp_path, commit=None, manifest=None)
     calls: list[set[str]] = []
