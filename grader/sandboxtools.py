@@ -24,10 +24,16 @@ UV_PATH = "usr/local/bin/uv"
 UV_ENV = {"UV_SYSTEM_CERTS": "1", "UV_PYTHON_DOWNLOADS": "never"}
 
 
+# A setup step's packages keep their bytecode (pip's default, not uv's): the cached
+# environment is run many times, each in a new container, and without it every run compiles
+# what it imports again (importing MLflow 5.5 s instead of about 2 s).
+UV_INSTALL = "uv pip install --system --compile-bytecode -q"
+
+
 def pip_install(args: str) -> str:
     """A setup step's `pip install -q ARGS` into the sandbox's Python: by uv, else by pip
     (where uv refuses what pip accepts, or the grader has no uv)."""
-    return f"{{ uv pip install --system -q {args} || pip install -q {args}; }}"
+    return f"{{ {UV_INSTALL} {args} || pip install -q {args}; }}"
 
 
 def uv_binary() -> Path | None:

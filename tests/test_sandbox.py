@@ -15,6 +15,7 @@ from grader.engineruns import CACHE_LABEL
 from grader.envcache import ENV_REPOSITORY, EnvCache, cache_key, remove_cache_images
 from grader.main import main
 from grader.sandbox import SandboxResult, run_in_sandbox
+from grader.sandboxtools import pip_install
 from tests.helpers import build_tree
 from tests.services import docker_client, grader_leftovers, network_mode, new_run_id
 
@@ -155,6 +156,31 @@ def test_a_second_run_with_the_same_dependencies_runs_the_current_code(
     assert second.output.split() == ["numpy", "v2", "v2", "1", "app.txt"]
     # The cache image is no leftover of the run: the run's cleanup keeps it.
     assert (len(cache_images(cache_run)), grader_leftovers(cache_run)) == (1, [])
+
+
+# The bytecode files beside a package's __init__, counted without importing it (an import
+# would write them).
+COMPILED = (
+    'python -c "import importlib.util, pathlib; '
+    "origin = pathlib.Path(importlib.util.find_spec('tabulate').origin); "
+    "print(len(list((origin.parent / '__pycache__').glob('*.pyc'))))\""
+)
+
+
+def test_the_packages_a_setup_installs_are_kept_compiled(tmp_path: Path, cache_run: str) -> None:
+    """Each run imports the cached dependencies and never compiles them again (uv does
+    not compile unless told)."""
+    setup = f"echo {cache_run} >/dev/null; {pip_install('tabulate==0.9.0')}"
+    result = run_in_sandbox(
+        project(tmp_path),
+        COMPILED,
+        setup=setup,
+        cache=EnvCache(("deps.txt",)),
+        run_id=cache_run,
+        network_mode=network_mode(),
+    )
+    assert result.ok, result.output
+    assert int(result.output.split()[-1]) >= 2  # tabulate/__init__ and tabulate/version
 
 
 def test_runs_that_need_one_environment_at_once_install_it_once(

@@ -36,5 +36,6 @@ def test_the_archive_holds_the_graders_uv_executable_and_is_kept(
 
 def test_pip_install_tries_uv_then_pip() -> None:
     assert pip_install("-r requirements.txt") == (
-        "{ uv pip install --system -q -r requirements.txt || pip install -q -r requirements.txt; }"
+        "{ uv pip install --system --compile-bytecode -q -r requirements.txt"
+        " || pip install -q -r requirements.txt; }"
     )

@@ -27,7 +27,7 @@ from grader import depset, fs
 from grader.checks.base import Context
 from grader.envcache import EnvCache
 from grader.sandbox import COLLECT_LIMIT, SandboxResult, run_in_sandbox
-from grader.sandboxtools import pip_install
+from grader.sandboxtools import UV_INSTALL, pip_install
 from grader.suitereport import OUT_DIR, PLUGIN, PLUGIN_CODE
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ def _auto_install(ctx: Context) -> str:
 # the dev extra when there is one, then the project itself.
 LOCKED = (
     "uv export --locked --no-emit-project --no-header --no-annotate -q {extra}-o {out}"
-    " && uv pip install --system -q --require-hashes -r {out}"
+    " && " + UV_INSTALL + " --require-hashes -r {out}"
 )
 
 

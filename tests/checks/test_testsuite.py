@@ -444,11 +444,12 @@ def test_auto_setup_installs_the_dev_extra(make_repo: MakeRepo) -> None:
     assert backend in command
     assert command.index(backend) < command.index("-e '.[dev]'")
     assert command.endswith(
-        "{ uv pip install --system -q -e '.[dev]' || pip install -q -e '.[dev]'; }"
-        " && { uv pip install --system -q -r requirements.txt"
+        "{ uv pip install --system --compile-bytecode -q -e '.[dev]'"
+        " || pip install -q -e '.[dev]'; }"
+        " && { uv pip install --system --compile-bytecode -q -r requirements.txt"
         " || pip install -q -r requirements.txt; }"
         ' && { python -c "import pytest" 2>/dev/null || '
-        "{ uv pip install --system -q pytest || pip install -q pytest; }; }"
+        "{ uv pip install --system --compile-bytecode -q pytest || pip install -q pytest; }; }"
     )
     env = suitereport.pytest_env(path, "pytest -q --cov=tiny")
     assert "--cov-report=xml:/tmp/grader/coverage.xml" in env["PYTEST_ADDOPTS"]
