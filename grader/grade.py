@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from grader import __version__, fs, hostport, locks, scoring
 from grader.checks.base import Context, RunSettings
@@ -45,16 +45,16 @@ class Options:
     check_jobs: int | None = None  # checks of the team run at once (None: one per core)
 
 
-def _release_engine_resources(run_id: str, check_id: str | None = None) -> None:
-    """Remove containers and images a run (or one timed-out check) left behind."""
+def _release_engine_resources(run_id: str, check_id: str | None = None) -> bool:
+    """Remove containers and images a run (or one of its checks) left behind; False if the
+    engine did not answer, or docker is not installed (the run's cleanup at its end tries
+    again)."""
     try:
         engineruns = importlib.import_module("grader.engineruns")
-    except ImportError:
-        return
-    cleanup: Any = getattr(engineruns, "cleanup", None)
-    if cleanup is not None:
-        with contextlib.suppress(Exception):
-            cleanup(run_id=run_id, check_id=check_id)
+        engineruns.cleanup(run_id=run_id, check_id=check_id)
+    except Exception:  # the engine went away, or docker is not installed
+        return False
+    return True
 
 
 def _after_timeout(ctx: Context, check: ResolvedCheck) -> None:
@@ -72,18 +72,6 @@ def _engine_cleanup(run_id: str) -> Iterator[None]:
         return
     with engineruns.owned_run(run_id), engineruns.cleanup_on_signals(run_id):
         yield
-
-
-def _removed_containers_of(run_id: str, checks: set[str]) -> bool:
-    """Remove what these checks started in the engine; False if the engine did not answer
-    (the run's cleanup at its end tries again)."""
-    try:
-        engineruns = importlib.import_module("grader.engineruns")
-        for check_id in sorted(checks):
-            engineruns.cleanup(run_id, check_id)
-    except Exception:  # the engine went away, or docker is not installed
-        return False
-    return True
 
 
 @contextlib.contextmanager
@@ -206,7 +194,9 @@ def grade(
         def lane_done(lane: set[str]) -> None:
             """The service's checks are done: its containers go, then the port (another
             team's service may take it while this run's other checks go on)."""
-            if not options.engine or _removed_containers_of(run_id, lane):
+            if not options.engine or all(
+                _release_engine_resources(run_id, check) for check in sorted(lane)
+            ):
                 port_lock.close()  # else kept to the run's end, as the containers are
 
         results = run_rubric(

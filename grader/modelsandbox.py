@@ -135,13 +135,12 @@ def predict(
         output = json.loads(result.files[OUTPUT])
     except ValueError:
         output = None
-    values = output.get("predictions") if isinstance(output, dict) else None
-    if not isinstance(values, list):
+    if not isinstance(output, dict) or not isinstance(output.get("predictions"), list):
         raise PredictionFailed("the model's output is not a list of predictions")
-    more = output.get("also") if isinstance(output, dict) else None
+    more = output.get("also")
     sets = more.items() if isinstance(more, dict) else ()
     kept = {k: v for k, v in sets if isinstance(v, list | str)}  # predictions, or why not
-    return Predictions(values, result.environment, kept)
+    return Predictions(output["predictions"], result.environment, kept)
 
 
 def _image(model_dir: Path, image: str) -> str:
