@@ -6,6 +6,12 @@ found in it holds for every image that has it. The findings are kept per diff id
 set of patterns) under the grader's cache: a regrade, another milestone of the same image,
 or another team's image that shares its layers reads them there, and when every layer to
 judge is known, the image is not saved at all.
+
+When one is new, the image is saved, but only the new layers are read: the engine names a
+layer in the stream before its content (`<v1 id>/layer.tar` in the legacy format, whose id
+the engine derives from the layer's chain, so it names the same layer in every image;
+`blobs/sha256/<digest>` in the OCI one, whose digest of an uncompressed layer is its diff
+id), and a name seen before with known findings is skipped, not hashed and parsed again.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +33,8 @@ from grader import secretscan
 
 KEY_SUFFIXES = (".pem", ".key", ".crt")
 SCAN_FORMAT = "layer-scan-1"  # part of every cache entry's name: change it with the rules
+V1_LAYER = re.compile(r"([0-9a-f]{64})/layer\.tar")  # the legacy format's layer, by v1 id
+OCI_BLOB = re.compile(r"blobs/sha256/([0-9a-f]{64})")  # the OCI format's blob, by digest
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,22 @@ class LayerCache:
 
     def __init__(self, root: Path, patterns: Patterns) -> None:
         self.folder = root / "layer-scan" / patterns.digest
+        self.names = root / "layer-scan" / "saved-names"  # v1 id -> diff id, any patterns
+
+    def diff_id_of(self, member: str) -> str | None:
+        """The diff id of a saved image's layer, by its name in the stream, if known."""
+        if blob := OCI_BLOB.fullmatch(member):
+            return f"sha256:{blob[1]}"
+        if legacy := V1_LAYER.fullmatch(member):
+            with contextlib.suppress(OSError):
+                text = (self.names / legacy[1]).read_text(encoding="utf-8").strip()
+                return text if re.fullmatch(r"sha256:[0-9a-f]{64}", text) else None
+        return None
+
+    def name(self, member: str, diff_id: str) -> None:
+        """Remember the diff id of a legacy layer name, learnt by hashing its content."""
+        if legacy := V1_LAYER.fullmatch(member):
+            _write(self.names, legacy[1], diff_id)
 
     def get(self, diff_id: str) -> list[str] | None:
         try:
@@ -61,11 +86,15 @@ class LayerCache:
         return [str(p) for p in found] if isinstance(found, list) else None
 
     def put(self, diff_id: str, found: list[str]) -> None:
-        with contextlib.suppress(OSError):  # a cache that cannot be written is no cache
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.folder / f".{_name(diff_id)}.{os.getpid()}"
-            tmp.write_text(json.dumps(sorted(found)), encoding="utf-8")
-            tmp.replace(self.folder / _name(diff_id))
+        _write(self.folder, _name(diff_id), json.dumps(sorted(found)))
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    with contextlib.suppress(OSError):  # a cache that cannot be written is no cache
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{name}.{os.getpid()}"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(folder / name)
 
 
 def _name(diff_id: str) -> str:
@@ -81,29 +110,48 @@ def scan(
     if all(found is not None for found in known.values()):
         paths = {p for found in known.values() for p in found or ()}
         return Scan(sorted(paths), len(judged), 0)
-    by_diff = scan_saved(io.BufferedReader(ChunkStream(save()), 1 << 20), patterns)
-    for diff_id, found in by_diff.items():
-        if diff_id in layers:
-            cache.put(diff_id, sorted(found))
-    paths = {p for d in judged for p in (by_diff.get(d) or known.get(d) or ())}
-    cached = sum(1 for d in judged if known.get(d) is not None)
-    return Scan(sorted(paths), cached, len(judged) - cached)
+    saved = scan_saved(io.BufferedReader(ChunkStream(save()), 1 << 20), patterns, cache)
+    for diff_id in saved.read & set(layers):
+        cache.put(diff_id, sorted(saved.found[diff_id]))
+    paths = {p for d in judged for p in (saved.found.get(d) or known.get(d) or ())}
+    scanned = sum(1 for d in judged if d in saved.read)
+    return Scan(sorted(paths), len(judged) - scanned, scanned)
 
 
-def scan_saved(raw: IO[bytes], patterns: Patterns) -> dict[str, set[str]]:
-    """Secret files of every layer of a saved image, by the layer's diff id."""
+@dataclass(frozen=True)
+class Saved:
+    found: dict[str, set[str]]  # secret files of every layer of the image, by diff id
+    read: set[str]  # the layers read from the stream; the others' findings were known
+
+
+def scan_saved(raw: IO[bytes], patterns: Patterns, cache: LayerCache | None = None) -> Saved:
+    """Secret files of every layer of a saved image; with a cache, a layer whose name in the
+    stream says which known layer it is gets its findings from the cache, unread."""
     found: dict[str, set[str]] = {}
+    read: set[str] = set()
     with tarfile.open(fileobj=raw, mode="r|") as outer:
         for member in outer:
-            handle = outer.extractfile(member) if member.isfile() else None
+            if not member.isfile() or not (
+                member.name.endswith("layer.tar") or member.name.startswith("blobs/")
+            ):
+                continue
+            diff_id = cache.diff_id_of(member.name) if cache else None
+            prior = cache.get(diff_id) if cache and diff_id else None
+            if diff_id and prior is not None:
+                found[diff_id] = set(prior)
+                continue
+            handle = outer.extractfile(member)
             if handle is None:
                 continue
-            if member.name.endswith("layer.tar") or member.name.startswith("blobs/"):
-                hashing = _Hashing(handle)
-                with contextlib.suppress(tarfile.ReadError):  # an OCI blob that is no layer
-                    paths = _scan_layer(hashing, patterns)
-                    found[hashing.finish()] = paths
-    return found
+            hashing = _Hashing(handle)
+            with contextlib.suppress(tarfile.ReadError):  # an OCI blob that is no layer
+                paths = _scan_layer(hashing, patterns)
+                diff_id = hashing.finish()
+                found[diff_id] = paths
+                read.add(diff_id)
+                if cache:
+                    cache.name(member.name, diff_id)
+    return Saved(found, read)
 
 
 def _scan_layer(layer: IO[bytes] | io.RawIOBase, patterns: Patterns) -> set[str]:

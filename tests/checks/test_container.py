@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from grader import layerscan
 from grader.checks import container, containerbuild
 from grader.checks.base import Context, NoParams, Outcome
 from grader.engine import Engine
@@ -202,6 +204,34 @@ def test_layer_secrets_read_each_layer_once_per_machine(
     # Other patterns are other findings: not read from the same entries.
     other = container.LayerSecretsParams(names=("*.txt",))
     assert container.layer_secrets(ctx, other).evidence["layers_known"] == 0
+
+
+def test_a_saved_image_names_its_known_layers_so_they_are_not_read_again(
+    variant: Variant, tmp_path: Path
+) -> None:
+    """On this engine's real save stream: the second save of an image is read for no layer,
+    and the findings of the skipped layers (a deleted .env) still come out."""
+    ctx, _ = variant("secret")
+    params = container.LayerSecretsParams()
+    patterns = layerscan.Patterns(params.names, params.allow, params.system)
+    cache = layerscan.LayerCache(tmp_path, patterns)
+    client = docker_client()
+    try:
+        image = client.images.get(ctx.provided.image)
+
+        def saved() -> io.BufferedReader:
+            return io.BufferedReader(layerscan.ChunkStream(image.save(named=False)), 1 << 20)
+
+        first = layerscan.scan_saved(saved(), patterns, cache)
+        for diff_id in first.read:
+            cache.put(diff_id, sorted(first.found[diff_id]))
+        again = layerscan.scan_saved(saved(), patterns, cache)
+        layers = set(image.attrs["RootFS"]["Layers"])
+    finally:
+        client.close()
+    assert first.read == layers
+    assert (again.read, again.found) == (set(), first.found)
+    assert "app/.env" in set().union(*again.found.values())
 
 
 FAKE_KEY = (

@@ -1,0 +1,133 @@
+"""Layer scanning on saved images laid out as the engine saves them (legacy and OCI)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+from grader import layerscan
+from grader.checks.container import LayerSecretsParams
+
+PATTERNS = layerscan.Patterns(
+    LayerSecretsParams().names, LayerSecretsParams().allow, LayerSecretsParams().system
+)
+
+
+def layer(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def diff_id(data: bytes) -> str:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+def saved_image(members: dict[str, bytes]) -> io.BytesIO:
+    """An image as `docker save` streams it: a tar of layer tars and JSON files."""
+    return io.BytesIO(layer(members))
+
+
+LAYERS = [
+    layer({"usr/lib/os-release": b"debian"}),
+    layer({"app/.env": b"API_KEY=abc123\n", "app/main.py": b"print()"}),
+    layer({"app/.wh..env": b""}),  # `RUN rm .env`: the file stays in the layer before
+]
+
+
+def legacy(layers: list[bytes]) -> dict[str, bytes]:
+    """The legacy format: `<v1 id>/layer.tar` (ids made up here, as the engine's are to us)."""
+    members = {}
+    for n, data in enumerate(layers):
+        v1 = hashlib.sha256(f"v1-{n}".encode()).hexdigest()
+        members[f"{v1}/VERSION"] = b"1.0"
+        members[f"{v1}/json"] = b"{}"
+        members[f"{v1}/layer.tar"] = data
+    members["manifest.json"] = b"[]"
+    return members
+
+
+def oci(layers: list[bytes]) -> dict[str, bytes]:
+    members = {f"blobs/sha256/{diff_id(data)[7:]}": data for data in layers}
+    members["blobs/sha256/" + "0" * 64] = b'{"config": "not a layer"}'
+    members["index.json"] = b"{}"
+    return members
+
+
+def test_a_saved_image_is_read_whole_the_first_time(tmp_path: Path) -> None:
+    cache = layerscan.LayerCache(tmp_path, PATTERNS)
+    saved = layerscan.scan_saved(saved_image(legacy(LAYERS)), PATTERNS, cache)
+    assert saved.read == {diff_id(data) for data in LAYERS}
+    assert saved.found[diff_id(LAYERS[1])] == {"app/.env"}
+    assert saved.found[diff_id(LAYERS[0])] == set()
+
+
+def test_known_legacy_layers_are_skipped_by_name_with_their_findings(tmp_path: Path) -> None:
+    cache = layerscan.LayerCache(tmp_path, PATTERNS)
+    first = layerscan.scan_saved(saved_image(legacy(LAYERS)), PATTERNS, cache)
+    for d in first.read:
+        cache.put(d, sorted(first.found[d]))
+    # The same image again, and an image with one more layer on the same chain.
+    again = layerscan.scan_saved(saved_image(legacy(LAYERS)), PATTERNS, cache)
+    assert (again.read, again.found) == (set(), first.found)
+    new = layer({"app/id_rsa": b"key"})
+    grown = layerscan.scan_saved(saved_image(legacy([*LAYERS, new])), PATTERNS, cache)
+    assert grown.read == {diff_id(new)}
+    assert grown.found[diff_id(new)] == {"app/id_rsa"}
+    assert grown.found[diff_id(LAYERS[1])] == {"app/.env"}  # known, and still reported
+
+
+def test_a_name_without_known_findings_is_read(tmp_path: Path) -> None:
+    """Learnt names alone skip nothing: findings under other patterns are other findings."""
+    cache = layerscan.LayerCache(tmp_path, PATTERNS)
+    layerscan.scan_saved(saved_image(legacy(LAYERS)), PATTERNS, cache)  # names, no findings
+    other = layerscan.Patterns(("*.py",), (), ())
+    again = layerscan.scan_saved(
+        saved_image(legacy(LAYERS)), other, layerscan.LayerCache(tmp_path, other)
+    )
+    assert again.read == {diff_id(data) for data in LAYERS}
+    assert again.found[diff_id(LAYERS[1])] == {"app/main.py"}
+
+
+def test_a_remembered_name_that_is_not_a_diff_id_is_ignored(tmp_path: Path) -> None:
+    cache = layerscan.LayerCache(tmp_path, PATTERNS)
+    first = layerscan.scan_saved(saved_image(legacy(LAYERS)), PATTERNS, cache)
+    for d in first.read:
+        cache.put(d, sorted(first.found[d]))
+    for entry in cache.names.iterdir():
+        entry.write_text("not a diff id", encoding="utf-8")
+    again = layerscan.scan_saved(saved_image(legacy(LAYERS)), PATTERNS, cache)
+    assert again.read == first.read
+
+
+def test_oci_blobs_are_skipped_by_digest_once_known(tmp_path: Path) -> None:
+    cache = layerscan.LayerCache(tmp_path, PATTERNS)
+    first = layerscan.scan_saved(saved_image(oci(LAYERS)), PATTERNS, cache)
+    assert first.read == {diff_id(data) for data in LAYERS}  # the config blob is no layer
+    assert not cache.names.exists()  # an OCI name is its digest: nothing to learn
+    cache.put(diff_id(LAYERS[1]), ["app/.env"])
+    again = layerscan.scan_saved(saved_image(oci(LAYERS)), PATTERNS, cache)
+    assert again.read == {diff_id(LAYERS[0]), diff_id(LAYERS[2])}
+    assert again.found[diff_id(LAYERS[1])] == {"app/.env"}
+
+
+def test_scan_counts_only_the_judged_layers_it_read(tmp_path: Path) -> None:
+    cache = layerscan.LayerCache(tmp_path, PATTERNS)
+    ids = [diff_id(data) for data in LAYERS]
+    cache.put(ids[0], [])  # the base layer, known
+    cache.put(ids[1], ["app/.env"])  # a judged layer another image shared
+    layerscan.scan_saved(saved_image(legacy(LAYERS[:2])), PATTERNS, cache)  # learns names
+
+    def save() -> list[bytes]:
+        return [saved_image(legacy(LAYERS)).getvalue()]
+
+    result = layerscan.scan(ids, ids[1:], save, PATTERNS, cache)
+    assert (result.found, result.cached, result.scanned) == (["app/.env"], 1, 1)
+    assert cache.get(ids[2]) == []
+    assert layerscan.scan(ids, ids[1:], save, PATTERNS, cache).scanned == 0
