@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -154,24 +154,38 @@ def cleanup(
     run_id: str | None = None,
     check_id: str | None = None,
     client: docker.DockerClient | None = None,
+    checks: Collection[str] | None = None,
 ) -> Cleaned:
-    """Remove the grader's containers, networks and images (of one run or check, or all)."""
+    """Remove the grader's containers, networks and images (of one run, one check or the
+    run's `checks`, or all): each kind listed once, whatever the number of checks."""
     owned = client is None
     client = client or connect()
     filters = _filters(run_id, check_id)
+
+    def of_checks(found: list[Any]) -> list[Any]:
+        if checks is None:
+            return found
+        return [item for item in found if _labels(item).get(CHECK_LABEL) in checks]
+
     try:
-        containers = client.containers.list(all=True, filters=filters)
+        containers = of_checks(client.containers.list(all=True, filters=filters))
         _remove(client, containers, ())  # a network or image in use cannot go
-        networks = client.networks.list(filters=filters)
+        networks = of_checks(client.networks.list(filters=filters))
         for net in networks:
             with contextlib.suppress(NotFound, APIError):
                 net.remove()
-        images = client.images.list(filters=filters)
+        images = of_checks(client.images.list(filters=filters))
         _remove(client, (), images)
         return Cleaned(len(containers), len(images), len(networks))
     finally:
         if owned:
             client.close()
+
+
+def _labels(item: Any) -> dict[str, str]:
+    """An engine object's labels: a network's at the top, a container's or image's in Config."""
+    attrs = item.attrs or {}
+    return dict(attrs.get("Labels") or (attrs.get("Config") or {}).get("Labels") or {})
 
 
 def _remove(client: docker.DockerClient, containers: Sequence[Any], images: Sequence[Any]) -> None:

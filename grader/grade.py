@@ -7,7 +7,7 @@ import hashlib
 import importlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,20 +45,19 @@ class Options:
     check_jobs: int | None = None  # checks of the team run at once (None: one per core)
 
 
-def _release_engine_resources(run_id: str, check_id: str | None = None) -> bool:
-    """Remove containers and images a run (or one of its checks) left behind; False if the
-    engine did not answer, or docker is not installed (the run's cleanup at its end tries
-    again)."""
+def _release_engine_resources(run_id: str, checks: Collection[str]) -> bool:
+    """Remove containers and images some checks of a run left behind; False if the engine
+    did not answer, or docker is not installed (the run's cleanup at its end tries again)."""
     try:
         engineruns = importlib.import_module("grader.engineruns")
-        engineruns.cleanup(run_id=run_id, check_id=check_id)
+        engineruns.cleanup(run_id=run_id, checks=checks)
     except Exception:  # the engine went away, or docker is not installed
         return False
     return True
 
 
 def _after_timeout(ctx: Context, check: ResolvedCheck) -> None:
-    _release_engine_resources(ctx.settings.run_id, check.id)
+    _release_engine_resources(ctx.settings.run_id, {check.id})
 
 
 @contextlib.contextmanager
@@ -194,9 +193,7 @@ def grade(
         def lane_done(lane: set[str]) -> None:
             """The service's checks are done: its containers go, then the port (another
             team's service may take it while this run's other checks go on)."""
-            if not options.engine or all(
-                _release_engine_resources(run_id, check) for check in sorted(lane)
-            ):
+            if not options.engine or _release_engine_resources(run_id, lane):
                 port_lock.close()  # else kept to the run's end, as the containers are
 
         results = run_rubric(
