@@ -9,6 +9,7 @@ import math
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 from pydantic import Field
@@ -118,6 +119,16 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[rank]
 
 
+def _get(ctx: Context, path: str) -> tuple[httpx.Response | Outcome, dict[str, Any]]:
+    """GET `path` of the service: its response, or the failure an error answer is; and the
+    transcript entry."""
+    with _client(ctx) as http:
+        response, entry = _call(http, "GET", path, None)
+    if response is None or not response.is_success:
+        return failed(f"{path} answered {entry.get('status', entry.get('error'))}", entry), entry
+    return response, entry
+
+
 class MetricsParams(Params):
     required: tuple[str, ...] = Field(
         (), description="Metric names that must be exposed (family or sample names)."
@@ -136,12 +147,9 @@ def metrics(ctx: Context, params: MetricsParams) -> Outcome:
     service = need_service(ctx)
     if not service.metrics_path:
         return failed("capstone.yaml sets no service.metrics_path")
-    with _client(ctx) as http:
-        response, entry = _call(http, "GET", service.metrics_path, None)
-    if response is None or not response.is_success:
-        return failed(
-            f"{service.metrics_path} answered {entry.get('status', entry.get('error'))}", entry
-        )
+    response, entry = _get(ctx, service.metrics_path)
+    if isinstance(response, Outcome):
+        return response
     try:
         families = list(text_string_to_metric_families(response.text))
     except ValueError as exc:
@@ -175,12 +183,9 @@ def model_info(ctx: Context, params: ModelInfoParams) -> Outcome:
     service = need_service(ctx)
     if not service.model_info_path:
         return failed("capstone.yaml sets no service.model_info_path")
-    with _client(ctx) as http:
-        response, entry = _call(http, "GET", service.model_info_path, None)
-    if response is None or not response.is_success:
-        return failed(
-            f"{service.model_info_path} answered {entry.get('status', entry.get('error'))}", entry
-        )
+    response, entry = _get(ctx, service.model_info_path)
+    if isinstance(response, Outcome):
+        return response
     body = json_body(response)
     if not isinstance(body, dict):
         return failed(f"{service.model_info_path} does not answer a JSON object", entry)
