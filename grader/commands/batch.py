@@ -27,7 +27,13 @@ from grader.batch import run_batch
 from grader.batchplan import BatchConfig, TeamSpec, discover, select, with_manifests
 from grader.batchstore import class_outcomes, outcomes_from_results, save
 from grader.commands.check import complete_milestone, load_milestone, parse_deadline
-from grader.commands.output import human_console, json_option, print_json, quiet_option
+from grader.commands.output import (
+    human_console,
+    json_option,
+    network_option,
+    print_json,
+    quiet_option,
+)
 from grader.course import Course, find_course
 from grader.engine import decide_network
 from grader.errors import EXIT_INFRA, EXIT_OK, UsageError
@@ -75,12 +81,7 @@ def batch(
         [], "--check", help="Grade only these check ids (repeatable)."
     ),
     timeout: float = typer.Option(1800, min=1, help="Time limit per team, in seconds."),
-    network: str | None = typer.Option(
-        None,
-        envvar="GRADER_NETWORK",
-        show_default="auto",
-        help="Container network: auto, published or host (env GRADER_NETWORK).",
-    ),
+    network: str | None = network_option(),
     out: Path = typer.Option(..., help="Folder for the class outputs and teams/<team>/ reports."),
     from_results: Path | None = typer.Option(
         None, help="Build the class outputs from downloaded results.json files; grade nothing."

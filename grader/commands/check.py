@@ -15,7 +15,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from grader import reports
-from grader.commands.output import human_console, json_option, print_json, quiet_option
+from grader.commands.output import (
+    human_console,
+    json_option,
+    network_option,
+    print_json,
+    quiet_option,
+)
 from grader.course import Course, find_course, grading_cutoff
 from grader.engine import decide_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_INFRA, EXIT_OK, UsageError
@@ -120,13 +126,7 @@ def check(
     manual: Path | None = typer.Option(None, help="Manual scores (YAML or CSV)."),
     out: Path | None = typer.Option(None, help="Folder for results.json, feedback.md, junit.xml."),
     fail_under: float | None = typer.Option(None, help="Exit 1 if the score is below this."),
-    network: str | None = typer.Option(
-        None,
-        envvar="GRADER_NETWORK",
-        show_default="auto",
-        help="How containers are reached: published ports, host networking, or auto"
-        " (host where the engine has no bridge network). Env GRADER_NETWORK.",
-    ),
+    network: str | None = network_option(),
     url: str | None = typer.Option(None, help="Grade service checks against this deployed URL."),
     course_file: Path | None = typer.Option(
         None,

@@ -4,7 +4,8 @@
 result as JSON on stdout and sends the human output to stderr, so `> file.json` captures
 only the JSON. `check`, `batch` and `diff` declare the options themselves (their JSON is the
 grade); every other command gets them from `@reporting`, and states its result with
-`result(...)` (files it wrote with `wrote(...)`).
+`result(...)` (files it wrote with `wrote(...)`). `--network` is the one option of every
+command that runs containers (`check`, `batch`, `rubric validate --against`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ def json_option() -> Any:
         False,
         "--json",
         help="Print the result as JSON on stdout (the human output goes to stderr).",
+    )
+
+
+def network_option() -> Any:
+    return typer.Option(
+        None,
+        "--network",
+        envvar="GRADER_NETWORK",
+        show_default="auto",
+        help="How containers are reached: published ports, host networking, or auto"
+        " (host where the engine has no bridge network). Env GRADER_NETWORK.",
     )
 
 

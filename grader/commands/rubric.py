@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.checks.registry import REGISTRY
-from grader.commands.output import reporting, result, wrote
+from grader.commands.output import network_option, reporting, result, wrote
 from grader.engine import decide_network
 from grader.errors import EXIT_FAIL_UNDER, EXIT_OK, ConfigError, UsageError
 from grader.grade import Options
@@ -37,12 +37,7 @@ def validate(
         None, help="Self-test: grade this reference repo and mutants of it."
     ),
     mutant: list[str] = typer.Option([], help="Only these mutants (repeatable)."),
-    network: str | None = typer.Option(
-        None,
-        envvar="GRADER_NETWORK",
-        show_default="auto",
-        help="Container network: auto, published, host.",
-    ),
+    network: str | None = network_option(),
 ) -> int:
     """Validate rubrics; all errors are printed as file:line: field: message.
 
