@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from typing import Any, Literal
 from docker.errors import DockerException
 from pydantic import Field
 
-from grader import fs, healthprobe, hostport, layerscan
+from grader import dockerstages, fs, healthprobe, hostport, layerscan
 from grader.checks.base import (
     Context,
     NoParams,
@@ -326,7 +325,7 @@ def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
 def _base_layers(ctx: Context, engine: Engine, layers: list[str]) -> tuple[str | None, int]:
     """The final stage's base image, and how many of the image's first layers are its."""
     text = fs.read_text(ctx.repo, need_service(ctx).dockerfile)
-    base = final_base(text) if text else None
+    base = dockerstages.final_base(text) if text else None
     if base is None or base == "scratch":
         return base, 0
     try:
@@ -334,27 +333,3 @@ def _base_layers(ctx: Context, engine: Engine, layers: list[str]) -> tuple[str |
     except DockerException:
         return base, 0
     return base, len(own) if own and layers[: len(own)] == own else 0
-
-
-def final_base(dockerfile: str) -> str | None:
-    """The image the last stage of a Dockerfile starts from (stage names and ARGs resolved)."""
-    args: dict[str, str] = {}
-    stages: dict[str, str] = {}
-    base: str | None = None
-    for line in re.sub(r"\\\r?\n", " ", dockerfile).splitlines():
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue
-        instruction = words[0].upper()
-        if instruction == "ARG" and base is None and len(words) > 1:
-            name, _, value = words[1].partition("=")
-            args[name] = value.strip("\"'")
-        elif instruction == "FROM":
-            rest = [w for w in words[1:] if not w.startswith("--")]
-            if not rest:
-                return None
-            image = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), ""), rest[0])
-            base = stages.get(image.lower(), image)
-            if len(rest) >= 3 and rest[1].lower() == "as":
-                stages[rest[2].lower()] = base
-    return base or None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -15,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from grader import fs, gitrepo
+from grader import dockerstages, fs, gitrepo
 from grader.checks.base import (
     Context,
     Outcome,
@@ -112,26 +111,7 @@ def _from_images(ctx: Context, buildargs: dict[str, str]) -> list[str]:
     """The images the Dockerfile's stages start from (not its own stages), in order, with
     the ARGs they name resolved (the build args, else the Dockerfile's defaults)."""
     text = fs.read_text(ctx.repo, need_service(ctx).dockerfile) or ""
-    args: dict[str, str] = {}
-    stages: set[str] = set()
-    images: list[str] = []
-    for line in re.sub(r"\\\r?\n", " ", text).splitlines():
-        words = line.split()
-        if len(words) < 2 or words[0].upper() not in ("FROM", "ARG"):
-            continue
-        if words[0].upper() == "ARG":
-            name, _, value = words[1].partition("=")
-            args[name] = buildargs.get(name, value.strip("\"'"))
-            continue
-        rest = [w for w in words[1:] if not w.startswith("--")]
-        image = (
-            re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), ""), rest[0]) if rest else ""
-        )
-        if image and image.lower() not in stages and image not in images:
-            images.append(image)
-        if len(rest) >= 3 and rest[1].lower() == "as":
-            stages.add(rest[2].lower())
-    return images
+    return dockerstages.from_images(text, buildargs)
 
 
 def _source(ctx: Context) -> str:

@@ -293,24 +293,6 @@ def test_layer_secrets_fail_on_the_same_key_copied_into_the_app(
         client.close()
 
 
-@pytest.mark.parametrize(
-    ("dockerfile", "base"),
-    [
-        ("FROM python:3.11-slim\nCOPY . /app\n", "python:3.11-slim"),
-        ("ARG BASE=python:3.12-slim\nFROM ${BASE}\n", "python:3.12-slim"),
-        ("FROM python:3.11 AS build\nRUN x\nFROM build\nCOPY . .\n", "python:3.11"),
-        ("FROM --platform=linux/amd64 \\\n  python:3.11-slim AS app\n", "python:3.11-slim"),
-        (
-            "FROM python:3.11 AS build\nFROM gcr.io/distroless/python3\n",
-            "gcr.io/distroless/python3",
-        ),
-        ("# no stage\n", None),
-    ],
-)
-def test_final_base(dockerfile: str, base: str | None) -> None:
-    assert container.final_base(dockerfile) == base
-
-
 CONTAINER_CHECKS = {
     "size": lambda ctx: container.image_size(ctx, container.SizeParams(max_mb=2000)),
     "lint": lambda ctx: container.lint(ctx, container.LintParams()),
