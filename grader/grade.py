@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader import __version__, fs, hostport, locks, scoring
+from grader import __version__, fs, hostport, locks, scoring, servicecalls
 from grader.checks.base import Context, RunSettings
 from grader.checks.registry import manifest_sections
 from grader.errors import ConfigError
@@ -71,6 +71,15 @@ def _engine_cleanup(run_id: str) -> Iterator[None]:
         return
     with engineruns.owned_run(run_id), engineruns.cleanup_on_signals(run_id):
         yield
+
+
+@contextlib.contextmanager
+def _service_calls(run_id: str) -> Iterator[None]:
+    """The run's tallies of what went wrong calling its service go with the run."""
+    try:
+        yield
+    finally:
+        servicecalls.forget_run(run_id)
 
 
 @contextlib.contextmanager
@@ -174,6 +183,7 @@ def grade(
     with (
         contextlib.ExitStack() as port_lock,
         _engine_cleanup(run_id) if options.engine else contextlib.nullcontext(),
+        _service_calls(run_id),
         checkout(target, options) as co,
     ):
         ctx = context_for(co, options, run_id)

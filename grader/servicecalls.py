@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -45,9 +46,9 @@ class Tally:
 
     @classmethod
     def for_service(cls, run_id: str, service: str) -> Tally:
-        key = hashlib.sha256(f"{run_id}\0{service}".encode()).hexdigest()[:24]
-        folder = Path(tempfile.gettempdir()) / "mlops-grader-calls"
-        folder.mkdir(mode=0o700, exist_ok=True)
+        key = hashlib.sha256(service.encode()).hexdigest()[:24]
+        folder = _run_folder(run_id)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         return cls(folder / key)
 
     def events(self, kind: str) -> list[str]:
@@ -82,6 +83,16 @@ class Tally:
         if floods:
             return f"the service answered with more than {BODY_CAP // 1024} KiB ({floods[0]})"
         return self.hung(route, limit)
+
+
+def _run_folder(run_id: str) -> Path:
+    name = hashlib.sha256(run_id.encode()).hexdigest()[:24]
+    return Path(tempfile.gettempdir()) / "mlops-grader-calls" / name
+
+
+def forget_run(run_id: str) -> None:
+    """Remove a run's tallies (the run is over: no check of it calls its service again)."""
+    shutil.rmtree(_run_folder(run_id), ignore_errors=True)
 
 
 class Caller:
