@@ -27,7 +27,7 @@ from grader import locks, web
 from grader.checks.base import Context, Outcome, Unmet, failed
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError, EngineError
-from grader.results import CheckResult
+from grader.results import CheckResult, Measure
 from grader.rubric import ResolvedCheck, Rubric
 from grader.rubricneeds import order
 from grader.text import tail
@@ -371,8 +371,10 @@ def _finish(
             result = _result(check, "skipped", 0.0, out.message, out.evidence, duration, 0.0)
         else:
             score = round(check.points * out.fraction, 2)
-            result = _result(check, out.status, score, out.message, out.evidence, duration)
-            result = result.model_copy(update={"measures": out.measures})
+            result = _result(
+                check, out.status, score, out.message, out.evidence, duration,
+                measures=out.measures,
+            )  # fmt: skip
     else:
         if kind == "timeout" and on_timeout:
             on_timeout(ctx, check)
@@ -428,6 +430,7 @@ def _result(
     duration: float,
     max_score: float | None = None,
     blocked_by: str | None = None,
+    measures: tuple[Measure, ...] = (),
 ) -> CheckResult:
     return CheckResult(
         id=check.id,
@@ -445,4 +448,5 @@ def _result(
         regression=check.regression,
         blocked_by=blocked_by,
         how_to_fix=REGISTRY[check.check].explanation_for(check.params),
+        measures=measures,
     )
