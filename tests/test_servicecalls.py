@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import tempfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from grader import servicecalls
 from grader.main import main
-from tests.helpers import MANIFEST, init_repo, team_files, write_rubric
+from tests.helpers import (
+    MANIFEST,
+    answer_json,
+    init_repo,
+    loopback_server,
+    team_files,
+    write_rubric,
+)
 
 CALLS = Path(tempfile.gettempdir()) / "mlops-grader-calls"
 
@@ -38,18 +44,11 @@ class Flooding(BaseHTTPRequestHandler):
     """A deployed service whose /predict answers 2 MiB: the grader tallies a flood."""
 
     def do_GET(self) -> None:
-        self._answer(b'{"status": "ok"}')
+        answer_json(self, b'{"status": "ok"}')
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self._answer(b'{"prediction": "' + b"x" * (2 << 20) + b'"}')
-
-    def _answer(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self, b'{"prediction": "' + b"x" * (2 << 20) + b'"}')
 
     def log_message(self, *args: object) -> None:
         pass
@@ -57,12 +56,8 @@ class Flooding(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def flooding() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Flooding)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Flooding) as url:
+        yield url
 
 
 SERVICE = """\

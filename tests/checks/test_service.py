@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from grader.engine import Engine
 from grader.engineruns import cleanup
 from grader.main import main
 from grader.reports.gradescope import read_grade
-from tests.helpers import init_repo
+from tests.helpers import answer_json, init_repo, loopback_server
 from tests.services import (
     FIXTURES,
     context,
@@ -605,12 +604,7 @@ class _PostOnlyHealth(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_POST(self) -> None:
-        body = b'{"status": "ok"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self, b'{"status": "ok"}')
 
     def log_message(self, *args: object) -> None:
         pass
@@ -619,10 +613,7 @@ class _PostOnlyHealth(BaseHTTPRequestHandler):
 def test_a_health_probe_that_is_not_a_get_route_is_probed_as_the_manifest_says(
     tmp_path: Path,
 ) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _PostOnlyHealth)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with loopback_server(_PostOnlyHealth) as url:
         provided = Provided(service_url=url)
         data = manifest_data(1, ready_path=None)
         ctx = context(tmp_path, data, run_id="x", provided=provided)
@@ -632,8 +623,6 @@ def test_a_health_probe_that_is_not_a_get_route_is_probed_as_the_manifest_says(
         outcome = service.health(ctx, NoParams())
         assert (outcome.status, outcome.message) == ("passed", "/health answered 2xx")
         assert outcome.evidence["transcript"][0]["request"] == "POST /health"
-    finally:
-        server.shutdown()
 
 
 # a hung or flooding service costs seconds --------------------------------------------

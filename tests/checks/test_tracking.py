@@ -8,10 +8,9 @@ import hashlib
 import json
 import shutil
 import socket
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from grader.results import Measure
 from grader.target import prepare
 from tests.fixtures import mlflow_stores
 from tests.fixtures.mlflow_stores import MlflowServer, Variant
-from tests.helpers import commit_all
+from tests.helpers import answer_json, commit_all, loopback_server
 
 VARIANTS = {
     "sqlite": Variant(),
@@ -312,17 +311,11 @@ def test_server_token_comes_from_the_environment(
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with loopback_server(Refuse) as uri:
         monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "course-token")
-        uri = f"http://127.0.0.1:{server.server_address[1]}"
         path = make_repo({"capstone.yaml": mlflow_stores.manifest(uri)})
         with pytest.raises(CheckError, match="cannot read the tracking server"):
             run(path, "tracking.experiment")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert seen
     assert seen[0] == "Bearer course-token"
 
@@ -382,24 +375,13 @@ def serve_predictions(predict: Callable[[list[dict[str, float]]], list[Any]]) ->
                 answer: Any = {"predictions": [{"prediction": v} for v in values]}
             else:
                 answer = {"prediction": predict([body])[0], "model_version": "1"}
-            payload = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            answer_json(self, json.dumps(answer).encode())
 
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def champion_like(records: list[dict[str, float]]) -> list[Any]:
