@@ -11,13 +11,16 @@ When one is new, the image is saved, but only the new layers are read: the engin
 layer in the stream before its content (`<v1 id>/layer.tar` in the legacy format, whose id
 the engine derives from the layer's chain, so it names the same layer in every image;
 `blobs/sha256/<digest>` in the OCI one, whose digest of an uncompressed layer is its diff
-id), and a name seen before with known findings is skipped, not hashed and parsed again.
+id; a gzipped layer is read through its compression and its digest learnt like a v1 id),
+and a name seen before with known findings is skipped, not hashed and parsed again. A
+judged layer the save does not give in a form read here is reported, never passed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import gzip
 import hashlib
 import io
 import json
@@ -54,6 +57,7 @@ class Scan:
     found: list[str]  # secret files of the judged layers
     cached: int  # judged layers whose findings were known
     scanned: int  # judged layers read from the image
+    unread: tuple[str, ...] = ()  # judged layers the saved image did not give readably
 
 
 class LayerCache:
@@ -64,19 +68,23 @@ class LayerCache:
         self.names = root / "layer-scan" / "saved-names"  # v1 id -> diff id, any patterns
 
     def diff_id_of(self, member: str) -> str | None:
-        """The diff id of a saved image's layer, by its name in the stream, if known."""
-        if blob := OCI_BLOB.fullmatch(member):
-            return f"sha256:{blob[1]}"
-        if legacy := V1_LAYER.fullmatch(member):
-            with contextlib.suppress(OSError):
-                text = (self.names / legacy[1]).read_text(encoding="utf-8").strip()
-                return text if re.fullmatch(r"sha256:[0-9a-f]{64}", text) else None
-        return None
+        """The diff id of a saved image's layer, by its name in the stream, if known: learnt
+        before (a legacy v1 id, a compressed blob's digest), else an OCI blob's digest."""
+        name = V1_LAYER.fullmatch(member) or OCI_BLOB.fullmatch(member)
+        if name is None:
+            return None
+        with contextlib.suppress(OSError):
+            text = (self.names / name[1]).read_text(encoding="utf-8").strip()
+            if re.fullmatch(r"sha256:[0-9a-f]{64}", text):
+                return text
+        return f"sha256:{name[1]}" if OCI_BLOB.fullmatch(member) else None
 
     def name(self, member: str, diff_id: str) -> None:
-        """Remember the diff id of a legacy layer name, learnt by hashing its content."""
-        if legacy := V1_LAYER.fullmatch(member):
-            _write(self.names, legacy[1], diff_id)
+        """Remember the diff id a layer's name stands for, learnt by hashing its content
+        (an uncompressed OCI blob's digest is its diff id: nothing to learn)."""
+        name = V1_LAYER.fullmatch(member) or OCI_BLOB.fullmatch(member)
+        if name is not None and diff_id != f"sha256:{name[1]}":
+            _write(self.names, name[1], diff_id)
 
     def get(self, diff_id: str) -> list[str] | None:
         try:
@@ -115,7 +123,8 @@ def scan(
         cache.put(diff_id, sorted(saved.found[diff_id]))
     paths = {p for d in judged for p in (saved.found.get(d) or known.get(d) or ())}
     scanned = sum(1 for d in judged if d in saved.read)
-    return Scan(sorted(paths), len(judged) - scanned, scanned)
+    unread = tuple(d for d in judged if d not in saved.found and known.get(d) is None)
+    return Scan(sorted(paths), len(judged) - scanned - len(unread), scanned, unread)
 
 
 @dataclass(frozen=True)
@@ -143,8 +152,12 @@ def scan_saved(raw: IO[bytes], patterns: Patterns, cache: LayerCache | None = No
             handle = outer.extractfile(member)
             if handle is None:
                 continue
-            hashing = _Hashing(handle)
-            with contextlib.suppress(tarfile.ReadError):  # an OCI blob that is no layer
+            # A layer is a tar; engines that keep layers compressed (a containerd image
+            # store) save it gzipped, and its diff id is the digest of the tar inside.
+            peek = handle.peek(2) if isinstance(handle, io.BufferedReader) else b""
+            gzipped = peek[:2] == b"\x1f\x8b"
+            hashing = _Hashing(gzip.GzipFile(fileobj=handle) if gzipped else handle)
+            with contextlib.suppress(tarfile.ReadError, OSError, EOFError):  # a blob, no layer
                 paths = _scan_layer(hashing, patterns)
                 diff_id = hashing.finish()
                 found[diff_id] = paths
@@ -185,7 +198,7 @@ def _secret_content(layer: tarfile.TarFile, entry: tarfile.TarInfo) -> bool:
 class _Hashing(io.RawIOBase):
     """Reads a layer's tar through, hashing it: its sha256 is the layer's diff id."""
 
-    def __init__(self, inner: IO[bytes]) -> None:
+    def __init__(self, inner: IO[bytes] | gzip.GzipFile) -> None:
         self._inner = inner
         self._digest = hashlib.sha256()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import tarfile
@@ -131,3 +132,37 @@ def test_scan_counts_only_the_judged_layers_it_read(tmp_path: Path) -> None:
     assert (result.found, result.cached, result.scanned) == (["app/.env"], 1, 1)
     assert cache.get(ids[2]) == []
     assert layerscan.scan(ids, ids[1:], save, PATTERNS, cache).scanned == 0
+
+
+def gzipped_oci(layers: list[bytes]) -> dict[str, bytes]:
+    """OCI with compressed blobs, as an engine with a containerd image store saves them."""
+    members = {}
+    for data in layers:
+        blob = gzip.compress(data, mtime=0)
+        members[f"blobs/sha256/{hashlib.sha256(blob).hexdigest()}"] = blob
+    members["index.json"] = b"{}"
+    return members
+
+
+def test_gzipped_blobs_are_read_through_and_known_by_their_diff_id(tmp_path: Path) -> None:
+    cache = layerscan.LayerCache(tmp_path, PATTERNS)
+    first = layerscan.scan_saved(saved_image(gzipped_oci(LAYERS)), PATTERNS, cache)
+    assert first.read == {diff_id(data) for data in LAYERS}  # the tar's digest, not the blob's
+    assert first.found[diff_id(LAYERS[1])] == {"app/.env"}
+    for d in first.read:
+        cache.put(d, sorted(first.found[d]))
+    again = layerscan.scan_saved(saved_image(gzipped_oci(LAYERS)), PATTERNS, cache)
+    assert (again.read, again.found) == (set(), first.found)
+
+
+def test_a_judged_layer_the_save_does_not_give_is_unread_not_passed(tmp_path: Path) -> None:
+    cache = layerscan.LayerCache(tmp_path, PATTERNS)
+    ids = [diff_id(data) for data in LAYERS]
+    missing = "sha256:" + "f" * 64  # e.g. a compression this reader does not know
+
+    def save() -> list[bytes]:
+        return [saved_image(legacy(LAYERS)).getvalue()]
+
+    result = layerscan.scan([*ids, missing], [ids[1], missing], save, PATTERNS, cache)
+    assert result.unread == (missing,)
+    assert (result.found, result.scanned, result.cached) == (["app/.env"], 1, 0)

@@ -309,6 +309,12 @@ def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
             layers, judged, lambda: engine.client.images.get(image).save(named=False),
             patterns, cache,
         )  # fmt: skip
+    if scan.unread:
+        shown = ", ".join(d.removeprefix("sha256:")[:12] for d in scan.unread)
+        raise CheckError(
+            f"the engine's save of the image holds no layer readable here for {shown}:"
+            " its layers cannot be judged"
+        )
     found = scan.found
     evidence = {
         "base": base, "base_layers_not_scanned": base_layers, "layers": len(layers),
