@@ -4,7 +4,9 @@ Generates N teams from a roster (`grader teams create`), gives each a distinct s
 of the kind teams make (a model hyper-parameter, a new API route, a new dependency in one
 team, a broken test in one team), writes their documents, trains each twice and commits
 the store and the model as its members. Then, each from a cold grader cache (no dependency
-environments, team images, hooks image or layer findings; the base images present):
+environments, team images, hooks image or layer findings; the base images present) and
+the engine's build cache as it was when the benchmark started (an earlier run's layers
+removed, so the second run does not reuse the first one's builds):
 
   1. `grader batch -m m3 --jobs 1`
   2. `grader batch -m m3 --jobs 2`
@@ -164,14 +166,30 @@ class Load:
         return f"load avg min {min(s):.1f} / mean {sum(s) / len(s):.1f} / max {max(s):.1f}"
 
 
-def cold_caches() -> None:
-    """No cache the grader keeps: dependency environments, team images, hooks image."""
+def engine_images() -> set[str]:
+    import docker
+
+    client = docker.from_env()
+    try:
+        return {image.id for image in client.images.list(all=True)}
+    finally:
+        client.close()
+
+
+def cold_caches(before: set[str]) -> None:
+    """No cache the grader keeps (dependency environments, team images, hooks image), and
+    no build layer an earlier run of this benchmark left in the engine's build cache (the
+    untagged images made since `before`, the engine's images when it started): each run
+    builds every image as a class's first grading does."""
     import docker
 
     client = docker.from_env()
     try:
         flt = {"label": ["org.mlops-capstone-kit.cache=1"]}
         for image in client.images.list(filters=flt):
+            subprocess.run(["docker", "rmi", "-f", image.id], capture_output=True, check=False)
+        made = [i for i in client.images.list(all=True) if i.id not in before and not i.tags]
+        for image in sorted(made, key=lambda i: str(i.attrs.get("Created")), reverse=True):
             subprocess.run(["docker", "rmi", "-f", image.id], capture_output=True, check=False)
     finally:
         client.close()
@@ -274,13 +292,14 @@ def main() -> int:
             print(f"  {team}: {what}")
         batch = ["batch", "roster.csv", "-m", MILESTONE]
         figures: dict[str, float] = {}
+        before = engine_images()
         if not args.skip_jobs1:
-            cold_caches()
+            cold_caches(before)
             figures["j1"], load, _ = grader(
                 [*batch, "--jobs", "1", "--out", "out-j1"], isolated_env(work, "j1"), work
             )
             print(f"\ncold, --jobs 1: {figures['j1']:.1f} s ({load})")
-        cold_caches()
+        cold_caches(before)
         env2 = isolated_env(work, "j2")
         figures["j2"], load, _ = grader([*batch, "--jobs", "2", "--out", "out-j2"], env2, work)
         print(f"cold, --jobs 2: {figures['j2']:.1f} s ({load})")
@@ -296,7 +315,7 @@ def main() -> int:
         seconds = figures["regrade"]
         print(f"\nregrade after team-{pushing:02d}'s commit, --jobs 2: {seconds:.1f} s ({load})")
         report_regrade(output)
-        cold_caches()
+        cold_caches(before)
         figures["single"], load, _ = grader(
             ["check", "repos/team-01", "-m", MILESTONE, "--out", "out-single"],
             isolated_env(work, "single"),
