@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -11,6 +12,15 @@ import pytest
 from tests.helpers import init_repo
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests send Ctrl-C (SIGINT) to graders they start. A shell starts a background job
+    (`make test &`, nohup) with SIGINT ignored, and an ignored signal stays ignored in every
+    process started from it: those graders would never see the Ctrl-C. The suite takes
+    SIGINT back, as an interactive run has it (a handler, unlike an ignore, is not passed on)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def docker_available() -> bool:
