@@ -141,26 +141,23 @@ def _ended(labels: Mapping[str, str]) -> bool:
     return False
 
 
-def _filters(run_id: str | None, check_id: str | None) -> dict[str, list[str]]:
+def _filters(run_id: str | None) -> dict[str, list[str]]:
     wanted = [f"{LABEL}=1"]
     if run_id:
         wanted.append(f"{RUN_LABEL}={run_id}")
-    if check_id:
-        wanted.append(f"{CHECK_LABEL}={check_id}")
     return {"label": wanted}
 
 
 def cleanup(
     run_id: str | None = None,
-    check_id: str | None = None,
-    client: docker.DockerClient | None = None,
     checks: Collection[str] | None = None,
+    client: docker.DockerClient | None = None,
 ) -> Cleaned:
-    """Remove the grader's containers, networks and images (of one run, one check or the
-    run's `checks`, or all): each kind listed once, whatever the number of checks."""
+    """Remove the grader's containers, networks and images (of one run, or of the run's
+    `checks`, or all): each kind listed once, whatever the number of checks."""
     owned = client is None
     client = client or connect()
-    filters = _filters(run_id, check_id)
+    filters = _filters(run_id)
 
     def of_checks(found: list[Any]) -> list[Any]:
         if checks is None:

@@ -36,8 +36,8 @@ from grader import secretscan
 
 KEY_SUFFIXES = (".pem", ".key", ".crt")
 SCAN_FORMAT = "layer-scan-1"  # part of every cache entry's name: change it with the rules
-V1_LAYER = re.compile(r"([0-9a-f]{64})/layer\.tar")  # the legacy format's layer, by v1 id
-OCI_BLOB = re.compile(r"blobs/sha256/([0-9a-f]{64})")  # the OCI format's blob, by digest
+# A layer's name in a saved image: the legacy format's `<v1 id>/layer.tar`, the OCI's blob.
+LAYER_NAME = re.compile(r"(?P<v1>[0-9a-f]{64})/layer\.tar|blobs/sha256/(?P<blob>[0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -70,21 +70,21 @@ class LayerCache:
     def diff_id_of(self, member: str) -> str | None:
         """The diff id of a saved image's layer, by its name in the stream, if known: learnt
         before (a legacy v1 id, a compressed blob's digest), else an OCI blob's digest."""
-        name = V1_LAYER.fullmatch(member) or OCI_BLOB.fullmatch(member)
+        name = LAYER_NAME.fullmatch(member)
         if name is None:
             return None
         with contextlib.suppress(OSError):
-            text = (self.names / name[1]).read_text(encoding="utf-8").strip()
-            if re.fullmatch(r"sha256:[0-9a-f]{64}", text):
-                return text
-        return f"sha256:{name[1]}" if OCI_BLOB.fullmatch(member) else None
+            text = (self.names / (name["v1"] or name["blob"])).read_text(encoding="utf-8")
+            if re.fullmatch(r"sha256:[0-9a-f]{64}", text.strip()):
+                return text.strip()
+        return f"sha256:{name['blob']}" if name["blob"] else None
 
     def name(self, member: str, diff_id: str) -> None:
         """Remember the diff id a layer's name stands for, learnt by hashing its content
         (an uncompressed OCI blob's digest is its diff id: nothing to learn)."""
-        name = V1_LAYER.fullmatch(member) or OCI_BLOB.fullmatch(member)
-        if name is not None and diff_id != f"sha256:{name[1]}":
-            _write(self.names, name[1], diff_id)
+        name = LAYER_NAME.fullmatch(member)
+        if name is not None and diff_id != f"sha256:{name['blob']}":
+            _write(self.names, name["v1"] or name["blob"], diff_id)
 
     def get(self, diff_id: str) -> list[str] | None:
         try:

@@ -181,7 +181,7 @@ def test_cleanup_removes_what_a_killed_check_left(tmp_path: Path) -> None:
     eng.keep(box.id)
     eng.close()  # a kept container survives its engine, as a started service does
     assert docker_client().containers.get(box.id).status == "running"
-    assert cleanup(run_id=run_id, check_id="other.check").containers == 0
+    assert cleanup(run_id=run_id, checks={"other.check"}).containers == 0
     assert cleanup(run_id=run_id, checks={"other.check", "service.health"}).containers == 0
     assert docker_client().containers.get(box.id).status == "running"
     assert cleanup(run_id=run_id, checks={"other.check", "service.starts"}).containers == 1
