@@ -143,15 +143,22 @@ def make_class(work: Path, teams: int, env: dict[str, str]) -> dict[str, str]:
 
 @dataclass
 class Load:
-    """The machine's 1-minute load average, sampled while a run goes on."""
+    """The machine's 1-minute load average, and how busy its cores were (from /proc/stat),
+    sampled while a run goes on: idle cores mean a run waited (a download, a lock), busy
+    ones that only less work makes it faster."""
 
     samples: list[float] = field(default_factory=list)
+    busy: list[tuple[float, float]] = field(default_factory=list)  # (busy, total) per sample
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> Load:
         def sample() -> None:
+            last = cpu_times()
             while not self._stop.wait(5):
                 self.samples.append(os.getloadavg()[0])
+                now = cpu_times()
+                self.busy.append((now[0] - last[0], now[1] - last[1]))
+                last = now
 
         self._thread = threading.Thread(target=sample, daemon=True)
         self._thread.start()
@@ -163,7 +170,25 @@ class Load:
 
     def __str__(self) -> str:
         s = self.samples or [os.getloadavg()[0]]
-        return f"load avg min {min(s):.1f} / mean {sum(s) / len(s):.1f} / max {max(s):.1f}"
+        text = f"load avg min {min(s):.1f} / mean {sum(s) / len(s):.1f} / max {max(s):.1f}"
+        if self.busy:
+            text += f"; cores busy {share(self.busy):.0%}, first minute {share(self.busy[:12]):.0%}"
+        return text
+
+
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores since boot, from the first line of /proc/stat."""
+    try:
+        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:8]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def share(samples: list[tuple[float, float]]) -> float:
+    total = sum(t for _, t in samples)
+    return sum(b for b, _ in samples) / total if total else 0.0
 
 
 def engine_images() -> set[str]:
