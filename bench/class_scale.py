@@ -25,6 +25,7 @@ Needs a Docker engine (make docker). Takes a while: the cold runs are what it me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -152,6 +153,8 @@ class Load:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> Load:
+        self._start = split_cpu()
+
         def sample() -> None:
             last = cpu_times()
             while not self._stop.wait(5):
@@ -167,13 +170,50 @@ class Load:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        end = split_cpu()
+        self.split = {k: end[k] - self._start[k] for k in end}
 
     def __str__(self) -> str:
         s = self.samples or [os.getloadavg()[0]]
         text = f"load avg min {min(s):.1f} / mean {sum(s) / len(s):.1f} / max {max(s):.1f}"
         if self.busy:
             text += f"; cores busy {share(self.busy):.0%}, first minute {share(self.busy[:12]):.0%}"
+        split = getattr(self, "split", {})
+        if split.get("all"):
+            parts = ", ".join(f"{k} {v:.0f}" for k, v in split.items() if k != "all")
+            text += f"; CPU seconds {split['all']:.0f}: {parts}"
         return text
+
+
+ENGINE = ("dockerd", "containerd")  # the engine's own daemons (not the containers' shims)
+CONTAINERS = "/sys/fs/cgroup/cpuacct/docker/cpuacct.usage"  # cgroup v1, cgroupfs driver
+
+
+def split_cpu() -> dict[str, float]:
+    """CPU seconds used since boot: by every process, by the engine's containers (their
+    parent cgroup, where the machine shows it: 0 otherwise) and by the engine's daemons;
+    the rest is the grader, its git and its host tools."""
+    tick = os.sysconf("SC_CLK_TCK")
+    busy, _ = cpu_times()
+    containers = 0.0
+    with contextlib.suppress(OSError, ValueError):
+        containers = int(Path(CONTAINERS).read_text()) / 1e9
+    engine = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if name in ENGINE:
+            fields = rest.split()
+            engine += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return {
+        "all": busy / tick,
+        "containers": containers,
+        "engine": engine,
+        "grader and host": busy / tick - containers - engine,
+    }
 
 
 def cpu_times() -> tuple[float, float]:
