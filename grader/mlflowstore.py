@@ -19,6 +19,7 @@ MLflow is imported lazily: importing it takes seconds, and the registry imports 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ import yaml
 from grader import fs
 from grader.errors import CheckError
 from grader.manifest import Tracking
+from grader.target import cache_dir
 
 FINISHED = "FINISHED"
 WINDOWS_PATH = re.compile(r"^/?[A-Za-z]:[\\/]")
@@ -270,6 +272,41 @@ def _restore_empty_dirs(root: Path) -> None:
         if meta.parent.parent.name not in (".trash", "models") and meta.parent.name != "models":
             for name in RUN_DIRS:
                 (meta.parent / name).mkdir(exist_ok=True)
+
+
+def warm() -> None:
+    """Do MLflow's and SQLAlchemy's one-time set-up in this process (their lazy imports, the
+    ORM's mappers, the schema check): done before the checks' processes fork, each check
+    opens its store in 0.2 s instead of 0.7. It opens a copy of an empty store made once
+    per MLflow version in the grader's cache (making one takes over a second)."""
+    from mlflow.version import VERSION
+
+    empty = cache_dir() / "mlflow" / f"empty-{VERSION}.db"
+    scratch = Path(tempfile.mkdtemp(prefix="grader-mlflow-warm-"))
+    quiet = logging.getLogger("mlflow")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # not "Creating initial MLflow database tables..."
+    try:
+        with _environment(""):
+            if not empty.is_file():
+                made = scratch / "made.db"
+                _probe_uri(f"sqlite:///{made}")
+                empty.parent.mkdir(parents=True, exist_ok=True)
+                partial = empty.with_name(f"{empty.name}.{os.getpid()}.partial")
+                shutil.copyfile(made, partial)
+                partial.replace(empty)  # a concurrent grader sees it whole
+            copy = scratch / "warm.db"
+            shutil.copyfile(empty, copy)
+            _probe_uri(f"sqlite:///{copy}")
+    finally:
+        quiet.setLevel(level)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _probe_uri(uri: str) -> None:
+    client = _client(uri)
+    client.search_experiments(max_results=1)
+    client.search_registered_models(max_results=1)
 
 
 def _client(uri: str) -> Any:

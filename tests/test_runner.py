@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from grader import hostport, locks, runner
+from grader import hostport, locks, mlflowstore, runner
 from grader.checks.base import (
     CheckDef,
     Context,
@@ -61,6 +64,12 @@ def cannot_judge(ctx: Context, params: NoParams) -> Outcome:
     raise CheckError("tracking server unreachable")
 
 
+def frozen(ctx: Context, params: NoParams) -> Outcome:
+    """Passes when what the check inherited is out of its garbage collections."""
+    count = gc.get_freeze_count()
+    return passed(f"{count} frozen") if count > 0 else failed("nothing frozen")
+
+
 def sleepy(ctx: Context, params: SleepParams) -> Outcome:
     """Sleeps."""
     time.sleep(params.seconds)
@@ -75,6 +84,7 @@ def _test_checks(monkeypatch: pytest.MonkeyPatch) -> None:
         "t.bad": bad,
         "t.crash": crash,
         "t.cannot": cannot_judge,
+        "t.frozen": frozen,
     }.items():
         monkeypatch.setitem(REGISTRY, name, CheckDef(func, NoParams, timeout=10))
     monkeypatch.setitem(REGISTRY, "t.sleep", CheckDef(sleepy, SleepParams, timeout=10))
@@ -254,6 +264,50 @@ def test_preload_modules_are_those_of_the_rubrics_families(tmp_path: Path) -> No
     ]
     assert preload_modules(rubric.checks[2:]) == ["bashlex"]  # the ci family reads scripts
     assert preload_modules(rubric.checks[1:2]) == ["detect_secrets.core.scan"]
+
+
+def test_tracking_checks_warm_mlflow_once_before_forking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tracking family's one-time MLflow set-up runs in the parent, on a copy of an
+    empty store kept in the grader's cache: made once, reused, nothing left in temp."""
+    from mlflow import MlflowClient
+    from mlflow.version import VERSION
+
+    cache, scratch = tmp_path / "cache", tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("GRADER_CACHE", str(cache))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    rubric = _rubric(tmp_path, "  - {id: runs, check: tracking.runs, points: 1}\n")
+    runner._preload(rubric.checks)
+    empty = cache / "mlflow" / f"empty-{VERSION}.db"
+    names = [e.name for e in MlflowClient(f"sqlite:///{empty}").search_experiments()]
+    assert names == ["Default"]  # a real store of this MLflow version
+    made = empty.stat().st_mtime_ns
+    runner._preload(rubric.checks)
+    assert empty.stat().st_mtime_ns == made
+    assert list(scratch.iterdir()) == []
+    assert sorted(p.name for p in empty.parent.iterdir()) == [empty.name]
+
+
+def test_a_failing_warm_up_costs_only_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    check = "  - {id: runs, check: tracking.runs, points: 1}\n"
+    (tmp_path / "cache").mkdir()
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
+    warmed = _run(tmp_path, check)["runs"]
+    shutil.rmtree(tmp_path / "cache" / "mlflow")
+    (tmp_path / "cache" / "mlflow").write_text("a file where the warm-up keeps its store")
+    with pytest.raises((FileExistsError, NotADirectoryError)):
+        mlflowstore.warm()
+    cold = _run(tmp_path, check)["runs"]
+    assert (cold.status, cold.message) == (warmed.status, warmed.message)
+
+
+def test_the_parent_heap_is_frozen_only_while_checks_fork(tmp_path: Path) -> None:
+    assert gc.get_freeze_count() == 0
+    results = _run(tmp_path, "  - {id: frozen, check: t.frozen, points: 1}\n")
+    assert results["frozen"].status == "passed", results["frozen"].message
+    assert gc.get_freeze_count() == 0  # the grader's own collections see it all again
 
 
 # without a container engine (Gradescope) ---------------------------------------------------

@@ -191,6 +191,7 @@ class CheckDef(Generic[P]):
     `provides`: the values its outcome hands the checks that need it; `requires`: the
     values it reads, which a check in its `needs` (directly or through theirs) must provide.
     `preload`: heavy modules it imports, loaded once before the checks' processes fork;
+    `warm`: a one-time set-up those modules do on first use, done once before forking too;
     `http`: it makes HTTP(S) calls (the TLS context is built once, before forking).
     """
 
@@ -203,6 +204,7 @@ class CheckDef(Generic[P]):
     provides: frozenset[Key] = frozenset()
     requires: frozenset[Key] = frozenset()
     preload: tuple[str, ...] = ()
+    warm: Callable[[], None] | None = None
     http: bool = False
 
     @property

@@ -35,6 +35,7 @@ from grader.checks import (
     tracking,
 )
 from grader.checks.base import CheckDef, Key, NoParams
+from grader.mlflowstore import warm as warm_store
 
 IMAGE: frozenset[Key] = frozenset({"image"})
 URL: frozenset[Key] = frozenset({"service_url"})
@@ -166,7 +167,7 @@ CHECKS: dict[str, CheckDef[Any]] = {
 
 # What every check of a family shares: the heavy modules it imports, and HTTP(S) calls.
 FAMILIES: dict[str, dict[str, Any]] = {
-    "tracking": {"preload": ("mlflow", "mlflow.tracking"), "http": True},
+    "tracking": {"preload": ("mlflow", "mlflow.tracking"), "warm": warm_store, "http": True},
     "container": {"http": True},
     "service": {"http": True},
     "ci": {"preload": ("bashlex",), "http": True},
