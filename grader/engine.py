@@ -24,7 +24,7 @@ from docker.types import LogConfig
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import ReadTimeout
 
-from grader import hostport, web
+from grader import NO_TELEMETRY, hostport, web
 from grader.engineimages import LOG_LIMIT, Images, slug
 from grader.engineruns import (
     connect,
@@ -198,7 +198,8 @@ class Engine(Images):
             command,
             name=name,
             labels=self.labels,
-            environment=dict(env or {}),  # only what the manifest or check sets
+            # What the manifest or check sets; telemetry off unless they say otherwise.
+            environment={**NO_TELEMETRY, **(env or {})},
             mem_limit=limits.memory,
             memswap_limit=limits.memory,
             nano_cpus=int(limits.cpus * 1e9),

@@ -109,6 +109,21 @@ def test_a_check_without_an_engine_is_an_error_not_a_crash(
         container.non_root(ctx, NoParams())
 
 
+def test_the_grader_process_turns_mlflow_telemetry_off() -> None:
+    """MLflow calls its telemetry servers when a run starts, unless it sees CI or a test
+    (what this suite's own environment shows it): the grader's processes turn it off."""
+    ci = {"CI", "GITHUB_ACTIONS", "PYTEST_CURRENT_TEST", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"}
+    env = {k: v for k, v in os.environ.items() if k not in ci}
+    probe = "from mlflow.telemetry.utils import is_telemetry_disabled as off; print(off())"
+    seen = {}
+    for first in ("", "import grader; "):
+        done = subprocess.run(
+            [sys.executable, "-c", first + probe], env=env, capture_output=True, text=True
+        )
+        seen[first] = done.stdout.strip() or done.stderr[-500:]
+    assert seen == {"": "False", "import grader; ": "True"}
+
+
 # run limits -----------------------------------------------------------------------------
 
 
@@ -118,12 +133,16 @@ def test_run_drops_privileges_and_passes_no_host_environment(
 ) -> None:
     monkeypatch.setenv("GRADER_TEST_SECRET", "hunter2")
     script = "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; env; cat /sys/class/net/*/address"
-    result = engine.run(IMAGE, ["sh", "-c", script], env={"MODE": "test"}, timeout=30)
+    env = {"MODE": "test", "DO_NOT_TRACK": "0"}
+    result = engine.run(IMAGE, ["sh", "-c", script], env=env, timeout=30)
     assert result.exit_code == 0, result.output
     assert "CapEff:\t0000000000000000" in result.output
     assert "NoNewPrivs:\t1" in result.output
     assert "MODE=test" in result.output
     assert "hunter2" not in result.output
+    # No usage telemetry from what runs inside, unless the check or manifest says otherwise.
+    assert "MLFLOW_DISABLE_TELEMETRY=true" in result.output
+    assert "DO_NOT_TRACK=0" in result.output
     # network "none": only the loopback interface exists
     assert result.output.strip().endswith("00:00:00:00:00:00")
 

@@ -63,11 +63,12 @@ def base_python() -> str:
 def clean_env(venv_dir: Path | None = None, **extra: str) -> dict[str, str]:
     """Environment for commands in a generated repo: no kit venv, no CI-only settings."""
     # MLflow settings of the kit's own process (its tests set them) must not leak into the
-    # generated repo, whose store is its own mlflow.db.
+    # generated repo, whose store is its own mlflow.db; telemetry stays off (grader/__init__).
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"VIRTUAL_ENV", "PYTHONPATH"} and not k.startswith("MLFLOW_")
+        if k not in {"VIRTUAL_ENV", "PYTHONPATH"}
+        and (not k.startswith("MLFLOW_") or k == "MLFLOW_DISABLE_TELEMETRY")
     }
     if venv_dir is not None:
         env["PATH"] = f"{venv_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"

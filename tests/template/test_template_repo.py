@@ -45,6 +45,15 @@ def test_make_lint_passes(generated: dict[str, Path], team_venv: Path, task: str
     assert "Failed" not in done.stdout
 
 
+def test_make_turns_mlflow_telemetry_off_unless_asked(generated: dict[str, Path]) -> None:
+    repo = generated["classification"]
+    show = ["make", "-s", "--eval", "show: ; @echo $$MLFLOW_DISABLE_TELEMETRY", "show"]
+    unset = {k: v for k, v in clean_env().items() if k != "MLFLOW_DISABLE_TELEMETRY"}
+    assert run(show, cwd=repo, env=unset).stdout.strip() == "true"
+    asked = clean_env(MLFLOW_DISABLE_TELEMETRY="false")
+    assert run(show, cwd=repo, env=asked).stdout.strip() == "false"
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_make_test_passes_the_coverage_gate(
     generated: dict[str, Path], team_venv: Path, task: str
