@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import docker
@@ -355,6 +357,15 @@ class Engine(Images):
             return {"Status": "dead", "ExitCode": None}
         state: dict[str, Any] = attrs.get("State", {})
         return state
+
+    def seconds_running(self, container_id: str) -> float:
+        """Seconds since the container started (0 if the engine does not say)."""
+        started = str(self._state(container_id).get("StartedAt") or "")
+        try:  # RFC 3339 with nanoseconds: Python reads microseconds
+            when = datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", started))
+        except ValueError:
+            return 0.0
+        return max(0.0, (datetime.now(UTC) - when).total_seconds())
 
     def container_running(self, container_id: str) -> bool:
         return self._state(container_id).get("Status") == "running"

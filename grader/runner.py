@@ -73,8 +73,8 @@ def service_lane(checks: Iterable[ResolvedCheck]) -> set[str]:
     """Ids of the checks that use the team's service port or its running service: the ones
     that start it (`listens`) and every check that needs one of those, through `needs`.
 
-    They run one at a time, in rubric order, as they always have: one port, one service,
-    and no check's requests mixed into another's measurements.
+    They run one at a time (in rubric order, the service's starter first): one port, one
+    service, and no check's requests mixed into another's measurements.
     """
     return _with_dependents(checks, lambda c: REGISTRY[c.check].listens)
 
@@ -116,7 +116,8 @@ def run_rubric(
     """Grade every selected check; a check never stops the others.
 
     Up to `slots` checks run at once, each as soon as everything it `needs` has a result;
-    the service lane runs one at a time in rubric order, and an `exclusive` check (one that
+    the service lane runs one at a time in rubric order (the check that starts the service
+    first: `_lane_order`), and an `exclusive` check (one that
     measures time) runs alone. Results, and the order `on_result` sees them in, are the
     rubric's order whatever the order they finish in.
 
@@ -205,6 +206,7 @@ class _Plan:
     def __post_init__(self) -> None:
         self.pending = list(self.selected)
         self.ids = {c.id for c in self.selected}
+        self.lane_order = _lane_order([c for c in self.selected if c.id in self.lane])
 
     def startable(self, staff: set[str], left_out: set[str]) -> list[ResolvedCheck]:
         """The checks to start now, in rubric order; those that need no process (staff,
@@ -236,11 +238,9 @@ class _Plan:
         if REGISTRY[check.check].exclusive and busy:
             return False
         if check.id in self.lane:
-            # The lane: one at a time, and none before an earlier one of the rubric.
-            earlier = self.selected[: self.selected.index(check)]
-            if any(c.id in self.lane for c in busy) or any(
-                c.id in self.lane and c in self.pending for c in earlier
-            ):
+            # The lane: one at a time, and none before an earlier one of its order.
+            earlier = self.lane_order[: self.lane_order.index(check)]
+            if any(c.id in self.lane for c in busy) or any(c in self.pending for c in earlier):
                 return False
         if REGISTRY[check.check].listens and not self._port(check):
             return False  # tried before the core: a run waiting for the port holds none
@@ -266,6 +266,17 @@ class _Plan:
         self.claim_port = None
         self.waited[check.id] = now - self.wanted_port
         return True
+
+
+def _lane_order(lane: list[ResolvedCheck]) -> list[ResolvedCheck]:
+    """The lane's checks in rubric order, but the one that starts the team's service first
+    where nothing it needs comes after it: the others (a HEALTHCHECK that would otherwise
+    start a container of its own) then find the service running. Reports keep rubric order."""
+    first = sorted(lane, key=lambda c: "service_container" not in REGISTRY[c.check].provides)
+    place = {c.id: index for index, c in enumerate(first)}
+    if all(place.get(need, -1) < place[c.id] for c in first for need in c.needs):
+        return first
+    return lane
 
 
 SKIPPED_HERE = "not graded in this run (--skip)"

@@ -27,7 +27,7 @@ from grader.checks.base import (
     failed,
     passed,
 )
-from grader.checks.registry import REGISTRY
+from grader.checks.registry import REGISTRY, SERVICE
 from grader.errors import CheckError
 from grader.results import CheckResult
 from grader.rubric import Rubric, load_rubric, rubric_path
@@ -488,6 +488,40 @@ def test_independent_checks_run_at_once_and_report_in_rubric_order(tmp_path: Pat
     # `late` (needs only the suite) ran beside the lane; the latency measure ran alone.
     assert any(overlap(ran["late"], ran[c]) for c in lane[:-1])
     assert not any(overlap(ran["latency"], span) for c, span in ran.items() if c != "latency")
+
+
+STARTER_FIRST = (
+    "  - {id: build, check: t.probe, points: 1, params: {seconds: 0.1}}\n"
+    "  - {id: probe-port, check: t.listen, points: 1, needs: [build], params: {seconds: 0.2}}\n"
+    "  - {id: starts, check: t.starter, points: 1, needs: [build], params: {seconds: 0.2}}\n"
+    "  - {id: health, check: t.probe, points: 1, needs: [starts], params: {seconds: 0.2}}\n"
+)
+
+
+@pytest.mark.usefixtures("_timing_checks")
+def test_the_check_that_starts_the_service_goes_first_in_the_lane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lane check that needs only the image (a HEALTHCHECK) runs after the service's
+    starter, so it finds the service running; reports keep the rubric's order."""
+    starter = CheckDef(probe, SleepParams, timeout=10, listens=True, provides=SERVICE)
+    monkeypatch.setitem(REGISTRY, "t.starter", starter)
+    results, seen = _run_with(tmp_path, STARTER_FIRST, slots=3)
+    assert seen == [r.id for r in results] == ["build", "probe-port", "starts", "health"]
+    ran = intervals(tmp_path)
+    assert ran["starts"][1] <= ran["probe-port"][0]
+    assert ran["probe-port"][1] <= ran["health"][0]
+    # A starter that needs the other lane check keeps the rubric's order (no deadlock).
+    (tmp_path / "ran.log").unlink()
+    needing = STARTER_FIRST.replace(
+        "needs: [build], params: {seconds: 0.2}}\n  - {id: health",
+        "needs: [probe-port], params: {seconds: 0.2}}\n  - {id: health",
+    )
+    assert needing != STARTER_FIRST
+    results, _ = _run_with(tmp_path, needing, slots=3)
+    assert all(r.status == "passed" for r in results), [r.message for r in results]
+    ran = intervals(tmp_path)
+    assert ran["probe-port"][1] <= ran["starts"][0]
 
 
 @pytest.mark.usefixtures("_timing_checks")

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -212,8 +213,11 @@ def healthcheck(ctx: Context, params: HealthcheckParams) -> Outcome:
         health = engine.wait_healthy(
             handle, health_path=None, timeout=params.seconds, docker_health=True
         )
+        if not handle.port and health.healthy:  # service.starts' container: since it started
+            health = replace(health, seconds=engine.seconds_running(handle.container_id))
         evidence = {
             "healthcheck": test,
+            "container": "its own" if handle.port else "the service service.starts started",
             "seconds": round(health.seconds, 1),
             "detail": health.reason,
         }

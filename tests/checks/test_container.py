@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from grader import layerscan
-from grader.checks import container, containerbuild
+from grader.checks import container, containerbuild, service
 from grader.checks.base import Context, NoParams, Outcome
 from grader.engine import Engine
 from grader.engineruns import cleanup
@@ -157,6 +158,26 @@ def test_healthcheck_turns_healthy(good_ctx: Context) -> None:
     outcome = container.healthcheck(good_ctx, container.HealthcheckParams(seconds=30))
     assert outcome.status == "passed", outcome.message
     assert outcome.message.startswith("HEALTHCHECK healthy after")
+
+
+def test_healthcheck_judges_the_service_service_starts_left_running(good_ctx: Context) -> None:
+    """After service.starts (the lane runs it first), no second container: Docker's verdict
+    on the running one, timed from when that container started."""
+    started = service.starts(good_ctx, service.StartsParams())
+    assert started.status == "passed", started.message
+    ctx = dataclasses.replace(good_ctx, provided=good_ctx.provided.merged(started.provides))
+    container_id = started.provides.service_container
+    assert container_id
+    time.sleep(1.5)
+    with Engine(run_id=ctx.settings.run_id) as engine:
+        before = engine.client.containers.list(all=True)
+        outcome = container.healthcheck(ctx, container.HealthcheckParams(seconds=30))
+        after = engine.client.containers.list(all=True)
+        engine.remove_container(container_id)
+    assert outcome.status == "passed", outcome.message
+    assert outcome.evidence["container"] == "the service service.starts started"
+    assert outcome.evidence["seconds"] >= 1.5  # since the container started, not the check
+    assert {c.id for c in after} == {c.id for c in before}  # only the probe's, and it is gone
 
 
 def test_healthcheck_fails_when_not_declared(variant: Variant) -> None:
