@@ -150,6 +150,7 @@ class Load:
 
     samples: list[float] = field(default_factory=list)
     busy: list[tuple[float, float]] = field(default_factory=list)  # (busy, total) per sample
+    split: dict[str, float] = field(default_factory=dict)  # CPU seconds, by whom (split_cpu)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> Load:
@@ -178,10 +179,9 @@ class Load:
         text = f"load avg min {min(s):.1f} / mean {sum(s) / len(s):.1f} / max {max(s):.1f}"
         if self.busy:
             text += f"; cores busy {share(self.busy):.0%}, first minute {share(self.busy[:12]):.0%}"
-        split = getattr(self, "split", {})
-        if split.get("all"):
-            parts = ", ".join(f"{k} {v:.0f}" for k, v in split.items() if k != "all")
-            text += f"; CPU seconds {split['all']:.0f}: {parts}"
+        if self.split.get("all"):
+            parts = ", ".join(f"{k} {v:.0f}" for k, v in self.split.items() if k != "all")
+            text += f"; CPU seconds {self.split['all']:.0f}: {parts}"
         return text
 
 

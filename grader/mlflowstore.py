@@ -289,12 +289,11 @@ def warm() -> None:
     try:
         with _environment(""):
             if not empty.is_file():
-                made = scratch / "made.db"
-                _probe_uri(f"sqlite:///{made}")
                 empty.parent.mkdir(parents=True, exist_ok=True)
-                partial = empty.with_name(f"{empty.name}.{os.getpid()}.partial")
-                shutil.copyfile(made, partial)
-                partial.replace(empty)  # a concurrent grader sees it whole
+                with tempfile.TemporaryDirectory(dir=empty.parent) as making:
+                    made = Path(making) / empty.name
+                    _probe_uri(f"sqlite:///{made}")
+                    made.replace(empty)  # made beside it: a concurrent grader sees it whole
             copy = scratch / "warm.db"
             shutil.copyfile(empty, copy)
             _probe_uri(f"sqlite:///{copy}")
