@@ -84,6 +84,23 @@ def lock_view(text: str) -> bytes | None:
     return json.dumps(view, sort_keys=True, default=str).encode()
 
 
+def locked_versions(text: str) -> dict[str, set[str]]:
+    """Every version a uv.lock pins of each package, by canonical name (a lock may pin two
+    versions of one package, for different Pythons or platforms); empty when it is not
+    valid TOML."""
+    try:
+        packages = tomllib.loads(text).get("package")
+    except tomllib.TOMLDecodeError:
+        return {}
+    found: dict[str, set[str]] = {}
+    for package in packages if isinstance(packages, list) else ():
+        name = package.get("name") if isinstance(package, dict) else None
+        pinned = package.get("version") if isinstance(package, dict) else None
+        if isinstance(name, str) and isinstance(pinned, str):
+            found.setdefault(canonical_name(name), set()).add(pinned)
+    return found
+
+
 def _is_checkout(package: Any) -> bool:
     source = package.get("source") if isinstance(package, dict) else None
     return isinstance(source, dict) and any(source.get(k) == "." for k in ("editable", "virtual"))

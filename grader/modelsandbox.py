@@ -3,9 +3,18 @@
 Loading a model unpickles it, and unpickling runs whatever code the pickle names: it never
 happens on the grader's host. The host only copies the model's files (plain file copies,
 nothing is deserialized) next to the records to predict and a small script; the container
-installs MLflow and the model's own requirements with network, then predicts without it.
-That install is cached (grader/envcache.py), keyed by the MLflow version and the model's
-requirement files: the model's own files are copied in fresh on every run.
+predicts without network, in one of two environments:
+
+- the team's project environment (the dependencies `tests.run` installs from its uv.lock,
+  without the project itself), when the model was saved by that Python and the lock pins
+  every package of the model's requirements.txt at a version it allows: teams log models
+  from that environment, so it is usually exactly what the model needs. The container
+  checks the installed versions first; if one does not fit, the model's own environment
+  is used instead;
+- else the model's own: MLflow and the model's requirements, installed with network.
+
+Both installs are cached (grader/envcache.py); the model's own files are copied in fresh
+on every run.
 """
 
 from __future__ import annotations
@@ -14,15 +23,17 @@ import json
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from packaging.requirements import InvalidRequirement, Requirement
 
+from grader import depset, fs
 from grader.envcache import EnvCache
-from grader.sandbox import run_in_sandbox
+from grader.sandbox import SandboxResult, cached_environment, run_in_sandbox
 from grader.sandboxtools import pip_install
 from grader.text import tail
 
@@ -76,6 +87,50 @@ with open("predictions.json", "w") as handle:
 """
 
 
+UNFIT = 214  # what FITS exits with
+# Run before the model loads in the team's project environment: exit UNFIT (and say why)
+# when an installed version does not fit the model's requirements.txt.
+FITS = """\
+import sys
+
+try:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    lines = [line.split("#")[0].strip() for line in open("model/requirements.txt")]
+    wanted = [Requirement(line) for line in lines if line]
+    wanted += [Requirement("pandas")]
+    unfit = []
+    for req in wanted:
+        try:
+            have = version(req.name)
+        except PackageNotFoundError:
+            unfit.append(f"{req.name} is not installed")
+            continue
+        if not req.specifier.contains(have, prereleases=True):
+            unfit.append(f"{req.name} {have} is installed, the model needs {req}")
+except Exception as exc:
+    unfit = [f"{type(exc).__name__}: {exc}"]
+if unfit:
+    print("; ".join(unfit))
+    sys.exit(214)
+"""
+
+
+@dataclass(frozen=True)
+class ProjectEnv:
+    """The team's project environment, where its champion may load: the checkout whose
+    files key it, the image it is installed on, the install and its cache, and the Python
+    version of that image (`X.Y`)."""
+
+    repo: Path
+    image: str
+    python: str
+    setup: str
+    cache: EnvCache
+
+
 @dataclass(frozen=True)
 class Sandboxed:
     image: str = "auto"
@@ -86,6 +141,7 @@ class Sandboxed:
     run_id: str = "local"
     check_id: str = ""
     network_mode: NetworkMode | None = None
+    project: ProjectEnv | None = None  # tried first, with `auto` image and setup
 
 
 @dataclass(frozen=True)
@@ -113,20 +169,22 @@ def predict(
         shutil.copytree(model_dir, work / "model", symlinks=True)
         (work / "records.json").write_text(json.dumps([records, also or {}]), encoding="utf-8")
         (work / "predict.py").write_text(SCRIPT, encoding="utf-8")
-        result = run_in_sandbox(
-            work,
-            ["python", "predict.py"],
-            image=_image(model_dir, box.image),
-            setup=_setup(model_dir, box.setup),
-            cache=_cache(model_dir, box.setup),
-            timeout=box.timeout,
-            setup_timeout=box.setup_timeout,
-            memory=box.memory,
-            collect=[OUTPUT],
-            run_id=box.run_id,
-            check_id=box.check_id,
-            network_mode=box.network_mode,
-        )
+        result = _in_project(work, box) if project_fits(model_dir, box) else None
+        if result is None:
+            result = run_in_sandbox(
+                work,
+                ["python", "predict.py"],
+                image=_image(model_dir, box.image),
+                setup=_setup(model_dir, box.setup),
+                cache=_cache(model_dir, box.setup),
+                timeout=box.timeout,
+                setup_timeout=box.setup_timeout,
+                memory=box.memory,
+                collect=[OUTPUT],
+                run_id=box.run_id,
+                check_id=box.check_id,
+                network_mode=box.network_mode,
+            )
     if not result.ok or OUTPUT not in result.files:
         what = "installing its requirements" if result.setup_failed else "loading or predicting"
         why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
@@ -143,16 +201,94 @@ def predict(
     return Predictions(output["predictions"], result.environment, kept)
 
 
-def _image(model_dir: Path, image: str) -> str:
-    """`auto`: python:X.Y-slim with the Python version that saved the model."""
-    if image != "auto":
-        return image
+def project_fits(model_dir: Path, box: Sandboxed) -> bool:
+    """The champion may load in the team's project environment: `auto` image and setup, the
+    Python version that saved it is the project's, and the project's uv.lock pins every
+    package of the model's requirements.txt (and MLflow, and pandas) at a version each
+    allows. Read from the team's files only: the container checks what is installed."""
+    project = box.project
+    if project is None or (box.image, box.setup) != ("auto", "auto"):
+        return False
+    if _python(model_dir) != project.python or (model_dir / "requirements.txt").is_symlink():
+        return False
+    locked = depset.locked_versions(fs.read_text(project.repo, "uv.lock") or "")
+    try:
+        text = (model_dir / "requirements.txt").read_text(encoding="utf-8")
+        wanted = [_requirement(line) for line in text.splitlines()]
+    except (OSError, UnicodeDecodeError, InvalidRequirement):
+        return False
+    saved = _mlflow_version(model_dir)
+    mlflow = locked.get("mlflow", set()) | locked.get("mlflow-skinny", set())
+    if saved not in mlflow or not locked.get("pandas"):
+        return False
+    return all(_locked_fits(req, locked) for req in wanted if req is not None)
+
+
+def _requirement(line: str) -> Requirement | None:
+    """A requirements.txt line as a plain requirement (None for a blank or a comment); an
+    option line (`-r`, `--index-url`) raises InvalidRequirement, as does anything else."""
+    text = line.split("#")[0].strip()
+    return Requirement(text) if text else None
+
+
+def _locked_fits(req: Requirement, locked: dict[str, set[str]]) -> bool:
+    if req.url or req.marker or req.extras:
+        return False  # not judged from a lock: the model's own environment installs it
+    pinned = locked.get(depset.canonical_name(req.name), set())
+    return bool(pinned) and all(req.specifier.contains(v, prereleases=True) for v in pinned)
+
+
+def _in_project(work: Path, box: Sandboxed) -> SandboxResult | None:
+    """Predict in the team's project environment (installed now if no check has yet); None
+    when it cannot be had or an installed version does not fit (the model's own then)."""
+    project = box.project
+    assert project is not None
+    env = cached_environment(
+        project.repo,
+        image=project.image,
+        setup=project.setup,
+        cache=project.cache,
+        setup_timeout=box.setup_timeout,
+        run_id=box.run_id,
+        check_id=box.check_id,
+        network_mode=box.network_mode,
+    )
+    if not isinstance(env, tuple):
+        return None  # its install failed (tests.run says so) or the cache is off
+    image, environment = env
+    (work / "fits.py").write_text(FITS, encoding="utf-8")
+    result = run_in_sandbox(
+        work,
+        ["sh", "-c", "python fits.py && exec python predict.py"],
+        image=image,
+        timeout=box.timeout,
+        memory=box.memory,
+        collect=[OUTPUT],
+        run_id=box.run_id,
+        check_id=box.check_id,
+        network_mode=box.network_mode,
+    )
+    if result.exit_code == UNFIT and OUTPUT not in result.files:
+        return None
+    return replace(result, environment=f"the team's project environment, {environment}")
+
+
+def _python(model_dir: Path) -> str | None:
+    """The `X.Y` of the Python that saved the model (its python_env.yaml)."""
     try:
         env = yaml.safe_load((model_dir / "python_env.yaml").read_text(encoding="utf-8"))
         found = PYTHON.match(str(env.get("python", "")))
     except (OSError, yaml.YAMLError, AttributeError):
         found = None
-    return f"python:{found.group(1)}-slim" if found else DEFAULT_IMAGE
+    return found.group(1) if found else None
+
+
+def _image(model_dir: Path, image: str) -> str:
+    """`auto`: python:X.Y-slim with the Python version that saved the model."""
+    if image != "auto":
+        return image
+    python = _python(model_dir)
+    return f"python:{python}-slim" if python else DEFAULT_IMAGE
 
 
 def _setup(model_dir: Path, setup: str | None) -> str | None:

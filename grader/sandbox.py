@@ -168,6 +168,39 @@ def run_in_sandbox(
         )
 
 
+def cached_environment(
+    repo: Path,
+    *,
+    image: str,
+    setup: str,
+    cache: EnvCache,
+    setup_timeout: float = 900,
+    memory: str = "2g",
+    run_id: str = "local",
+    check_id: str = "",
+    network_mode: NetworkMode | None = None,
+) -> tuple[str, str] | SandboxResult | None:
+    """The cached environment `setup` installs for `repo` (installed and cached now when it
+    is not yet, exactly as `run_in_sandbox` would): its image id and where it came from, to
+    run another folder's command in (`run_in_sandbox(other, ..., image=id)`); the failed
+    setup's result; None when the cache is switched off. The image holds no repo and no
+    project: only what the setup installed."""
+    if os.environ.get(CACHE_SWITCH, "").strip().lower() == "off":
+        return None
+    limits = Limits(memory=memory)
+    with Engine(run_id=run_id, check_id=check_id, network_mode=network_mode) as engine:
+        _ensure_image(engine, image)
+        steps = _Steps(engine, limits, dict(SANDBOX_ENV), setup_timeout, time.monotonic())
+        bare = replace(cache, refresh=None, offline=None)
+        ready = _prepare(steps, repo, image, setup, bare)
+        if isinstance(ready, SandboxResult):
+            return ready
+        # Kept past this engine even where another grader's image won the tag (two machines
+        # on one engine): it carries the cache label, and `grader clean --cache` removes it.
+        engine.keep(ready.image)
+        return ready.image, ready.environment
+
+
 def _prepare(
     steps: _Steps, repo: Path, image: str, setup: str | None, cache: EnvCache | None
 ) -> _Ready | SandboxResult:

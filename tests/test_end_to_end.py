@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -132,6 +133,18 @@ def test_reference_team_scores_full_automated_points(
     assert expo_result.needs_review == tuple(
         f"{m.id}: manual item not scored" for m in expo_result.manual
     )
+
+
+def test_the_champion_loads_once_in_the_teams_project_environment(
+    expo_result: GradeResult,
+) -> None:
+    """The template's model pins what its lock pins: it loads where the suite ran, and the
+    service is compared with that same load's predictions."""
+    graded = {r.id: r for r in expo_result.checks}
+    where = r"the team's project environment, (installed, now )?cached \(key \w+\)"
+    assert re.search(rf"\({where}\)$", graded["measured"].evidence["how"])
+    served = graded["served-is-champion"].evidence["environment"]
+    assert re.fullmatch(rf"{where}, predicted by measured", served), served
 
 
 def test_each_mutant_loses_exactly_the_checks_it_breaks(

@@ -41,7 +41,11 @@ class EvaluateParams(Tolerance):
         "auto", description="Image the model loads in (`auto`: the Python that saved it)."
     )
     setup: str | None = Field(
-        "auto", description="Install command (`auto`: mlflow-skinny and the model's requirements)."
+        "auto",
+        description=(
+            "Install command (`auto`: the team's project environment when it fits the model, "
+            "else mlflow-skinny and the model's requirements)."
+        ),
     )
     timeout: float = Field(300, gt=0, description="Seconds to load the model and predict.")
     setup_timeout: float = Field(900, gt=0)

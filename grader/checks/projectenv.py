@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from grader import depset, fs
 from grader.checks.base import Context
 from grader.envcache import EnvCache
+from grader.modelsandbox import ProjectEnv
 from grader.sandbox import COLLECT_LIMIT, SandboxResult, run_in_sandbox
 from grader.sandboxtools import UV_INSTALL, pip_install
 from grader.suitereport import OUT_DIR, PLUGIN, PLUGIN_CODE
@@ -89,6 +90,19 @@ def project_sandbox(
         ctx.settings.run_id,
         ctx.check_id,
     )
+
+
+def model_project(ctx: Context) -> ProjectEnv | None:
+    """The team's project environment, for loading its champion (grader/modelsandbox.py):
+    the `auto` install of a project with a uv.lock, cached; None for any other."""
+    box = project_sandbox(ctx)
+    python = SLIM_PYTHON.match(box.image)
+    if box.cache is None or python is None or fs.read_text(ctx.repo, "uv.lock") is None:
+        return None
+    return ProjectEnv(ctx.repo, box.image, python.group(1), box.setup, box.cache)
+
+
+SLIM_PYTHON = re.compile(r"^python:(3\.\d+)-slim$")
 
 
 DEFAULT_IMAGE = "python:3.11-slim"

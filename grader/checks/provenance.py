@@ -15,6 +15,7 @@ from pydantic import Field
 
 from grader import gitrepo, modelsandbox, servicecalls, web
 from grader.checks.base import ChampionExamples, Context, Outcome, Params, failed, passed
+from grader.checks.projectenv import model_project
 from grader.checks.service import tally as service_tally
 from grader.checks.tracking import champion_subject, champion_version, with_store
 from grader.errors import CheckError
@@ -82,7 +83,10 @@ class ConsistencyParams(Params):
     )
     setup: str | None = Field(
         "auto",
-        description="Install command (auto: mlflow-skinny and the model's requirements.txt).",
+        description=(
+            "Install command (auto: the team's project environment when it fits the model, "
+            "else mlflow-skinny and the model's requirements.txt)."
+        ),
     )
     timeout: float = Field(300, gt=0, description="Seconds to load the model and predict.")
     setup_timeout: float = Field(900, gt=0)
@@ -249,6 +253,7 @@ def model_box(ctx: Context, params: ModelBoxParams) -> modelsandbox.Sandboxed:
         run_id=ctx.settings.run_id,
         check_id=ctx.check_id,
         network_mode=ctx.settings.network_mode,
+        project=model_project(ctx),
     )
 
 
