@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -26,14 +27,58 @@ def _path(name: str) -> Path:
 
 @contextlib.contextmanager
 def hold(name: str) -> Iterator[float]:
-    """Hold the lock `name` for the block; yields the seconds spent waiting for it."""
+    """Hold the lock `name` for the block; yields the seconds spent waiting for it. A check
+    that must wait lends its core meanwhile (`lend_core_while_waiting`)."""
     with _path(name).open("a") as handle:
         start = time.monotonic()
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with _core_lent():
+                fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield time.monotonic() - start
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass
+class _Core:
+    handle: TextIO
+    count: int
+
+
+_mine: _Core | None = None  # in a check's process: the core it runs on
+CORE_POLL = 0.2  # seconds between tries for a core when taking one back
+
+
+def lend_core_while_waiting(handle: TextIO, count: int) -> None:
+    """In a check's own process: `handle` is the core it holds (of `count`). While it waits
+    for a lock another grader holds (the install of the environment it needs), the core
+    is free for other checks, and it takes one back before it goes on: a check waiting
+    for another team's install never keeps a core idle."""
+    global _mine
+    _mine = _Core(handle, count)
+
+
+@contextlib.contextmanager
+def _core_lent() -> Iterator[None]:
+    global _mine
+    lent = _mine
+    if lent is None:
+        yield
+        return
+    # The descriptor is the one the runner locked before forking (one open file, shared):
+    # unlocking it here frees the core; the runner's own unlock at the end does nothing.
+    fcntl.flock(lent.handle, fcntl.LOCK_UN)
+    try:
+        yield
+    finally:
+        again = core(lent.count)
+        while again is None:
+            time.sleep(CORE_POLL)
+            again = core(lent.count)
+        _mine = _Core(again, lent.count)  # closed, so freed, when this process ends
 
 
 def attempt(name: str) -> TextIO | None:

@@ -3,8 +3,9 @@
 A forked child per check is what makes the limit real: a check that hangs (a stuck
 subprocess, a socket that never answers) is killed with its whole process group, and
 the run goes on. Independent checks run at the same time, up to a number of slots, each
-holding one of the machine's cores (`locks.core`: graders on one machine share them); the
-checks of the team's service take turns. State passes between checks only through
+holding one of the machine's cores (`locks.core`: graders on one machine share them, and a
+check waiting for another's install lends its core meanwhile); the checks of the team's
+service take turns. State passes between checks only through
 `Outcome.provides`.
 """
 
@@ -154,7 +155,7 @@ def run_rubric(
         while plan.pending or plan.running:
             for check in plan.startable(staff, left_out):
                 waited = plan.waited.pop(check.id, 0.0)
-                plan.running[check.id] = _start(check, ctx, waited)
+                plan.running[check.id] = _start(check, ctx, waited, plan.cores[check.id])
             report()
             poll = POLL if plan.pending else None  # it may be waiting for a core or the port
             for running, kind, payload in _wait(list(plan.running.values()), poll):
@@ -326,12 +327,13 @@ def _blocked(
     return None
 
 
-def _start(check: ResolvedCheck, ctx: Context, waited: float) -> _Running:
+def _start(check: ResolvedCheck, ctx: Context, waited: float, core: TextIO) -> _Running:
     ctx.check_id = check.id  # the child's copy of the context names its check
     mp = get_context("fork")
     receive, send = mp.Pipe(duplex=False)
     definition = REGISTRY[check.check]
-    proc = mp.Process(target=_child, args=(definition.func, ctx, check, send), daemon=True)
+    args = (definition.func, ctx, check, send, core)
+    proc = mp.Process(target=_child, args=args, daemon=True)
     proc.start()
     send.close()
     return _Running(check, proc, receive, time.monotonic(), waited)
@@ -406,10 +408,15 @@ def _finish(
 
 
 def _child(
-    func: Callable[..., Outcome], ctx: Context, check: ResolvedCheck, send: Connection
+    func: Callable[..., Outcome],
+    ctx: Context,
+    check: ResolvedCheck,
+    send: Connection,
+    core: TextIO,
 ) -> None:
     os.setpgid(0, 0)  # its own process group, so a timeout kills what it started too
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and cleans up
+    locks.lend_core_while_waiting(core, check_slots())
     try:
         message: tuple[str, Any] = ("outcome", func(ctx, check.params))
     except Unmet as exc:  # the team's manifest lacks what the check judges

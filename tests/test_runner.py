@@ -598,6 +598,55 @@ def test_checks_wait_for_a_free_core_of_the_machine(
     assert None not in mine  # the run gave back every core it took
 
 
+def waits_for_the_install(ctx: Context, params: NoParams) -> Outcome:
+    """Waits for the lock `env-shared` (another grader's install), then records when it
+    went on, with a core again."""
+    (ctx.repo / "waiting.txt").write_text("")
+    with locks.hold("env-shared") as waited:
+        pass
+    (ctx.repo / "went-on.txt").write_text(str(time.monotonic()))
+    return passed(f"waited {waited:.1f}s")
+
+
+def test_a_check_waiting_for_another_graders_install_lends_its_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One core: the check that waits for the install frees it meanwhile (another grader's
+    check takes it), and goes on only once it has a core again."""
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(runner, "check_slots", lambda: 1)
+    monkeypatch.setitem(REGISTRY, "t.waits", CheckDef(waits_for_the_install, NoParams, timeout=20))
+    install = locks.attempt("env-shared")  # another grader installs the environment
+    assert install is not None
+    seen: dict[str, float] = {}
+
+    def other_grader() -> None:
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "waiting.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the check runs, on the one core
+        while (core := locks.core(1)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen["core taken"] = time.monotonic()
+        assert install is not None
+        locks.release(install)  # the install is done; its check still runs on the core
+        time.sleep(0.6)
+        seen["core freed"] = time.monotonic()
+        if core is not None:
+            locks.release(core)
+        else:
+            seen["never free"] = 1
+
+    helper = threading.Thread(target=other_grader)
+    helper.start()
+    results, _ = _run_with(tmp_path, "  - {id: waits, check: t.waits, points: 1}\n", slots=1)
+    helper.join()
+    assert "never free" not in seen, "the waiting check kept its core"
+    assert [(r.status, r.message.startswith("waited ")) for r in results] == [("passed", True)]
+    went_on = float((tmp_path / "went-on.txt").read_text())
+    assert went_on >= seen["core freed"]  # it took a core back before going on
+    assert locks.core(1) is not None  # and gave it back when it ended
+
+
 @pytest.mark.usefixtures("_timing_checks")
 def test_the_lane_is_done_once_its_last_check_ends_while_others_still_run(
     tmp_path: Path,
