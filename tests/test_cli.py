@@ -213,6 +213,11 @@ def test_only_and_skip_select_checks(make_repo: MakeRepo, rubric: Path, tmp_path
         t["name"].split(":")[0] for t in json.loads((out / "results.json").read_text())["tests"]
     ]
     assert names == ["manifest", "secrets"]
+    # `--check`, as `grader batch` names it, selects the same.
+    again = tmp_path / "again"
+    assert _check(make_repo(team_files()), rubric, again, "--check", "secrets") == 0
+    tests = json.loads((again / "results.json").read_text())["tests"]
+    assert [t["name"].split(":")[0] for t in tests] == ["secrets"]
 
 
 def test_check_dot_writes_under_the_folders_own_name(

@@ -121,7 +121,9 @@ def check(
     ),
     ref: str | None = typer.Option(None, help="Tag, branch or commit to grade."),
     deadline: str | None = typer.Option(None, help="Grade the last commit before this time."),
-    only: list[str] = typer.Option([], help="Grade only these check ids (repeatable)."),
+    only: list[str] = typer.Option(
+        [], "--only", "--check", help="Grade only these check ids (repeatable; as in batch)."
+    ),
     skip: list[str] = typer.Option([], help="Do not grade these check ids (repeatable)."),
     manual: Path | None = typer.Option(None, help="Manual scores (YAML or CSV)."),
     out: Path | None = typer.Option(None, help="Folder for results.json, feedback.md, junit.xml."),
