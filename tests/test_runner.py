@@ -264,6 +264,9 @@ def test_preload_modules_are_those_of_the_rubrics_families(tmp_path: Path) -> No
     ]
     assert preload_modules(rubric.checks[2:]) == ["bashlex"]  # the ci family reads scripts
     assert preload_modules(rubric.checks[1:2]) == ["detect_secrets.core.scan"]
+    measured = _rubric(tmp_path, "  - {id: measured, check: tracking.evaluate, points: 1}\n")
+    # A check's own heavy module (the metric) comes with its family's.
+    assert preload_modules(measured.checks) == ["mlflow", "mlflow.tracking", "sklearn.metrics"]
 
 
 def test_tracking_checks_warm_mlflow_once_before_forking(

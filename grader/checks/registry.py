@@ -137,6 +137,7 @@ CHECKS: dict[str, CheckDef[Any]] = {
         timeout=1500,
         engine=True,
         provides=frozenset({"measured_metric", "champion_examples"}),
+        preload=("sklearn.metrics",),  # the metric itself: a second to import
     ),
     "tracking.consistency": CheckDef(
         provenance.consistency,
@@ -175,10 +176,13 @@ FAMILIES: dict[str, dict[str, Any]] = {
 
 
 def _with_families(checks: dict[str, CheckDef[Any]]) -> dict[str, CheckDef[Any]]:
-    return {
-        name: dataclasses.replace(check, **FAMILIES.get(name.split(".")[0], {}))
-        for name, check in checks.items()
-    }
+    """Each check with its family's settings (a check's own preloads come too)."""
+    found = {}
+    for name, check in checks.items():
+        family = dict(FAMILIES.get(name.split(".")[0], {}))
+        family["preload"] = (*check.preload, *family.get("preload", ()))
+        found[name] = dataclasses.replace(check, **family)
+    return found
 
 
 REGISTRY = _with_families(CHECKS)
