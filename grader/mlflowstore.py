@@ -279,27 +279,43 @@ def warm() -> None:
     ORM's mappers, the schema check): done before the checks' processes fork, each check
     opens its store in 0.2 s instead of 0.7. It opens a copy of an empty store made once
     per MLflow version in the grader's cache (making one takes over a second)."""
+    scratch = Path(tempfile.mkdtemp(prefix="grader-mlflow-warm-"))
+    try:
+        copy = scratch / "warm.db"
+        shutil.copyfile(empty_store(), copy)
+        with _quiet(), _environment(""):
+            _probe_uri(f"sqlite:///{copy}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def empty_store() -> Path:
+    """An empty SQLite store of this MLflow version (its tables made, the Default
+    experiment in it), made once in the grader's cache: a copy opens without MLflow
+    creating its tables, which takes over a second."""
     from mlflow.version import VERSION
 
     empty = cache_dir() / "mlflow" / f"empty-{VERSION}.db"
-    scratch = Path(tempfile.mkdtemp(prefix="grader-mlflow-warm-"))
-    quiet = logging.getLogger("mlflow")
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)  # not "Creating initial MLflow database tables..."
+    if not empty.is_file():
+        empty.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=empty.parent) as making:
+            made = Path(making) / empty.name
+            with _quiet(), _environment(""):
+                _probe_uri(f"sqlite:///{made}")
+            made.replace(empty)  # made beside it: a concurrent grader sees it whole
+    return empty
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Not "Creating initial MLflow database tables..." on the grader's output."""
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     try:
-        with _environment(""):
-            if not empty.is_file():
-                empty.parent.mkdir(parents=True, exist_ok=True)
-                with tempfile.TemporaryDirectory(dir=empty.parent) as making:
-                    made = Path(making) / empty.name
-                    _probe_uri(f"sqlite:///{made}")
-                    made.replace(empty)  # made beside it: a concurrent grader sees it whole
-            copy = scratch / "warm.db"
-            shutil.copyfile(empty, copy)
-            _probe_uri(f"sqlite:///{copy}")
+        yield
     finally:
-        quiet.setLevel(level)
-        shutil.rmtree(scratch, ignore_errors=True)
+        logger.setLevel(level)
 
 
 def _probe_uri(uri: str) -> None:

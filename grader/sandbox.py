@@ -122,6 +122,7 @@ def run_in_sandbox(
     network_mode: NetworkMode | None = None,
     cache: EnvCache | None = None,
     collect_limit: int = COLLECT_LIMIT,
+    files: Mapping[str, bytes] | None = None,
 ) -> SandboxResult:
     """Run `command` (argv list, or a shell string) in a copy of `repo` at /repo.
 
@@ -131,7 +132,8 @@ def run_in_sandbox(
     relative to /repo (or absolute); `files` maps each file found to its bytes. A
     failed setup returns its own exit code and output with `setup_failed` set. With
     `cache`, the setup's result is reused while the key files stay the same (and
-    GRADER_ENV_CACHE is not `off`); `environment` says whether it was.
+    GRADER_ENV_CACHE is not `off`); `environment` says whether it was. `files` (absolute
+    path in the container: bytes) are the grader's own, added for the command only.
     """
     limits = Limits(memory=memory, cpus=cpus, pids=pids)
     full_env = {**SANDBOX_ENV, **(env or {})}
@@ -146,14 +148,14 @@ def run_in_sandbox(
             return ready
         argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
         first = _after_refresh(ready.refresh.offline, argv) if ready.refresh else argv
-        box = _boxed(engine, ready.image, first, limits, network, full_env, ready.repo)
+        box = _boxed(engine, ready.image, first, limits, network, full_env, ready.repo, files)
         done = engine.wait(box, timeout)
         if ready.refresh and _refresh_failed(box, done):
             # Its build backend is not in the environment: refreshed as a step, with network.
             ready = _refreshed(steps, ready, str(ready.refresh.refresh), repo)
             if isinstance(ready, SandboxResult):
                 return ready
-            box = _boxed(engine, ready.image, argv, limits, network, full_env, ready.repo)
+            box = _boxed(engine, ready.image, argv, limits, network, full_env, ready.repo, files)
             done = engine.wait(box, timeout)
         files = _collect(box, collect, collect_limit)
         seconds = time.monotonic() - start
@@ -348,15 +350,30 @@ def _boxed(
     network: str,
     env: dict[str, str],
     repo: Path | None,
+    files: Mapping[str, bytes] | None = None,
 ) -> Container:
-    """A created container with the repo copied in at /repo (when `repo` is given)."""
+    """A created container with the repo copied in at /repo (when `repo` is given), and
+    `files` at their absolute paths."""
     box = engine.create(image, argv, limits=limits, network=network, env=env, working_dir=WORKDIR)
     if repo is not None:
         with tempfile.TemporaryFile() as archive:
             _tar_repo(repo, archive)
             archive.seek(0)
             box.put_archive("/", archive.read())
+    if files:
+        box.put_archive("/", _tar_files(files))
     return box
+
+
+def _tar_files(files: Mapping[str, bytes]) -> bytes:
+    """`files` as a tar rooted at /, owned by root, readable by all (folders made)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
 
 
 def _tar_repo(repo: Path, out: IO[bytes]) -> None:

@@ -18,7 +18,7 @@ import base64
 import re
 import shlex
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,7 @@ class ProjectSandbox:
         env: dict[str, str] | None = None,
         collect: Sequence[str] = (),
         collect_limit: int = COLLECT_LIMIT,
+        files: Mapping[str, bytes] | None = None,
     ) -> SandboxResult:
         return run_in_sandbox(
             repo,
@@ -76,6 +77,7 @@ class ProjectSandbox:
             check_id=self.check_id,
             network_mode=self.network_mode,
             collect_limit=collect_limit,
+            files=files,
         )
 
 

@@ -177,6 +177,8 @@ def test_the_good_team_reproduces_and_measures(trained: Team, mlflow_image: str)
     assert out.evidence["logged"]["run_id"] != out.evidence["reproduced"]["run_id"]
     assert out.evidence["command"] == "python train.py"
     assert out.evidence["seed"] == 7
+    # The sandbox's MLflow is the grader's version: its empty store is copied in.
+    assert out.evidence["store"] == "a copy of the grader's empty store"
 
     # The manifest's examples ride along: the same load of the champion predicts them for
     # tracking.consistency, and a bad one never changes this check's verdict.
@@ -248,6 +250,20 @@ def test_a_metric_logged_on_the_training_rows_fails_evaluate_only(
     [figure] = graded.measures
     assert figure.value == pytest.approx(0.9)
     assert figure.measured  # the grader's own value, not the one the team logged
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_another_mlflow_makes_its_own_store_and_reproduces_as_well(
+    trained: Team, mlflow_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow.version
+
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(mlflow.version, "VERSION", "2.0.0")  # the grader's, not the team's
+    out = reproduce(trained("good"), mlflow_image)
+    assert out.status == "passed", out
+    assert out.evidence["store"] == "made by the training"
 
 
 @pytest.mark.docker
