@@ -170,7 +170,8 @@ def predict(
         (work / "records.json").write_text(json.dumps([records, also or {}]), encoding="utf-8")
         (work / "predict.py").write_text(SCRIPT, encoding="utf-8")
         result = _in_project(work, box) if project_fits(model_dir, box) else None
-        if result is None:
+        unfit = result if isinstance(result, str) else None
+        if not isinstance(result, SandboxResult):
             result = run_in_sandbox(
                 work,
                 ["python", "predict.py"],
@@ -185,6 +186,9 @@ def predict(
                 check_id=box.check_id,
                 network_mode=box.network_mode,
             )
+        if unfit:  # why not the project's environment, for the TA who wonders
+            where = f"{result.environment}; not the team's project environment: {unfit}"
+            result = replace(result, environment=where)
     if not result.ok or OUTPUT not in result.files:
         what = "installing its requirements" if result.setup_failed else "loading or predicting"
         why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
@@ -238,9 +242,10 @@ def _locked_fits(req: Requirement, locked: dict[str, set[str]]) -> bool:
     return bool(pinned) and all(req.specifier.contains(v, prereleases=True) for v in pinned)
 
 
-def _in_project(work: Path, box: Sandboxed) -> SandboxResult | None:
+def _in_project(work: Path, box: Sandboxed) -> SandboxResult | str | None:
     """Predict in the team's project environment (installed now if no check has yet); None
-    when it cannot be had or an installed version does not fit (the model's own then)."""
+    when it cannot be had, what does not fit when an installed version does not (the model's
+    own environment then)."""
     project = box.project
     assert project is not None
     env = cached_environment(
@@ -269,7 +274,7 @@ def _in_project(work: Path, box: Sandboxed) -> SandboxResult | None:
         network_mode=box.network_mode,
     )
     if result.exit_code == UNFIT and OUTPUT not in result.files:
-        return None
+        return tail(result.output.strip(), 300) or "an installed version does not fit"
     return replace(result, environment=f"the team's project environment, {environment}")
 
 

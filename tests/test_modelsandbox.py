@@ -199,9 +199,9 @@ def test_a_project_environment_without_what_the_lock_claims_gives_way(
     work = build_tree(tmp_path / "work", {"records.json": json.dumps([RECORDS, {}])})
     (work / "predict.py").write_text(modelsandbox.SCRIPT)
     shutil.copytree(saved_model, work / "model")
-    assert modelsandbox._in_project(work, box) is None
+    assert modelsandbox._in_project(work, box) == "mlflow is not installed"
     named = work / "model" / "requirements.txt"  # the same environment, a model it fits
     named.write_text(named.read_text().replace("mlflow==", "mlflow-skinny=="))
     done = modelsandbox._in_project(work, box)
-    assert done is not None
+    assert isinstance(done, modelsandbox.SandboxResult)
     assert (done.exit_code, set(done.files)) == (0, {modelsandbox.OUTPUT}), done.output
