@@ -172,20 +172,9 @@ def predict(
         result = _in_project(work, box) if project_fits(model_dir, box) else None
         unfit = result if isinstance(result, str) else None
         if not isinstance(result, SandboxResult):
-            result = run_in_sandbox(
-                work,
-                ["python", "predict.py"],
-                image=_image(model_dir, box.image),
-                setup=_setup(model_dir, box.setup),
-                cache=_cache(model_dir, box.setup),
-                timeout=box.timeout,
-                setup_timeout=box.setup_timeout,
-                memory=box.memory,
-                collect=[OUTPUT],
-                run_id=box.run_id,
-                check_id=box.check_id,
-                network_mode=box.network_mode,
-            )
+            image, setup = _image(model_dir, box.image), _setup(model_dir, box.setup)
+            command = ["python", "predict.py"]
+            result = _predicting(work, command, image, box, setup, _cache(model_dir, box.setup))
         if unfit:  # why not the project's environment, for the TA who wonders
             where = f"{result.environment}; not the team's project environment: {unfit}"
             result = replace(result, environment=where)
@@ -262,20 +251,36 @@ def _in_project(work: Path, box: Sandboxed) -> SandboxResult | str | None:
         return None  # its install failed (tests.run says so) or the cache is off
     image, environment = env
     (work / "fits.py").write_text(FITS, encoding="utf-8")
-    result = run_in_sandbox(
+    command = ["sh", "-c", "python fits.py && exec python predict.py"]
+    result = _predicting(work, command, image, box)
+    if result.exit_code == UNFIT and OUTPUT not in result.files:
+        return tail(result.output.strip(), 300) or "an installed version does not fit"
+    return replace(result, environment=f"the team's project environment, {environment}")
+
+
+def _predicting(
+    work: Path,
+    command: list[str],
+    image: str,
+    box: Sandboxed,
+    setup: str | None = None,
+    cache: EnvCache | None = None,
+) -> SandboxResult:
+    """`command` run in `work` (the model, the records, the scripts) under the box's limits."""
+    return run_in_sandbox(
         work,
-        ["sh", "-c", "python fits.py && exec python predict.py"],
+        command,
         image=image,
+        setup=setup,
+        cache=cache,
         timeout=box.timeout,
+        setup_timeout=box.setup_timeout,
         memory=box.memory,
         collect=[OUTPUT],
         run_id=box.run_id,
         check_id=box.check_id,
         network_mode=box.network_mode,
     )
-    if result.exit_code == UNFIT and OUTPUT not in result.files:
-        return tail(result.output.strip(), 300) or "an installed version does not fit"
-    return replace(result, environment=f"the team's project environment, {environment}")
 
 
 def _python(model_dir: Path) -> str | None:
