@@ -74,10 +74,8 @@ def _core_lent() -> Iterator[None]:
     try:
         yield
     finally:
-        again = core(lent.count)
-        while again is None:
+        while (again := core(lent.count)) is None:
             time.sleep(CORE_POLL)
-            again = core(lent.count)
         _mine = _Core(again, lent.count)  # closed, so freed, when this process ends
 
 

@@ -141,7 +141,7 @@ def run_in_sandbox(
     with Engine(run_id=run_id, check_id=check_id, network_mode=network_mode) as engine:
         _ensure_image(engine, image)
         steps = _Steps(engine, limits, full_env, setup_timeout, start)
-        if os.environ.get(CACHE_SWITCH, "").strip().lower() == "off":
+        if _cache_off():
             cache = None
         ready = _prepare(steps, repo, image, setup, cache)
         if isinstance(ready, SandboxResult):
@@ -187,7 +187,7 @@ def cached_environment(
     run another folder's command in (`run_in_sandbox(other, ..., image=id)`); the failed
     setup's result; None when the cache is switched off. The image holds no repo and no
     project: only what the setup installed."""
-    if os.environ.get(CACHE_SWITCH, "").strip().lower() == "off":
+    if _cache_off():
         return None
     limits = Limits(memory=memory)
     with Engine(run_id=run_id, check_id=check_id, network_mode=network_mode) as engine:
@@ -201,6 +201,10 @@ def cached_environment(
         # on one engine): it carries the cache label, and `grader clean --cache` removes it.
         engine.keep(ready.image)
         return ready.image, ready.environment
+
+
+def _cache_off() -> bool:
+    return os.environ.get(CACHE_SWITCH, "").strip().lower() == "off"
 
 
 def _prepare(

@@ -98,16 +98,12 @@ def model_project(ctx: Context) -> ProjectEnv | None:
     """The team's project environment, for loading its champion (grader/modelsandbox.py):
     the `auto` install of a project with a uv.lock, cached; None for any other."""
     box = project_sandbox(ctx)
-    python = SLIM_PYTHON.match(box.image)
-    if box.cache is None or python is None or fs.read_text(ctx.repo, "uv.lock") is None:
+    if box.cache is None or fs.read_text(ctx.repo, "uv.lock") is None:
         return None
-    return ProjectEnv(ctx.repo, box.image, python.group(1), box.setup, box.cache)
+    return ProjectEnv(ctx.repo, box.image, project_python(ctx), box.setup, box.cache)
 
 
-SLIM_PYTHON = re.compile(r"^python:(3\.\d+)-slim$")
-
-
-DEFAULT_IMAGE = "python:3.11-slim"
+DEFAULT_PYTHON = "3.11"
 
 FROM_PYTHON = re.compile(
     r"^\s*FROM\s+(?:--\S+\s+)*(?:docker\.io/(?:library/)?)?python:(\d+\.\d+)", re.I | re.M
@@ -119,8 +115,14 @@ def base_image(ctx: Context, image: str) -> str:
     team's Dockerfile uses, `.python-version`, or `requires-python`."""
     if image != "auto":
         return image
-    version = (ctx.manifest.tests.python if ctx.manifest else None) or _repo_python(ctx)
-    return f"python:{version}-slim" if version else DEFAULT_IMAGE
+    return f"python:{project_python(ctx)}-slim"
+
+
+def project_python(ctx: Context) -> str:
+    """The Python version the project runs (`auto`'s base image): the manifest's
+    `tests.python`, else what the repo says (`_repo_python`), else 3.11."""
+    given = ctx.manifest.tests.python if ctx.manifest else None
+    return given or _repo_python(ctx) or DEFAULT_PYTHON
 
 
 def _repo_python(ctx: Context) -> str | None:

@@ -139,7 +139,7 @@ def _train(
     box = project_sandbox(ctx, params.image, params.setup)
     if training.seed is not None:
         env["SEED"] = str(training.seed)
-    if not uri.startswith("sqlite:"):
+    if not sqlite:
         env["MLFLOW_ALLOW_FILE_STORE"] = "true"
     return box.run(
         ctx.repo,
