@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema  # type: ignore[import-untyped]
 import yaml
-from jsonschema.exceptions import (  # type: ignore[import-untyped]
-    ValidationError,
-    best_match,
-)
+
+if TYPE_CHECKING:  # imported where a workflow is validated (ci.workflows preloads it)
+    import jsonschema  # type: ignore[import-untyped]
+    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 from grader import fs
 from grader.ghexpr import constant
@@ -122,6 +121,8 @@ def load(repo: Path, rel: str) -> Workflow:
 
 @cache
 def _validator() -> jsonschema.Draft7Validator:
+    import jsonschema
+
     source = resources.files("check_jsonschema") / "builtin_schemas/vendor/github-workflows.json"
     return jsonschema.Draft7Validator(json.loads(source.read_text(encoding="utf-8")))
 
@@ -135,6 +136,8 @@ def schema_problems(workflow: Workflow, limit: int = 5) -> list[str]:
 
 
 def _describe(workflow: Workflow, error: ValidationError) -> str:
+    from jsonschema.exceptions import best_match
+
     # oneOf/anyOf errors say "not valid under any of the given schemas": the best
     # matching sub-error names the field that is actually wrong.
     while error.context:

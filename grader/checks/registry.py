@@ -65,7 +65,9 @@ CHECKS: dict[str, CheckDef[Any]] = {
         precommit.precommit_run, precommit.PrecommitRunParams, timeout=900, engine=True
     ),
     # continuous integration
-    "ci.workflows": CheckDef(ci.workflows_valid, ci.WorkflowsParams, timeout=60),
+    "ci.workflows": CheckDef(
+        ci.workflows_valid, ci.WorkflowsParams, timeout=60, preload=("jsonschema",)
+    ),
     "ci.required_steps": CheckDef(ci.required_steps, ci.RequiredStepsParams, timeout=60),
     "ci.anti_patterns": CheckDef(cianti.anti_patterns, cianti.AntiPatternsParams, timeout=60),
     "ci.run_status": CheckDef(ci.run_status, ci.RunStatusParams, timeout=120),
