@@ -298,7 +298,9 @@ def cache_note(check: dict[str, Any]) -> str:
         return f"layers known {evidence['layers_known']}, scanned {evidence['layers_scanned']}"
     environment = evidence.get("environment") or ""
     if isinstance(environment, str) and "cached" in environment:
-        return "env cache hit" if environment.startswith("cached") else "env installed"
+        if environment.startswith("cached"):
+            return "env cache hit"
+        return "env installed over another" if " over " in environment else "env installed"
     return ""
 
 

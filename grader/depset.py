@@ -101,6 +101,23 @@ def locked_versions(text: str) -> dict[str, set[str]]:
     return found
 
 
+def locked_pins(text: str) -> frozenset[str]:
+    """`name==version` of every package a uv.lock pins but the project itself (from the
+    checkout); empty when it is not valid TOML."""
+    try:
+        packages = tomllib.loads(text).get("package")
+    except tomllib.TOMLDecodeError:
+        return frozenset()
+    return frozenset(
+        f"{canonical_name(package['name'])}=={package['version']}"
+        for package in (packages if isinstance(packages, list) else ())
+        if isinstance(package, dict)
+        and isinstance(package.get("name"), str)
+        and isinstance(package.get("version"), str)
+        and not _is_checkout(package)
+    )
+
+
 def _is_checkout(package: Any) -> bool:
     source = package.get("source") if isinstance(package, dict) else None
     return isinstance(source, dict) and any(source.get(k) == "." for k in ("editable", "virtual"))

@@ -8,17 +8,16 @@ one environment).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.errors import DockerException, ImageNotFound
+from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
-from grader import depset
+from grader import depset, envderive
 from grader.engine import Engine
 from grader.engineruns import CACHE_LABEL, LABEL, RUN_LABEL, connect
 
@@ -46,12 +45,17 @@ class EnvCache:
     `offline`: what `refresh` does, without network, run first in the command's own
     container (no container and no image of its own: the usual case costs under a
     second); only when it fails does `refresh` run, in its own step.
+    `exported`: where the setup writes the requirement lines of a lock it installs (in the
+    container), and `pins` the lock's `name==version`s: the environment may then be
+    installed over a cached one whose lock this one extends (`grader.envderive`).
     """
 
     key_files: tuple[str, ...]
     refresh: str | None = None
     forget: str | None = None
     offline: str | None = None
+    exported: str | None = None
+    pins: frozenset[str] = frozenset()
 
 
 def cache_key(repo: Path, image_id: str, setup: str, key_files: Sequence[str]) -> str:
@@ -122,7 +126,7 @@ def cached_image(engine: Engine, key: str) -> str | None:
     return str(image.id) if image.labels.get(KEY_LABEL) == key else None
 
 
-def publish(engine: Engine, box: Container, key: str) -> str:
+def publish(engine: Engine, box: Container, key: str, more: Mapping[str, str] | None = None) -> str:
     """The set-up container as the cache image of `key`; returns the image's id.
 
     Not the grader's run label (the run's cleanup would remove it) but CACHE_LABEL, the
@@ -131,7 +135,7 @@ def publish(engine: Engine, box: Container, key: str) -> str:
     engine may still build a key at once: each uses its own image, the tag ends on one
     of them, and the other is removed with its run.
     """
-    labels = {**engine.labels, LABEL: "cache", CACHE_LABEL: "1", KEY_LABEL: key}
+    labels = {**engine.labels, LABEL: "cache", CACHE_LABEL: "1", KEY_LABEL: key, **(more or {})}
     image = box.commit(conf={"Labels": labels})
     image_id = str(image.id)
     repository, tag = _tag(key).split(":")
@@ -141,15 +145,33 @@ def publish(engine: Engine, box: Container, key: str) -> str:
     return image_id
 
 
+def seeds(engine: Engine) -> list[tuple[str, str, dict[str, str]]]:
+    """(id, key, labels) of each cached environment that can be a seed (`envderive`)."""
+    found = engine.client.images.list(filters={"label": [f"{CACHE_LABEL}=1", envderive.LABEL]})
+    return [(str(i.id), str(i.labels.get(KEY_LABEL, "")), dict(i.labels)) for i in found]
+
+
 def remove_cache_images(run_id: str | None = None) -> int:
-    """Remove the cache images (those built by one run, or all); returns how many."""
+    """Remove the cache images (those built by one run, or all); returns how many. An
+    environment installed over another is its child in the engine, which refuses to remove
+    a parent first: what it refused is tried again once its children are gone."""
     filters = [f"{CACHE_LABEL}=1", *([f"{RUN_LABEL}={run_id}"] if run_id else [])]
     client = connect()
     try:
         images = client.images.list(filters={"label": filters})
-        for image in images:
-            with contextlib.suppress(DockerException):
-                client.images.remove(image.id, force=True)
+        left = [str(image.id) for image in images]
+        for _ in range(envderive.MAX_DEPTH + 1):
+            refused = []
+            for image_id in left:
+                try:
+                    client.images.remove(image_id, force=True)
+                except NotFound:
+                    pass
+                except DockerException:
+                    refused.append(image_id)
+            if len(refused) in (0, len(left)):
+                break
+            left = refused
         return len(images)
     finally:
         client.close()

@@ -40,10 +40,10 @@ from typing import IO
 from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
-from grader import locks
+from grader import envderive, locks
 from grader.engine import Engine, Limits, NetworkMode, RunResult
 from grader.engineruns import CACHE_LABEL
-from grader.envcache import EnvCache, cache_key, cached_image, image_id, publish
+from grader.envcache import EnvCache, cache_key, cached_image, image_id, publish, seeds
 from grader.errors import EngineError
 from grader.sandboxtools import UV_ENV, tools_archive
 
@@ -218,7 +218,8 @@ def _prepare(
         if _failed(done):
             return _setup_failure(steps, setup, done)
         return _Ready(_snapshot(steps.engine, box), None, "installed (not cached)")
-    key = cache_key(repo, image_id(steps.engine, image), setup, cache.key_files)
+    base = image_id(steps.engine, image)
+    key = cache_key(repo, base, setup, cache.key_files)
     # One install per key on this machine: a run that needs the same environment waits
     # for it (teams of one class start at once) instead of installing it again.
     with locks.hold(f"env-{key[:32]}"):
@@ -226,19 +227,51 @@ def _prepare(
         if cached is not None:
             environment = f"cached (key {key[:12]})"
         else:
-            # The repo is removed before the snapshot: a cached image must never hold code
-            # that a later run could take for the current one.
-            box, done = _step(steps, image, _then_drop_repo(setup, cache.forget), repo)
-            if _failed(done):
-                return _setup_failure(steps, setup, done)  # a failed setup is never cached
-            cached = publish(steps.engine, box, key)
-            environment = f"installed, now cached (key {key[:12]})"
+            installed = _install(steps, repo, (image, base), setup, cache, key)
+            if isinstance(installed, SandboxResult):
+                return installed  # a failed setup is never cached
+            cached, environment = installed
     ready = _Ready(cached, repo, environment)
     if cache.refresh is None:
         return ready
     if cache.offline is not None:
         return replace(ready, refresh=cache)
     return _refreshed(steps, ready, cache.refresh, repo)
+
+
+def _install(
+    steps: _Steps,
+    repo: Path,
+    image: tuple[str, str],
+    setup: str,
+    cache: EnvCache,
+    key: str,
+) -> tuple[str, str] | SandboxResult:
+    """Install the environment of `key` and cache it (its image id, and where it came from):
+    over a cached one whose lock this one extends, when there is one that the container's
+    check accepts (`grader.envderive`), else from the base `image` (name, id).
+
+    The repo is removed before the snapshot: a cached image must never hold code that a
+    later run could take for the current one."""
+    lineage = (
+        envderive.Lineage(setup, image[1], cache.pins, cache.exported) if cache.exported else None
+    )
+    seed = envderive.choose(seeds(steps.engine), lineage) if lineage else None
+    if lineage and seed:
+        verify = envderive.command("verify", lineage.exported)
+        box, done = _step(steps, seed.image, _then_drop_repo(setup, cache.forget, verify), repo)
+        if not _failed(done):  # else installed from the base image, as with no seed
+            labels = {envderive.LABEL: envderive.label(lineage, seed.depth + 1)}
+            where = (
+                f"installed over the cached environment of a lock it extends (key {seed.key[:12]})"
+            )
+            return publish(steps.engine, box, key, labels), f"{where}, now cached (key {key[:12]})"
+    record = f"{{ {envderive.command('record', lineage.exported)} || true; }}" if lineage else None
+    box, done = _step(steps, image[0], _then_drop_repo(setup, cache.forget, record), repo)
+    if _failed(done):
+        return _setup_failure(steps, setup, done)
+    seed_label = {envderive.LABEL: envderive.label(lineage, 0)} if lineage else None
+    return publish(steps.engine, box, key, seed_label), f"installed, now cached (key {key[:12]})"
 
 
 def _refreshed(steps: _Steps, ready: _Ready, refresh: str, repo: Path) -> _Ready | SandboxResult:
@@ -292,10 +325,11 @@ def _setup_failure(steps: _Steps, script: str, done: RunResult) -> SandboxResult
     )
 
 
-def _then_drop_repo(setup: str, forget: str | None = None) -> str:
-    """`setup`, then (only if it succeeded) `forget` what is the repo's own and remove the
-    repo copy; the setup's exit code is kept."""
-    then = f"{{ sh -c {shlex.quote(forget)} || true; }} && " if forget else ""
+def _then_drop_repo(setup: str, forget: str | None = None, after: str | None = None) -> str:
+    """`setup`, then (only if it succeeded) `after`, then `forget` what is the repo's own
+    and remove the repo copy; the first failing exit code is kept."""
+    then = f"{after} && " if after else ""
+    then += f"{{ sh -c {shlex.quote(forget)} || true; }} && " if forget else ""
     return f"sh -c {shlex.quote(setup)} && {then}cd / && rm -rf {WORKDIR}"
 
 

@@ -205,6 +205,7 @@ def _auto_install(ctx: Context) -> str:
 
 # What a uv project's CI installs: exactly the lock (it must match pyproject.toml), with
 # the dev extra when there is one, then the project itself.
+EXPORTED = "/tmp/locked.txt"  # the lock's requirement lines, in the setup's container
 LOCKED = (
     "uv export --locked --no-emit-project --no-header --no-annotate -q {extra}-o {out}"
     " && " + UV_INSTALL + " --require-hashes -r {out}"
@@ -219,7 +220,7 @@ def _project_install(repo: Path) -> list[str]:
     dev = "dev" in _extras(repo)
     if fs.read_text(repo, "uv.lock") is None:
         return [*backend, pip_install(f"-e {shlex.quote('.[dev]' if dev else '.')}")]
-    locked = LOCKED.format(extra="--extra dev " if dev else "", out="/tmp/locked.txt")
+    locked = LOCKED.format(extra="--extra dev " if dev else "", out=EXPORTED)
     return [*backend, locked, pip_install("--no-deps -e .")]
 
 
@@ -297,7 +298,12 @@ def _env_cache(repo: Path, setup: str | None, listed: tuple[str, ...] = ()) -> E
     name = depset.project_name(fs.read_text(repo, "pyproject.toml") or "")
     # The kept environment holds the dependencies only: other teams share it.
     forget = f"uv pip uninstall --system -q {shlex.quote(name)}" if name else None
-    return EnvCache(tuple(files), refresh, forget, OFFLINE)
+    lock = fs.read_text(repo, "uv.lock")
+    if lock is None or any(name.endswith((".txt", ".in")) for name in files):
+        return EnvCache(tuple(files), refresh, forget, OFFLINE)
+    # Only the lock installs: it may be installed over a cached lock it extends.
+    pins = depset.locked_pins(lock)
+    return EnvCache(tuple(files), refresh, forget, OFFLINE, EXPORTED, pins)
 
 
 def _requirement_files(repo: Path) -> list[str]:

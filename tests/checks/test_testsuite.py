@@ -502,6 +502,113 @@ def test_a_uv_project_gets_exactly_its_lock_and_a_stale_lock_fails_the_setup(
     assert leftover_containers("ts-uv") == leftover_containers("ts-uv-stale") == []
 
 
+DERIVE_RUN = "ts-derive"  # fixed: a run of this test removes what an earlier one left
+
+
+def locked_team(make_repo: MakeRepo, name: str, dev: str) -> Path:
+    """A uv project of this test (its own lock date: other tests' environments are no
+    seeds for it) with `dev` as its dev extra, locked."""
+    pyproject = PYPROJECT.replace('dev = ["pytest", "pytest-cov"]', f"dev = {dev}")
+    pyproject += '\n[tool.uv]\nexclude-newer = "2025-03-01T00:00:00Z"\n'
+    path = make_repo({**suite_files(), "pyproject.toml": pyproject}, name=name)
+    uv = str(Path(sys.executable).parent / "uv")
+    subprocess.run([uv, "lock", "-q"], cwd=path, check=True)
+    commit_all(path, "Lock the dependencies")
+    return path
+
+
+def env_image(environment: str) -> str:
+    """The cache image an evidence's `environment` names."""
+    import docker
+
+    key = environment.rsplit("key ", 1)[1].rstrip(")")
+    client = docker.from_env()
+    try:
+        [found] = [
+            i
+            for i in client.images.list("mlops-capstone-kit/env")
+            if any(t.split(":")[1].startswith(key) for t in i.tags)
+        ]
+        return str(found.id)
+    finally:
+        client.close()
+
+
+def installed(image_id: str) -> set[str]:
+    import docker
+
+    client = docker.from_env()
+    try:
+        listed = client.containers.run(
+            image_id, "pip list --format=freeze", remove=True, network_mode="none"
+        )
+    finally:
+        client.close()
+    return set(listed.decode().split())
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_lock_that_extends_a_cached_one_is_installed_over_it_as_a_fresh_install_would(
+    make_repo: MakeRepo, image: str
+) -> None:
+    remove_cache_images(DERIVE_RUN)
+    params = {"image": image, "timeout": 120}
+    try:
+        first = locked_team(make_repo, "team-a", '["pytest", "pytest-cov"]')
+        result = grade(first, DERIVE_RUN, params)["tests.run"]
+        assert result.status == "passed", result
+        assert result.evidence["environment"].startswith("installed, now cached (key ")
+        seed = env_image(result.evidence["environment"])
+
+        # A package added: installed over team A's environment, and only that is new.
+        added = locked_team(make_repo, "team-b", '["pytest", "pytest-cov", "six"]')
+        result = grade(added, DERIVE_RUN, params)["tests.run"]
+        assert result.status == "passed", result
+        environment = result.evidence["environment"]
+        [seed_key] = docker_tags(seed)
+        assert environment.startswith(
+            f"installed over the cached environment of a lock it extends (key {seed_key[:12]})"
+        ), environment
+        derived = installed(env_image(environment))
+        assert installed(seed) <= derived
+        assert [package.split("==")[0] for package in derived - installed(seed)] == ["six"]
+
+        # Its lock pins all of team A's packages, but its export leaves pytest-cov out (an
+        # extra the setup does not install): the container's check sends it to a fresh
+        # install, which has no coverage from team A's lock.
+        moved = locked_team(make_repo, "team-c", '["pytest"]\ncov = ["pytest-cov"]')
+        result = grade(moved, DERIVE_RUN, params)["tests.run"]
+        assert result.status == "passed", result
+        assert result.evidence["environment"].startswith("installed, now cached (key ")
+    finally:
+        removed = remove_cache_images(DERIVE_RUN)
+    assert removed == 3
+    assert leftover_images(DERIVE_RUN) == []
+
+
+def docker_tags(image_id: str) -> list[str]:
+    """The cache keys (tags) of an image."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        return [t.split(":")[1] for t in client.images.get(image_id).tags]
+    finally:
+        client.close()
+
+
+def leftover_images(run_id: str) -> list[str]:
+    import docker
+
+    client = docker.from_env()
+    try:
+        found = client.images.list(filters={"label": f"org.mlops-capstone-kit.run={run_id}"})
+        return [str(i.id) for i in found]
+    finally:
+        client.close()
+
+
 @pytest.mark.docker
 @pytest.mark.slow
 def test_flood_of_output_is_truncated(make_repo: MakeRepo, image: str) -> None:
