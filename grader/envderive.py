@@ -9,8 +9,11 @@ installed over it: only what is new is fetched and compiled.
 
 The result is what a fresh install gives. In the container, after the setup, `SCRIPT`
 compares the requirement lines the seed installed (recorded in it at `RECORD`) with the new
-lock's: each must be there with the same version, marker and hashes. If one differs or is
-missing (a lock can pin a package that its export leaves out), it exits `MISMATCH` and the
+lock's: each must be there with the same version, marker and hashes. And what is installed
+but not from the lock (the base image's packages, the build backend's, what the setup adds
+when a lock lacks it, such as pytest) must be what the seed had: a lock that now pins one of
+those, for instance, would leave behind what a fresh install never gets. If either differs
+(a lock can also pin a package that its export leaves out), it exits `MISMATCH` and the
 install starts again from the base image. So no file comes into the new environment from a
 package that the new lock does not pin itself, and nothing the seed had stays behind.
 """
@@ -28,13 +31,20 @@ RECORD = "/usr/local/share/grader-env/locked.txt"  # the requirement lines it in
 MISMATCH = 215  # the seed's lines are not all the new lock's: install from the base
 MAX_DEPTH = 3  # environments installed over one another, at most (each adds a layer)
 
-# Runs in the container with its Python (standard library only):
-#   record <exported>: keep the exported requirement lines as RECORD
-#   verify <exported>: exit MISMATCH unless every line of RECORD is in <exported>, then record
+# Runs in the container with its Python (standard library only), after the setup:
+#   record <exported>: keep the exported requirement lines (RECORD) and what is installed
+#   verify <exported>: exit MISMATCH unless the environment is what a fresh install gives
+#                      (below), then record
 SCRIPT = r"""
 import pathlib, re, sys
+from importlib import metadata
 
 mode, exported, record = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+listing = record.with_name("installed.txt")
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def lines(text):
@@ -44,22 +54,45 @@ def lines(text):
         if not line or line.startswith(("#", "-")):
             continue
         name = re.split(r"[\s=<>!~;@\[]", line, maxsplit=1)[0]
-        canonical = re.sub(r"[-_.]+", "-", name).lower()
-        found[canonical] = " ".join([canonical, *sorted(line[len(name):].split())])
+        found[canonical(name)] = " ".join([canonical(name), *sorted(line[len(name):].split())])
     return found
 
 
-new = exported.read_text(encoding="utf-8")
+def installed():
+    found = set()
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.add(canonical(name) + "==" + dist.version)
+    return found
+
+
+def unlocked(packages, locked):
+    return {p for p in packages if p.split("==")[0] not in locked}
+
+
+def refuse(why, names):
+    print("not installed over the cached environment:", why + ":", ", ".join(sorted(names)[:10]),
+          file=sys.stderr)
+    sys.exit(MISMATCH)
+
+
+new, now = exported.read_text(encoding="utf-8"), installed()
 if mode == "verify":
-    mine = lines(new)
-    seed = lines(record.read_text(encoding="utf-8"))
-    other = sorted(name for name, line in seed.items() if mine.get(name) != line)
+    mine, seed = lines(new), lines(record.read_text(encoding="utf-8"))
+    # Every package the older environment installed from its lock, this lock installs too.
+    other = [name for name, line in seed.items() if mine.get(name) != line]
     if other:
-        print("not installed over the cached environment: the lock pins these otherwise:",
-              ", ".join(other[:10]), file=sys.stderr)
-        sys.exit(MISMATCH)
+        refuse("the lock pins these otherwise", other)
+    # What is not from the lock (the base image's, the build backend's, what the setup
+    # adds when the lock lacks it) is the older environment's: a fresh install has the same.
+    before = unlocked(listing.read_text(encoding="utf-8").split(), seed)
+    after = unlocked(now, mine)
+    if before != after:
+        refuse("these would not be as a fresh install has them", before ^ after)
 record.parent.mkdir(parents=True, exist_ok=True)
 record.write_text(new, encoding="utf-8")
+listing.write_text("\n".join(sorted(now)) + "\n", encoding="utf-8")
 """.replace("MISMATCH", str(MISMATCH))
 
 

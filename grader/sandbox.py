@@ -326,10 +326,10 @@ def _setup_failure(steps: _Steps, script: str, done: RunResult) -> SandboxResult
 
 
 def _then_drop_repo(setup: str, forget: str | None = None, after: str | None = None) -> str:
-    """`setup`, then (only if it succeeded) `after`, then `forget` what is the repo's own
-    and remove the repo copy; the first failing exit code is kept."""
-    then = f"{after} && " if after else ""
-    then += f"{{ sh -c {shlex.quote(forget)} || true; }} && " if forget else ""
+    """`setup`, then (only if it succeeded) `forget` what is the repo's own, run `after` and
+    remove the repo copy; the first failing exit code is kept."""
+    then = f"{{ sh -c {shlex.quote(forget)} || true; }} && " if forget else ""
+    then += f"{after} && " if after else ""
     return f"sh -c {shlex.quote(setup)} && {then}cd / && rm -rf {WORKDIR}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -111,11 +112,26 @@ def test_the_check_records_then_accepts_a_lock_with_every_line_of_the_seed(
             "--hash=sha256:aaa \\\n    --hash=sha256:bbb",
             "--hash=sha256:bbb \\\n    --hash=sha256:aaa",
         ).replace("Scikit_Learn", "scikit-learn")
-        + "tabulate==0.9.0 \\\n    --hash=sha256:eee\n"
+        + "no-such-package-here==0.9.0 \\\n    --hash=sha256:eee\n"
     )
     done = run_script("verify", extended, record)
     assert done.returncode == 0, done.stderr
     assert record.read_text() == extended  # what this environment installed, for the next
+    listed = (record.parent / "installed.txt").read_text().split()
+    assert f"pytest=={version('pytest')}" in listed
+
+
+def test_the_check_refuses_a_lock_that_now_pins_what_the_seed_had_from_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """pytest came with the base image or the setup's own install in the seed; a lock
+    that pins it would leave behind what that install brought, which a fresh one lacks."""
+    record = tmp_path / "share" / "locked.txt"
+    assert run_script("record", SEED_LINES, record).returncode == 0
+    pinned = f"{SEED_LINES}pytest=={version('pytest')} \\\n    --hash=sha256:eee\n"
+    done = run_script("verify", pinned, record)
+    assert done.returncode == MISMATCH
+    assert f"would not be as a fresh install has them: pytest=={version('pytest')}" in done.stderr
 
 
 @pytest.mark.parametrize(
