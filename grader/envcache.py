@@ -146,8 +146,13 @@ def publish(engine: Engine, box: Container, key: str, more: Mapping[str, str] | 
 
 
 def seeds(engine: Engine) -> list[tuple[str, str, dict[str, str]]]:
-    """(id, key, labels) of each cached environment that can be a seed (`envderive`)."""
-    found = engine.client.images.list(filters={"label": [f"{CACHE_LABEL}=1", envderive.LABEL]})
+    """(id, key, labels) of each cached environment that can be a seed (`envderive`); none
+    when the engine does not list them (a seed only saves time)."""
+    try:
+        flt = {"label": [f"{CACHE_LABEL}=1", envderive.LABEL]}
+        found = engine.client.images.list(filters=flt)
+    except DockerException:
+        return []
     return [(str(i.id), str(i.labels.get(KEY_LABEL, "")), dict(i.labels)) for i in found]
 
 

@@ -299,7 +299,7 @@ def _env_cache(repo: Path, setup: str | None, listed: tuple[str, ...] = ()) -> E
     # The kept environment holds the dependencies only: other teams share it.
     forget = f"uv pip uninstall --system -q {shlex.quote(name)}" if name else None
     lock = fs.read_text(repo, "uv.lock")
-    if lock is None or any(name.endswith((".txt", ".in")) for name in files):
+    if lock is None or any(path.endswith((".txt", ".in")) for path in files):
         return EnvCache(tuple(files), refresh, forget, OFFLINE)
     # Only the lock installs: it may be installed over a cached lock it extends.
     pins = depset.locked_pins(lock)
