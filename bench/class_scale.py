@@ -300,7 +300,8 @@ def cache_note(check: dict[str, Any]) -> str:
     if isinstance(environment, str) and "cached" in environment:
         if environment.startswith("cached"):
             return "env cache hit"
-        return "env installed over another" if " over " in environment else "env installed"
+        over = environment.startswith("installed over")
+        return "env installed over another" if over else "env installed"
     return ""
 
 

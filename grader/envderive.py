@@ -30,6 +30,7 @@ LABEL = "org.mlops-capstone-kit.env-derive"  # on a cache image that can be a se
 RECORD = "/usr/local/share/grader-env/locked.txt"  # the requirement lines it installed
 MISMATCH = 215  # the seed's lines are not all the new lock's: install from the base
 MAX_DEPTH = 3  # environments installed over one another, at most (each adds a layer)
+REFUSED = "not installed over the cached environment:"  # how SCRIPT's refusal begins
 
 # Runs in the container with its Python (standard library only), after the setup:
 #   record <exported>: keep the exported requirement lines (RECORD) and what is installed
@@ -72,8 +73,7 @@ def unlocked(packages, locked):
 
 
 def refuse(why, names):
-    print("not installed over the cached environment:", why + ":", ", ".join(sorted(names)[:10]),
-          file=sys.stderr)
+    print("REFUSED", why + ":", ", ".join(sorted(names)[:10]), file=sys.stderr)
     sys.exit(MISMATCH)
 
 
@@ -93,7 +93,7 @@ if mode == "verify":
 record.parent.mkdir(parents=True, exist_ok=True)
 record.write_text(new, encoding="utf-8")
 listing.write_text("\n".join(sorted(now)) + "\n", encoding="utf-8")
-""".replace("MISMATCH", str(MISMATCH))
+""".replace("MISMATCH", str(MISMATCH)).replace("REFUSED", REFUSED)
 
 
 @dataclass(frozen=True)

@@ -257,21 +257,33 @@ def _install(
         envderive.Lineage(setup, image[1], cache.pins, cache.exported) if cache.exported else None
     )
     seed = envderive.choose(seeds(steps.engine), lineage) if lineage else None
+    not_over = ""
     if lineage and seed:
         verify = envderive.command("verify", lineage.exported)
         box, done = _step(steps, seed.image, _then_drop_repo(setup, cache.forget, verify), repo)
-        if not _failed(done):  # else installed from the base image, as with no seed
+        if not _failed(done):
             labels = {envderive.LABEL: envderive.label(lineage, seed.depth + 1)}
             where = (
                 f"installed over the cached environment of a lock it extends (key {seed.key[:12]})"
             )
             return publish(steps.engine, box, key, labels), f"{where}, now cached (key {key[:12]})"
+        # Installed from the base image, as with no seed; the evidence says why.
+        not_over = f"; not over the cached environment {seed.key[:12]}: {_why_not_over(done)}"
     record = f"{{ {envderive.command('record', lineage.exported)} || true; }}" if lineage else None
     box, done = _step(steps, image[0], _then_drop_repo(setup, cache.forget, record), repo)
     if _failed(done):
         return _setup_failure(steps, setup, done)
     seed_label = {envderive.LABEL: envderive.label(lineage, 0)} if lineage else None
-    return publish(steps.engine, box, key, seed_label), f"installed, now cached (key {key[:12]})"
+    where = f"installed, now cached (key {key[:12]}){not_over}"
+    return publish(steps.engine, box, key, seed_label), where
+
+
+def _why_not_over(done: RunResult) -> str:
+    """Why the setup over a seed did not give what a fresh install gives (its check's words)."""
+    said = [line for line in done.output.splitlines() if line.startswith(envderive.REFUSED)]
+    if done.exit_code == envderive.MISMATCH and said:
+        return said[-1][len(envderive.REFUSED) :].strip()
+    return "timed out" if done.timed_out else f"the setup failed over it (exit {done.exit_code})"
 
 
 def _refreshed(steps: _Steps, ready: _Ready, refresh: str, repo: Path) -> _Ready | SandboxResult:

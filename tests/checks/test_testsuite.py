@@ -580,7 +580,12 @@ def test_a_lock_that_extends_a_cached_one_is_installed_over_it_as_a_fresh_instal
         moved = locked_team(make_repo, "team-c", '["pytest"]\ncov = ["pytest-cov"]')
         result = grade(moved, DERIVE_RUN, params)["tests.run"]
         assert result.status == "passed", result
-        assert result.evidence["environment"].startswith("installed, now cached (key ")
+        environment = result.evidence["environment"]
+        assert environment.startswith("installed, now cached (key "), environment
+        assert environment.endswith(
+            f"; not over the cached environment {seed_key[:12]}: "
+            "the lock pins these otherwise: coverage, pytest-cov, tomli"
+        ), environment
     finally:
         removed = remove_cache_images(DERIVE_RUN)
     assert removed == 3
