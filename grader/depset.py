@@ -88,34 +88,33 @@ def locked_versions(text: str) -> dict[str, set[str]]:
     """Every version a uv.lock pins of each package, by canonical name (a lock may pin two
     versions of one package, for different Pythons or platforms); empty when it is not
     valid TOML."""
-    try:
-        packages = tomllib.loads(text).get("package")
-    except tomllib.TOMLDecodeError:
-        return {}
     found: dict[str, set[str]] = {}
-    for package in packages if isinstance(packages, list) else ():
-        name = package.get("name") if isinstance(package, dict) else None
-        pinned = package.get("version") if isinstance(package, dict) else None
-        if isinstance(name, str) and isinstance(pinned, str):
-            found.setdefault(canonical_name(name), set()).add(pinned)
+    for name, pinned, _ in _pinned(text):
+        found.setdefault(name, set()).add(pinned)
     return found
 
 
 def locked_pins(text: str) -> frozenset[str]:
     """`name==version` of every package a uv.lock pins but the project itself (from the
     checkout); empty when it is not valid TOML."""
+    return frozenset(
+        f"{name}=={pinned}" for name, pinned, p in _pinned(text) if not _is_checkout(p)
+    )
+
+
+def _pinned(text: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(canonical name, version, entry) of each package of a uv.lock that names both."""
     try:
         packages = tomllib.loads(text).get("package")
     except tomllib.TOMLDecodeError:
-        return frozenset()
-    return frozenset(
-        f"{canonical_name(package['name'])}=={package['version']}"
+        return []
+    return [
+        (canonical_name(package["name"]), package["version"], package)
         for package in (packages if isinstance(packages, list) else ())
         if isinstance(package, dict)
         and isinstance(package.get("name"), str)
         and isinstance(package.get("version"), str)
-        and not _is_checkout(package)
-    )
+    ]
 
 
 def _is_checkout(package: Any) -> bool:

@@ -227,7 +227,7 @@ def _prepare(
         if cached is not None:
             environment = f"cached (key {key[:12]})"
         else:
-            installed = _install(steps, repo, (image, base), setup, cache, key)
+            installed = _install(steps, repo, image, base, setup, cache, key)
             if isinstance(installed, SandboxResult):
                 return installed  # a failed setup is never cached
             cached, environment = installed
@@ -242,20 +242,19 @@ def _prepare(
 def _install(
     steps: _Steps,
     repo: Path,
-    image: tuple[str, str],
+    image: str,
+    base: str,
     setup: str,
     cache: EnvCache,
     key: str,
 ) -> tuple[str, str] | SandboxResult:
     """Install the environment of `key` and cache it (its image id, and where it came from):
     over a cached one whose lock this one extends, when there is one that the container's
-    check accepts (`grader.envderive`), else from the base `image` (name, id).
+    check accepts (`grader.envderive`), else from the base `image` (whose id is `base`).
 
     The repo is removed before the snapshot: a cached image must never hold code that a
     later run could take for the current one."""
-    lineage = (
-        envderive.Lineage(setup, image[1], cache.pins, cache.exported) if cache.exported else None
-    )
+    lineage = envderive.Lineage(setup, base, cache.pins, cache.exported) if cache.exported else None
     seed = envderive.choose(seeds(steps.engine), lineage) if lineage else None
     not_over = ""
     if lineage and seed:
@@ -270,7 +269,7 @@ def _install(
         # Installed from the base image, as with no seed; the evidence says why.
         not_over = f"; not over the cached environment {seed.key[:12]}: {_why_not_over(done)}"
     record = f"{{ {envderive.command('record', lineage.exported)} || true; }}" if lineage else None
-    box, done = _step(steps, image[0], _then_drop_repo(setup, cache.forget, record), repo)
+    box, done = _step(steps, image, _then_drop_repo(setup, cache.forget, record), repo)
     if _failed(done):
         return _setup_failure(steps, setup, done)
     seed_label = {envderive.LABEL: envderive.label(lineage, 0)} if lineage else None

@@ -6,6 +6,7 @@ network); the rest score hand-written reports without an engine.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -237,6 +238,38 @@ def renamed(pyproject: str, name: str) -> str:
     return text.replace('markers = ["api', 'addopts = "-q"\nmarkers = ["api')
 
 
+def env_image(environment: str) -> str:
+    """The cache image an evidence's `environment` names (its last key: the one it is now
+    cached as)."""
+    import docker
+
+    key = re.findall(r"\(key ([0-9a-f]+)\)", environment)[-1]
+    client = docker.from_env()
+    try:
+        [found] = [
+            i
+            for i in client.images.list("mlops-capstone-kit/env")
+            if any(t.split(":")[1].startswith(key) for t in i.tags)
+        ]
+        return str(found.id)
+    finally:
+        client.close()
+
+
+def freeze(image_id: str) -> str:
+    """`pip list --format=freeze` in a container of the image, with no network."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        listed = client.containers.run(
+            image_id, "pip list --format=freeze", remove=True, network_mode="none"
+        )
+    finally:
+        client.close()
+    return listed.decode()
+
+
 @pytest.mark.docker
 @pytest.mark.slow
 def test_teams_with_the_same_dependencies_share_one_environment_holding_none_of_their_code(
@@ -256,24 +289,10 @@ def test_teams_with_the_same_dependencies_share_one_environment_holding_none_of_
             "installed, now cached", "cached"
         )
         # The shared environment holds the dependencies, not team A's project.
-        import docker
-
-        client = docker.from_env()
-        try:
-            key = first.evidence["environment"].split("key ")[1].rstrip(")")
-            [env] = [
-                i
-                for i in client.images.list("mlops-capstone-kit/env")
-                if any(t.split(":")[1].startswith(key) for t in i.tags)
-            ]
-            listed = client.containers.run(
-                env.id, "pip list --format=freeze", remove=True, network_mode="none"
-            )
-        finally:
-            client.close()
-        assert b"pytest-cov==" in listed
-        assert b"team-a-service" not in listed.lower()
-        assert b"team_a_service" not in listed
+        listed = freeze(env_image(first.evidence["environment"]))
+        assert "pytest-cov==" in listed
+        assert "team-a-service" not in listed.lower()
+        assert "team_a_service" not in listed
     finally:
         remove_cache_images(run_id)
 
@@ -517,34 +536,8 @@ def locked_team(make_repo: MakeRepo, name: str, dev: str) -> Path:
     return path
 
 
-def env_image(environment: str) -> str:
-    """The cache image an evidence's `environment` names."""
-    import docker
-
-    key = environment.rsplit("key ", 1)[1].rstrip(")")
-    client = docker.from_env()
-    try:
-        [found] = [
-            i
-            for i in client.images.list("mlops-capstone-kit/env")
-            if any(t.split(":")[1].startswith(key) for t in i.tags)
-        ]
-        return str(found.id)
-    finally:
-        client.close()
-
-
 def installed(image_id: str) -> set[str]:
-    import docker
-
-    client = docker.from_env()
-    try:
-        listed = client.containers.run(
-            image_id, "pip list --format=freeze", remove=True, network_mode="none"
-        )
-    finally:
-        client.close()
-    return set(listed.decode().split())
+    return set(freeze(image_id).split())
 
 
 @pytest.mark.docker
