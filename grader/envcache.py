@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +78,10 @@ def cache_key(repo: Path, image_id: str, setup: str, key_files: Sequence[str]) -
     return digest.hexdigest()
 
 
-VIEWS = {"pyproject.toml": depset.dependency_view, "uv.lock": depset.lock_view}
+VIEWS: dict[str, Callable[[str], bytes | None]] = {
+    "pyproject.toml": depset.dependency_view,
+    "uv.lock": depset.lock_view,
+}
 
 
 def _dependency_view(path: Path, rel: str) -> bytes | None:

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any, TextIO
 
-from grader import locks, web
+from grader import depset, locks, web
 from grader.checks.base import Context, Outcome, Unmet, failed
 from grader.checks.registry import REGISTRY
 from grader.errors import CheckError, EngineError
@@ -47,15 +48,14 @@ def preload_modules(checks: Iterable[ResolvedCheck]) -> list[str]:
     return sorted({module for c in checks for module in REGISTRY[c.check].preload})
 
 
-def _preload(checks: list[ResolvedCheck]) -> None:
+def _preload(checks: list[ResolvedCheck], repo: Path | None = None) -> None:
     for module in preload_modules(checks):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
-    for warm in {w for c in checks if (w := REGISTRY[c.check].warm) is not None}:
-        with contextlib.suppress(Exception):  # it only saves time: each check does it anyway
-            warm()
     if any(REGISTRY[c.check].http for c in checks):
         web.tls()  # built once here; every child's HTTP clients share it
+    if repo is not None and any(REGISTRY[c.check].engine for c in checks):
+        depset.parse_lock(repo)  # what the sandboxes install from, parsed once here
 
 
 STAFF_MESSAGE = "graded by course staff: it needs a Docker engine, and this run has none"
@@ -135,7 +135,7 @@ def run_rubric(
     selected = [c for c in order(rubric.checks) if not (only and c.id not in only)]
     staff = set() if ctx.settings.engine else engine_checks(rubric.checks)
     left_out = set(skip or ())
-    _preload([c for c in selected if c.id not in staff and c.id not in left_out])
+    _preload([c for c in selected if c.id not in staff and c.id not in left_out], ctx.repo)
     # What the children inherit is left out of their garbage collections: they do not walk
     # (nor copy, page by page) the parent's heap, MLflow's included, each time they collect.
     gc.freeze()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import hostport, locks, mlflowstore, runner
+from grader import depset, fs, hostport, locks, mlflowstore, runner
 from grader.checks.base import (
     CheckDef,
     Context,
@@ -70,6 +70,15 @@ def frozen(ctx: Context, params: NoParams) -> Outcome:
     return passed(f"{count} frozen") if count > 0 else failed("nothing frozen")
 
 
+def reads_lock(ctx: Context, params: NoParams) -> Outcome:
+    """Reads the checkout's uv.lock as the sandboxes' checks do; says how often it parsed it."""
+    before = depset._lock.cache_info().misses
+    pins = depset.locked_pins(fs.read_text(ctx.repo, "uv.lock") or "")
+    view = depset.lock_view(fs.read_text(ctx.repo, "uv.lock") or "")
+    parsed = depset._lock.cache_info().misses - before
+    return passed(f"{len(pins)} pins, {len(view or b'')} bytes, parsed {parsed} times here")
+
+
 def sleepy(ctx: Context, params: SleepParams) -> Outcome:
     """Sleeps."""
     time.sleep(params.seconds)
@@ -88,6 +97,7 @@ def _test_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     }.items():
         monkeypatch.setitem(REGISTRY, name, CheckDef(func, NoParams, timeout=10))
     monkeypatch.setitem(REGISTRY, "t.sleep", CheckDef(sleepy, SleepParams, timeout=10))
+    monkeypatch.setitem(REGISTRY, "t.lock", CheckDef(reads_lock, NoParams, engine=True))
 
 
 def _rubric(tmp_path: Path, checks: str) -> Rubric:
@@ -209,6 +219,7 @@ def test_the_port_is_claimed_once_before_the_first_listening_check(
     monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setitem(REGISTRY, "t.listen", CheckDef(listen, NoParams, timeout=5, listens=True))
     monkeypatch.setitem(REGISTRY, "t.sleep", CheckDef(sleepy, SleepParams, timeout=10))
+    monkeypatch.setitem(REGISTRY, "t.lock", CheckDef(reads_lock, NoParams, engine=True))
     other = subprocess.Popen(
         [sys.executable, "-c", HOLDER, "8123", "2.5"], stdout=subprocess.PIPE, text=True
     )
@@ -256,17 +267,27 @@ def test_preload_modules_are_those_of_the_rubrics_families(tmp_path: Path) -> No
         "  - {id: secrets, check: repo.secrets, points: 1}\n"
         "  - {id: steps, check: ci.required_steps, points: 1}\n",
     )
+    # MLflow's one-time set-up is a module too: a batch's fork server does it once.
     assert preload_modules(rubric.checks) == [
         "bashlex",
         "detect_secrets.core.scan",
+        "grader.mlflowwarm",
+        "httpcore",
         "mlflow",
         "mlflow.tracking",
     ]
-    assert preload_modules(rubric.checks[2:]) == ["bashlex"]  # the ci family reads scripts
+    # The ci family reads scripts, and calls GitHub (httpx's transport, imported lazily).
+    assert preload_modules(rubric.checks[2:]) == ["bashlex", "httpcore"]
     assert preload_modules(rubric.checks[1:2]) == ["detect_secrets.core.scan"]
     measured = _rubric(tmp_path, "  - {id: measured, check: tracking.evaluate, points: 1}\n")
     # A check's own heavy module (the metric) comes with its family's.
-    assert preload_modules(measured.checks) == ["mlflow", "mlflow.tracking", "sklearn.metrics"]
+    assert preload_modules(measured.checks) == [
+        "grader.mlflowwarm",
+        "httpcore",
+        "mlflow",
+        "mlflow.tracking",
+        "sklearn.metrics",
+    ]
 
 
 def test_tracking_checks_warm_mlflow_once_before_forking(
@@ -281,6 +302,7 @@ def test_tracking_checks_warm_mlflow_once_before_forking(
     scratch.mkdir()
     monkeypatch.setenv("GRADER_CACHE", str(cache))
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.delitem(sys.modules, "grader.mlflowwarm", raising=False)  # a new process
     rubric = _rubric(tmp_path, "  - {id: runs, check: tracking.runs, points: 1}\n")
     runner._preload(rubric.checks)
     empty = cache / "mlflow" / f"empty-{VERSION}.db"
@@ -293,16 +315,59 @@ def test_tracking_checks_warm_mlflow_once_before_forking(
     assert sorted(p.name for p in empty.parent.iterdir()) == [empty.name]
 
 
+LOCK = """\
+version = 1
+requires-python = ">=3.11"
+
+[[package]]
+name = "team"
+version = "0.1.0"
+source = { editable = "." }
+dependencies = [{ name = "six" }]
+
+[[package]]
+name = "six"
+version = "1.17.0"
+source = { registry = "https://pypi.org/simple" }
+"""
+
+
+def test_the_checkouts_lock_is_parsed_once_before_the_checks_fork(tmp_path: Path) -> None:
+    """Each sandbox's check reads the team's uv.lock (about 1 MB of TOML): parsed in the
+    parent, the checks' processes find it parsed; a grade with no engine check does not
+    parse it at all."""
+    depset._lock.cache_clear()
+    (tmp_path / "uv.lock").write_text(LOCK, encoding="utf-8")
+    checks = "  - {id: a, check: t.lock, points: 1}\n  - {id: b, check: t.lock, points: 1}\n"
+    results = _run(tmp_path, checks)
+    for check in ("a", "b"):
+        assert (
+            results[check].message
+            == f"1 pins, {len(depset.lock_view(LOCK) or b'')} bytes, parsed 0 times here"
+        )
+    assert depset._lock.cache_info().misses == 1  # in this process, before the checks forked
+    depset._lock.cache_clear()
+    _run(tmp_path, "  - {id: ok, check: t.ok, points: 1}\n")
+    assert depset._lock.cache_info().misses == 0
+    depset._lock.cache_clear()
+    (tmp_path / "uv.lock").write_text("[[package]\nname = ", encoding="utf-8")
+    results = _run(tmp_path, "  - {id: a, check: t.lock, points: 1}\n")
+    assert results["a"].message == "0 pins, 0 bytes, parsed 0 times here"  # not TOML: no view
+
+
 def test_a_failing_warm_up_costs_only_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     check = "  - {id: runs, check: tracking.runs, points: 1}\n"
     (tmp_path / "cache").mkdir()
     monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delitem(sys.modules, "grader.mlflowwarm", raising=False)  # a new process
     warmed = _run(tmp_path, check)["runs"]
     shutil.rmtree(tmp_path / "cache" / "mlflow")
     (tmp_path / "cache" / "mlflow").write_text("a file where the warm-up keeps its store")
     with pytest.raises((FileExistsError, NotADirectoryError)):
         mlflowstore.warm()
+    monkeypatch.delitem(sys.modules, "grader.mlflowwarm")  # another new process: it fails
     cold = _run(tmp_path, check)["runs"]
+    assert "grader.mlflowwarm" in sys.modules
     assert (cold.status, cold.message) == (warmed.status, warmed.message)
 
 

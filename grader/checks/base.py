@@ -190,8 +190,9 @@ class CheckDef(Generic[P]):
     team running beside it.
     `provides`: the values its outcome hands the checks that need it; `requires`: the
     values it reads, which a check in its `needs` (directly or through theirs) must provide.
-    `preload`: heavy modules it imports, loaded once before the checks' processes fork;
-    `warm`: a one-time set-up those modules do on first use, done once before forking too;
+    `preload`: heavy modules it imports, loaded once before the checks' processes fork (in
+    a batch, once in the fork server for the class); a module of the grader's may do a
+    one-time set-up when imported (`grader.mlflowwarm`);
     `http`: it makes HTTP(S) calls (the TLS context is built once, before forking).
     """
 
@@ -204,7 +205,6 @@ class CheckDef(Generic[P]):
     provides: frozenset[Key] = frozenset()
     requires: frozenset[Key] = frozenset()
     preload: tuple[str, ...] = ()
-    warm: Callable[[], None] | None = None
     http: bool = False
 
     @property

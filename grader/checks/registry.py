@@ -35,7 +35,6 @@ from grader.checks import (
     tracking,
 )
 from grader.checks.base import CheckDef, Key, NoParams
-from grader.mlflowstore import warm as warm_store
 
 IMAGE: frozenset[Key] = frozenset({"image"})
 URL: frozenset[Key] = frozenset({"service_url"})
@@ -168,9 +167,10 @@ CHECKS: dict[str, CheckDef[Any]] = {
 }
 
 
-# What every check of a family shares: the heavy modules it imports, and HTTP(S) calls.
+# What every check of a family shares: the heavy modules it imports (the tracking family's
+# include MLflow's one-time set-up), and HTTP(S) calls.
 FAMILIES: dict[str, dict[str, Any]] = {
-    "tracking": {"preload": ("mlflow", "mlflow.tracking"), "warm": warm_store, "http": True},
+    "tracking": {"preload": ("mlflow", "mlflow.tracking", "grader.mlflowwarm"), "http": True},
     "container": {"http": True},
     "service": {"http": True},
     "ci": {"preload": ("bashlex",), "http": True},
@@ -178,11 +178,14 @@ FAMILIES: dict[str, dict[str, Any]] = {
 
 
 def _with_families(checks: dict[str, CheckDef[Any]]) -> dict[str, CheckDef[Any]]:
-    """Each check with its family's settings (a check's own preloads come too)."""
+    """Each check with its family's settings (a check's own preloads come too; one that
+    makes HTTP calls preloads httpx's transport, which httpx imports on a client's first use)."""
     found = {}
     for name, check in checks.items():
         family = dict(FAMILIES.get(name.split(".")[0], {}))
         family["preload"] = (*check.preload, *family.get("preload", ()))
+        if family.get("http", check.http):
+            family["preload"] = (*family["preload"], "httpcore")
         found[name] = dataclasses.replace(check, **family)
     return found
 
