@@ -26,18 +26,52 @@ JUNIT = f"{OUT_DIR}/junit.xml"
 COVERAGE = f"{OUT_DIR}/coverage.xml"
 TEAM_COVERAGE = "coverage.xml"  # the suite's own report, if it writes one (coverage xml)
 PLUGIN = "grader_pytest_plugin"
+# tests.sensitivity's swap of the model, run by the plugin before the team's conftest files
+# load (in the pytest process the suite starts anyway: its imports are paid once, not twice):
+# the swap's code (base64) and its arguments (JSON) come in these variables.
+SWAP_ENV, SWAP_ARGS_ENV = "GRADER_SWAP", "GRADER_SWAP_ARGS"
+SWAP_OUT = f"{OUT_DIR}/swap.txt"  # what the swap did: written by the swap alone
+SWAPPED_IN = f"{OUT_DIR}/swapped-in.txt"  # written when the plugin did it
 # Added to the team's pytest run: records each test's markers and node id in the report,
-# so kinds of tests can be told apart by marker as well as by path.
-PLUGIN_CODE = """\
+# so kinds of tests can be told apart by marker as well as by path; swaps the model when
+# tests.sensitivity asks.
+PLUGIN_CODE = f"""\
+import os
+import sys
+
 import pytest
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
-        names = sorted({m.name for m in item.iter_markers()})
+        names = sorted({{m.name for m in item.iter_markers()}})
         item.user_properties.append(("grader_markers", ",".join(names)))
         item.user_properties.append(("grader_nodeid", item.nodeid))
+
+
+def pytest_load_initial_conftests(early_config, parser, args):
+    code = os.environ.pop("{SWAP_ENV}", None)
+    if not code or os.path.exists("{SWAP_OUT}"):
+        return
+    import base64
+    import json
+
+    argv, path = sys.argv, list(sys.path)
+    sys.argv = ["swap"] + json.loads(os.environ.get("{SWAP_ARGS_ENV}", "[]"))
+    sys.path.insert(0, os.getcwd())  # as for `python -c` in the checkout
+    try:
+        exec(compile(base64.b64decode(code), "grader-swap", "exec"), {{"__name__": "swap"}})
+    except SystemExit as exc:
+        if exc.code:  # the swap could not be done, and said why: no tests to run
+            raise
+    except BaseException as exc:  # not said: a process of its own tries it
+        sys.__stderr__.write("grader: the swap failed in pytest (%r)\\n" % (exc,))
+        raise SystemExit(70)
+    finally:
+        sys.argv, sys.path[:] = argv, path
+    with open("{SWAPPED_IN}", "w") as handle:
+        handle.write("the test run (its pytest process)")
 """
 
 

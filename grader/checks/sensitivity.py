@@ -4,11 +4,18 @@ In the sandbox, the model file the manifest names (`training.artifact`) is repla
 scikit-learn's DummyClassifier or DummyRegressor, fit on the team's training rows and saved
 in the same format; then the team's test command runs again. At least one model or API test
 must fail: a suite that still passes cannot tell a working model from a constant one.
+
+For a pytest suite (tests.run read its report), the grader's pytest plugin does the swap in
+the run's own pytest process, before the team's conftest files load: scikit-learn and the
+model are imported once, not in a process of their own as well (about 2 s of a class's cores
+per team). Where the plugin did not swap (the suite turned plugins off, or the swap failed
+there), it runs in a process of its own and the suite runs again; the first run is not read.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shlex
 from pathlib import Path
@@ -21,15 +28,27 @@ from grader.checks.base import Context, Outcome, Params, failed, passed, skipped
 from grader.checks.projectenv import project_sandbox
 from grader.manifest import Manifest
 from grader.sandbox import SandboxResult
-from grader.suitereport import COVERAGE, JUNIT, SuiteCase, is_kind, pytest_env, read_report
+from grader.suitereport import (
+    COVERAGE,
+    JUNIT,
+    SWAP_ARGS_ENV,
+    SWAP_ENV,
+    SWAP_OUT,
+    SWAPPED_IN,
+    SuiteCase,
+    is_kind,
+    pytest_env,
+    read_report,
+)
 from grader.text import tail
 
 NO_ARTIFACT = (
     "capstone.yaml names no model file: add `training.artifact` (the file the service and "
     "your tests load, e.g. model/model.joblib)"
 )
-SWAP_OUT = "/tmp/grader/swap.txt"
-# Runs in the container, in the team's environment: unpickling happens only there.
+# Runs in the container, in the team's environment: unpickling happens only there. In the
+# pytest process of the test run when the suite is a pytest one (the grader's plugin runs
+# it, before the team's conftest files load), else in a process of its own before the run.
 SWAP = r"""
 import csv, pathlib, pickle, sys
 
@@ -151,9 +170,11 @@ def sensitivity(ctx: Context, params: SensitivityParams) -> Outcome:
     result = _rerun(ctx, manifest, artifact, params)
     swap = result.files.get(SWAP_OUT, b"").decode("utf-8", "replace")
     lenient = lenient_assertions(ctx.repo, manifest)
+    where = result.files.get(SWAPPED_IN, b"").decode("utf-8", "replace")
     evidence: dict[str, Any] = {
         "artifact": artifact,
         "swap": swap or "the swap did not run",
+        "swapped_in": (where or "a process of its own, before the test run") if swap else None,
         "exit_code": result.exit_code,
         "seconds": round(result.seconds, 1),
         "environment": result.environment,
@@ -176,9 +197,17 @@ def _rerun(
     held_out = set(evaluation.data) if evaluation else set()
     training_rows = [p for p in manifest.data.paths if p not in held_out and p.endswith(".csv")]
     encoded = base64.b64encode(SWAP.encode()).decode()
-    args = " ".join(shlex.quote(a) for a in (artifact, target, *training_rows))
-    swap = f"python -c \"import base64; exec(base64.b64decode('{encoded}'))\" {args}"
-    command = f"{swap} && {manifest.tests.command}"
+    args = [artifact, target, *training_rows]
+    alone = f"python -c \"import base64; exec(base64.b64decode('{encoded}'))\" {shlex.join(args)}"
+    env = rerun_env(ctx, manifest)
+    report = ctx.provided.test_report
+    if report is None or not report.cases:  # not known to be a pytest suite
+        command = f"{alone} && {manifest.tests.command}"
+    else:  # the plugin swaps in the run's pytest; where it did not, as above
+        env |= {SWAP_ENV: encoded, SWAP_ARGS_ENV: json.dumps(args)}
+        suite = f"{{ {manifest.tests.command}\n}}"
+        again = f"rm -f {JUNIT} {SWAPPED_IN}; {alone} && {suite}; code=$?"
+        command = f"{suite}; code=$?\nif [ ! -s {SWAP_OUT} ]; then {again}; fi\nexit $code"
     box = project_sandbox(ctx, params.image, params.setup)
     return box.run(
         ctx.repo,
@@ -187,8 +216,8 @@ def _rerun(
         setup_timeout=params.setup_timeout,
         memory=params.memory,
         cpus=params.cpus,
-        env=rerun_env(ctx, manifest),
-        collect=[JUNIT, SWAP_OUT],
+        env=env,
+        collect=[JUNIT, SWAP_OUT, SWAPPED_IN],
     )
 
 

@@ -19,6 +19,7 @@ from grader.manifest import load_manifest
 from grader.suitereport import SuiteCase, SuiteReport
 from grader.target import prepare
 from tests.fixtures import training_team
+from tests.helpers import commit_all
 
 MANIFEST = "version: 1\nteam: {name: T, members: [{name: A, github: a}]}\n"
 
@@ -111,8 +112,23 @@ def test_tests_that_load_the_model_notice_a_constant_one(tmp_path: Path, mlflow_
     )
     swapped = "swapped: model/model.joblib now holds a DummyClassifier fit on 120 training rows"
     assert out.evidence["swap"] == swapped
+    # A pytest suite (tests.run read its report): swapped in the run's own pytest process.
+    assert out.evidence["swapped_in"] == "the test run (its pytest process)"
     # The team's checkout is untouched: the swap happened in the sandbox's copy.
     assert "DummyClassifier" not in (path / "model" / "model.joblib").read_bytes().decode("latin-1")
+
+    # A suite that turns the grader's plugin off is swapped all the same, in a process of
+    # its own before a second run (the first, with the team's model, is not read).
+    manifest = (path / "capstone.yaml").read_text(encoding="utf-8")
+    (path / "capstone.yaml").write_text(
+        manifest.replace("command: pytest -q", "command: pytest -q -p no:grader_pytest_plugin"),
+        encoding="utf-8",
+    )
+    commit_all(path, "Run the tests without plugins")
+    again = sensitivity(path, _report(tuple(ran)), image=mlflow_image, setup=setup)
+    assert (again.status, again.message) == (out.status, out.message)
+    assert again.evidence["swap"] == swapped
+    assert again.evidence["swapped_in"] == "a process of its own, before the test run"
 
 
 @pytest.mark.docker
@@ -129,3 +145,5 @@ def test_tests_that_accept_any_answer_fail_it_and_are_named(
         " (tests/test_model.py::test_the_shipped_model_knows_iris,"
         " tests/test_model.py::test_data_has_three_species)"
     )
+    # Without tests.run's report the suite is not known to be pytest's: swapped beforehand.
+    assert out.evidence["swapped_in"] == "a process of its own, before the test run"
