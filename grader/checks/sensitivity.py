@@ -225,8 +225,10 @@ def rerun_env(ctx: Context, manifest: Manifest) -> dict[str, str]:
     """pytest's options for the rerun: only what the verdict reads runs again.
 
     With the suite's report from tests.run and the manifest's model and API kinds, every
-    other test is deselected (it cannot change the verdict), and coverage is not measured
-    again; without them the whole suite runs as the team's command says.
+    other test is deselected (it cannot change the verdict), a test file with none of them
+    is not even collected (its imports, MLflow's for a training test, cost seconds), and
+    coverage is not measured again; without them the whole suite runs as the team's
+    command says.
     """
     env = pytest_env(ctx.repo, manifest.tests.command)
     options = [env["PYTEST_ADDOPTS"]]
@@ -234,10 +236,24 @@ def rerun_env(ctx: Context, manifest: Manifest) -> dict[str, str]:
         options.append("--no-cov")
     report = ctx.provided.test_report
     if report is not None and (selectors := _selectors(manifest)):
+        chosen = {_file(c.nodeid) for c in report.cases if is_kind(c, selectors)}
         others = [c.nodeid for c in report.cases if not is_kind(c, selectors)]
-        options += [shlex.quote(f"--deselect={nodeid}") for nodeid in others]
+        idle = sorted({_file(n) for n in others} - chosen)
+        idle = [path for path in idle if _test_module(ctx.repo, path)]
+        options += [shlex.quote(f"--ignore={path}") for path in idle]
+        options += [shlex.quote(f"--deselect={n}") for n in others if _file(n) not in idle]
     env["PYTEST_ADDOPTS"] = " ".join(options)
     return env
+
+
+def _file(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _test_module(repo: Path, path: str) -> bool:
+    """A Python file of the checkout (a node id's path is relative to the repository)."""
+    found = fs.inside(repo, path)
+    return path.endswith(".py") and found is not None and found.is_file()
 
 
 def _selectors(manifest: Manifest) -> list[str]:

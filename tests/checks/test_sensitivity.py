@@ -58,22 +58,37 @@ def _report(cases: tuple[SuiteCase, ...]) -> SuiteReport:
 def test_the_rerun_runs_only_the_model_and_api_tests_without_coverage(
     make_repo: Callable[..., Path],
 ) -> None:
-    kinds = "tests: {command: pytest --cov=src, kinds: {model: [tests/test_model.py]}}\n"
-    repo = make_repo({"capstone.yaml": MANIFEST + kinds})
+    kinds = "tests: {command: pytest --cov=src, kinds: {model: [tests/test_model.py, slow]}}\n"
+    repo = make_repo(
+        {
+            "capstone.yaml": MANIFEST + kinds,
+            "tests/test_data.py": "import mlflow\n",
+            "tests/test_train.py": "import mlflow\n",
+        }
+    )
     manifest = load_manifest(repo / "capstone.yaml")
     cases = (
         SuiteCase("tests/test_model.py::test_knows[a b]", "passed"),
         SuiteCase("tests/test_data.py::test_rows[x y]", "passed"),
+        SuiteCase("tests/test_data.py::test_more", "passed"),
         SuiteCase("tests/test_api.py::test_health", "failed"),
+        SuiteCase("tests/test_train.py::test_runs", "passed"),
+        SuiteCase("tests/test_train.py::test_fits", "passed", markers=("slow",)),
     )
     ctx = SimpleNamespace(repo=repo, provided=Provided(test_report=_report(cases)))
     options = shlex.split(rerun_env(ctx, manifest)["PYTEST_ADDOPTS"])  # type: ignore[arg-type]
     assert "--no-cov" in options
+    # A file of the checkout with none of the chosen tests is not even collected; where it
+    # has one (by marker), or is not a file of the checkout, the others are deselected.
+    ignored = [o.removeprefix("--ignore=") for o in options if o.startswith("--ignore")]
+    assert ignored == ["tests/test_data.py"]
     deselected = [o.removeprefix("--deselect=") for o in options if o.startswith("--deselect")]
-    assert deselected == ["tests/test_data.py::test_rows[x y]", "tests/test_api.py::test_health"]
+    assert deselected == ["tests/test_api.py::test_health", "tests/test_train.py::test_runs"]
     # Without tests.run's report the whole suite runs again.
     alone = SimpleNamespace(repo=repo, provided=Provided())
-    assert "--deselect" not in rerun_env(alone, manifest)["PYTEST_ADDOPTS"]  # type: ignore[arg-type]
+    again = rerun_env(alone, manifest)["PYTEST_ADDOPTS"]  # type: ignore[arg-type]
+    assert "--deselect" not in again
+    assert "--ignore" not in again
 
 
 def test_assertions_that_accept_a_server_error_are_named(make_repo: Callable[..., Path]) -> None:
