@@ -94,8 +94,7 @@ def parse_lock(repo: Path) -> None:
     checks' processes fork, none of them parses it again."""
     text = fs.read_text(repo, "uv.lock")
     if text is not None:
-        lock_view(text)
-        _pinned(text)
+        lock_view(text)  # parses it (`_lock`), and keeps the view the cache keys read
 
 
 def locked_versions(text: str) -> dict[str, set[str]]:
@@ -116,23 +115,22 @@ def locked_pins(text: str) -> frozenset[str]:
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _pinned(text: str) -> tuple[tuple[str, str, dict[str, Any]], ...]:
+def _pinned(text: str) -> list[tuple[str, str, dict[str, Any]]]:
     """(canonical name, version, entry) of each package of a uv.lock that names both."""
     data = _lock(text)
     packages = data.get("package") if data is not None else None
-    return tuple(
+    return [
         (canonical_name(package["name"]), package["version"], package)
         for package in (packages if isinstance(packages, list) else ())
         if isinstance(package, dict)
         and isinstance(package.get("name"), str)
         and isinstance(package.get("version"), str)
-    )
+    ]
 
 
 @functools.lru_cache(maxsize=4)
 def _lock(text: str) -> dict[str, Any] | None:
-    """A uv.lock's TOML (shared by the caches above: never changed), None when not TOML."""
+    """A uv.lock's TOML, parsed once per text (shared: never changed), None when not TOML."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError:
