@@ -295,7 +295,9 @@ def cache_note(check: dict[str, Any]) -> str:
     if "reused" in evidence:
         return "image reused"
     if "layers_known" in evidence:
-        return f"layers known {evidence['layers_known']}, scanned {evidence['layers_scanned']}"
+        where = " from storage" if "storage" in str(evidence.get("layers_read_from")) else ""
+        known, scanned = evidence["layers_known"], evidence["layers_scanned"]
+        return f"layers known {known}, scanned {scanned}{where}"
     environment = evidence.get("environment") or ""
     if isinstance(environment, str) and "cached" in environment:
         if environment.startswith("cached"):

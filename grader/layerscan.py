@@ -14,6 +14,14 @@ the engine derives from the layer's chain, so it names the same layer in every i
 id; a gzipped layer is read through its compression and its digest learnt like a v1 id),
 and a name seen before with known findings is skipped, not hashed and parsed again. A
 judged layer the save does not give in a form read here is reported, never passed.
+
+When the engine keeps its layers on this machine where the grader may read them (overlay2,
+its directories named by the image's inspect), the new layers are read there instead: each
+layer's files as they are, walked without following a link, the base image's layers and the
+known ones not even listed. The engine then saves nothing (a save writes every layer of the
+image out first). A layer read there is found the same as in the save (a test compares the
+two on real images); anything unexpected (another storage driver, another machine's engine,
+no permission, a path too long) and the image is saved as above.
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ import io
 import json
 import os
 import re
+import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -58,6 +67,11 @@ class Scan:
     cached: int  # judged layers whose findings were known
     scanned: int  # judged layers read from the image
     unread: tuple[str, ...] = ()  # judged layers the saved image did not give readably
+    read_from: str = ""  # where the scanned layers were read: STORAGE or SAVE ("" if none)
+
+
+STORAGE = "the engine's storage on this machine"
+SAVE = "the image as the engine saves it"
 
 
 class LayerCache:
@@ -110,21 +124,99 @@ def _name(diff_id: str) -> str:
 
 
 def scan(
-    layers: list[str], judged: list[str], save: Any, patterns: Patterns, cache: LayerCache
+    layers: list[str],
+    judged: list[str],
+    save: Any,
+    patterns: Patterns,
+    cache: LayerCache,
+    dirs: Mapping[str, Path] | None = None,
 ) -> Scan:
     """Secret files of the `judged` layers (diff ids) of an image whose layers are `layers`;
-    `save()` streams the image as the engine saves it, called only if a judged layer is new."""
+    the new ones are read from `dirs` (`layer_dirs`) when it has them all, else `save()`
+    streams the image as the engine saves it (called only if a judged layer is new)."""
     known = {d: cache.get(d) for d in judged}
     if all(found is not None for found in known.values()):
         paths = {p for found in known.values() for p in found or ()}
         return Scan(sorted(paths), len(judged), 0)
+    new = [d for d in judged if known[d] is None]
+    if dirs and all(d in dirs for d in new):
+        read = _scan_dirs({d: dirs[d] for d in new}, patterns)
+        if read is not None:
+            for diff_id, found in read.items():
+                cache.put(diff_id, sorted(found))
+            paths = {p for d in judged for p in (read.get(d) or known.get(d) or ())}
+            return Scan(sorted(paths), len(judged) - len(new), len(new), read_from=STORAGE)
     saved = scan_saved(io.BufferedReader(ChunkStream(save()), 1 << 20), patterns, cache)
     for diff_id in saved.read & set(layers):
         cache.put(diff_id, sorted(saved.found[diff_id]))
     paths = {p for d in judged for p in (saved.found.get(d) or known.get(d) or ())}
     scanned = sum(1 for d in judged if d in saved.read)
     unread = tuple(d for d in judged if d not in saved.found and known.get(d) is None)
-    return Scan(sorted(paths), len(judged) - scanned - len(unread), scanned, unread)
+    return Scan(sorted(paths), len(judged) - scanned - len(unread), scanned, unread, SAVE)
+
+
+def layer_dirs(attrs: Mapping[str, Any]) -> dict[str, Path]:
+    """Each layer's directory (by diff id) where the engine keeps the image's files on this
+    machine and the grader may read them; empty when it does not (the engine of another
+    machine or of a VM, a storage driver other than overlay2, no permission).
+
+    overlay2 names the image's top layer `UpperDir` and the others, top first, `LowerDir`:
+    one directory per layer of `RootFS.Layers` (bottom first), or the engine is not
+    understood here and nothing is read this way."""
+    driver = attrs.get("GraphDriver") or {}
+    data = driver.get("Data") or {}
+    layers = list((attrs.get("RootFS") or {}).get("Layers") or [])
+    upper, lower = data.get("UpperDir"), data.get("LowerDir")
+    if driver.get("Name") != "overlay2" or not isinstance(upper, str) or not layers:
+        return {}
+    found = [upper, *(lower.split(":") if isinstance(lower, str) and lower else [])]
+    if len(found) != len(layers):
+        return {}
+    paths = [Path(d) for d in reversed(found)]
+    if not all(p.is_absolute() and p.is_dir() and os.access(p, os.R_OK | os.X_OK) for p in paths):
+        return {}
+    return dict(zip(layers, paths, strict=True))
+
+
+def _scan_dirs(dirs: Mapping[str, Path], patterns: Patterns) -> dict[str, set[str]] | None:
+    """Secret files of each layer directory, as `_scan_layer` finds them in its tar; None
+    if one cannot be read through (then the image is saved instead)."""
+    try:
+        return {diff_id: _scan_dir(path, patterns) for diff_id, path in dirs.items()}
+    except OSError:
+        return None
+
+
+def _scan_dir(root: Path, patterns: Patterns) -> set[str]:
+    """A layer's regular files (no link followed, no device, fifo or whiteout opened),
+    walked with a stack: a team's layer may nest deeper than Python recurses."""
+    found: set[str] = set()
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(root / rel if rel else root) as entries:
+            for entry in entries:
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                elif (
+                    entry.is_file(follow_symlinks=False)
+                    and secret_name(path, patterns)
+                    and _secret_file(entry.path, path)
+                ):
+                    found.add(path)
+    return found
+
+
+def _secret_file(where: str, path: str) -> bool:
+    """`_secret_content` for a file of a layer directory."""
+    if not path.endswith(KEY_SUFFIXES):
+        return True
+    fd = os.open(where, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return False
+        return b"PRIVATE KEY" in handle.read(256_000)
 
 
 @dataclass(frozen=True)

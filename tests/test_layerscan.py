@@ -166,3 +166,129 @@ def test_a_judged_layer_the_save_does_not_give_is_unread_not_passed(tmp_path: Pa
     result = layerscan.scan([*ids, missing], [ids[1], missing], save, PATTERNS, cache)
     assert result.unread == (missing,)
     assert (result.found, result.scanned, result.cached) == (["app/.env"], 1, 0)
+
+
+# layers read where the engine keeps them (overlay2 on this machine) -----------------------
+
+
+def layer_dir(root: Path, files: dict[str, bytes]) -> Path:
+    """A layer as overlay2 keeps it: its files in a directory."""
+    root.mkdir(parents=True)
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+def overlay_attrs(dirs: list[Path], layers: list[str]) -> dict[str, object]:
+    """An image's inspect as overlay2 gives it: the top layer's directory, then the others
+    top first; the layers' diff ids bottom first."""
+    top, *lower = list(reversed(dirs))
+    data = {"UpperDir": str(top), "MergedDir": "/nowhere", "WorkDir": "/nowhere"}
+    if lower:
+        data["LowerDir"] = ":".join(str(d) for d in lower)
+    return {"GraphDriver": {"Name": "overlay2", "Data": data}, "RootFS": {"Layers": layers}}
+
+
+def test_layer_dirs_pairs_each_layer_with_its_directory_bottom_first(tmp_path: Path) -> None:
+    dirs = [layer_dir(tmp_path / f"l{n}" / "diff", {}) for n in range(3)]
+    ids = [f"sha256:{n:064x}" for n in range(3)]
+    assert layerscan.layer_dirs(overlay_attrs(dirs, ids)) == dict(zip(ids, dirs, strict=True))
+    assert layerscan.layer_dirs(overlay_attrs(dirs[:1], ids[:1])) == {ids[0]: dirs[0]}
+
+
+def test_layer_dirs_gives_nothing_it_cannot_read_with_certainty(tmp_path: Path) -> None:
+    dirs = [layer_dir(tmp_path / f"l{n}" / "diff", {}) for n in range(2)]
+    ids = [f"sha256:{n:064x}" for n in range(2)]
+    other_driver = overlay_attrs(dirs, ids)
+    other_driver["GraphDriver"] = {"Name": "btrfs", "Data": {}}
+    elsewhere = overlay_attrs([tmp_path / "gone" / "diff", dirs[1]], ids)  # a VM's engine
+    assert layerscan.layer_dirs(other_driver) == {}
+    assert layerscan.layer_dirs(overlay_attrs(dirs, ids[:1])) == {}  # one layer not paired
+    assert layerscan.layer_dirs(elsewhere) == {}
+    assert layerscan.layer_dirs({"RootFS": {"Layers": ids}}) == {}  # no storage data at all
+
+
+def test_a_layer_directory_is_judged_as_its_tar_is(tmp_path: Path) -> None:
+    files = {
+        "app/.env": b"API_KEY=abc123\n",
+        "app/.env.example": b"API_KEY=\n",
+        "app/main.py": b"print()",
+        "app/certs/server.pem": b"-----BEGIN CERTIFICATE-----\n",
+        "app/certs/deploy.key": b"-----BEGIN OPENSSH PRIVATE KEY-----\n",
+        "usr/lib/python3/dist-packages/somepkg/tests/id_rsa": b"PRIVATE KEY",
+        "home/app/.netrc": b"machine example.com password x",
+    }
+    root = layer_dir(tmp_path / "diff", files)
+    data = layer(files)
+    expected = {"app/.env", "app/certs/deploy.key", "home/app/.netrc"}
+    assert layerscan.scan_saved(saved_image(legacy([data])), PATTERNS).found == {
+        diff_id(data): expected
+    }
+    assert layerscan._scan_dir(root, PATTERNS) == expected
+
+
+def test_a_layer_directory_walk_opens_no_link_device_or_fifo_and_goes_deep(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    root = layer_dir(tmp_path / "diff", {"app/main.py": b""})
+    (root / "app" / ".env").symlink_to("/etc/hostname")  # a link is not a file of the layer
+    (root / "app" / "keys").symlink_to("/root", target_is_directory=True)
+    os.mkfifo(root / "app" / "id_rsa")  # a fifo opened would wait forever
+    deep = str(root)
+    for _ in range(1200):  # deeper than Python recurses (made one level at a time)
+        deep += "/d"
+        os.mkdir(deep)
+    Path(deep, ".pypirc").write_text("[pypi]\npassword = x\n")
+    assert layerscan._scan_dir(root, PATTERNS) == {"/".join(["d"] * 1200) + "/.pypirc"}
+
+
+def test_scan_reads_new_layers_from_their_directories_and_saves_nothing(
+    tmp_path: Path,
+) -> None:
+    cache = layerscan.LayerCache(tmp_path / "cache", PATTERNS)
+    ids = [diff_id(data) for data in LAYERS]
+    files = [
+        {"usr/lib/os-release": b"debian"},
+        {"app/.env": b"API_KEY=abc123\n", "app/main.py": b"print()"},
+        {},
+    ]
+    pairs = enumerate(zip(ids, files, strict=True))
+    dirs = {d: layer_dir(tmp_path / f"l{n}", f) for n, (d, f) in pairs}
+    cache.put(ids[1], ["app/.env"])  # known: not read again
+
+    def save() -> list[bytes]:
+        raise AssertionError("the image was saved though its new layers are on this machine")
+
+    result = layerscan.scan(ids, ids[1:], save, PATTERNS, cache, dirs)
+    assert (result.found, result.cached, result.scanned) == (["app/.env"], 1, 1)
+    assert result.read_from == layerscan.STORAGE
+    assert cache.get(ids[2]) == []
+    # A new layer without its directory here: the image is saved, as without any.
+    cache_b = layerscan.LayerCache(tmp_path / "cache-b", PATTERNS)
+    saves = []
+
+    def real_save() -> list[bytes]:
+        saves.append(1)
+        return [saved_image(legacy(LAYERS)).getvalue()]
+
+    partial = {ids[2]: dirs[ids[2]]}
+    result = layerscan.scan(ids, ids[1:], real_save, PATTERNS, cache_b, partial)
+    assert (result.found, result.scanned, result.read_from) == (["app/.env"], 2, layerscan.SAVE)
+    assert saves == [1]
+
+
+def test_a_layer_directory_that_cannot_be_read_through_falls_back_to_the_save(
+    tmp_path: Path,
+) -> None:
+    cache = layerscan.LayerCache(tmp_path / "cache", PATTERNS)
+    ids = [diff_id(data) for data in LAYERS]
+    dirs = {d: tmp_path / "removed-meanwhile" / str(n) for n, d in enumerate(ids)}
+
+    def save() -> list[bytes]:
+        return [saved_image(legacy(LAYERS)).getvalue()]
+
+    result = layerscan.scan(ids, ids[1:], save, PATTERNS, cache, dirs)
+    assert (result.found, result.scanned, result.read_from) == (["app/.env"], 2, layerscan.SAVE)

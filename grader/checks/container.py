@@ -306,12 +306,13 @@ def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
     patterns = layerscan.Patterns(params.names, params.allow, params.system)
     cache = layerscan.LayerCache(cache_dir(), patterns)
     with engine_for(ctx) as engine:
-        layers = list(engine.image_attrs(image).get("RootFS", {}).get("Layers") or [])
+        attrs = engine.image_attrs(image)
+        layers = list(attrs.get("RootFS", {}).get("Layers") or [])
         base, base_layers = _base_layers(ctx, engine, layers)
         judged = layers[base_layers:]
         scan = layerscan.scan(
             layers, judged, lambda: engine.client.images.get(image).save(named=False),
-            patterns, cache,
+            patterns, cache, layerscan.layer_dirs(attrs),
         )  # fmt: skip
     if scan.unread:
         shown = ", ".join(d.removeprefix("sha256:")[:12] for d in scan.unread)
@@ -323,6 +324,7 @@ def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
     evidence = {
         "base": base, "base_layers_not_scanned": base_layers, "layers": len(layers),
         "layers_scanned": scan.scanned, "layers_known": scan.cached,
+        **({"layers_read_from": scan.read_from} if scan.read_from else {}),
     }  # fmt: skip
     if found:
         shown = ", ".join(found[:5]) + (" ..." if len(found) > 5 else "")

@@ -255,6 +255,58 @@ def test_a_saved_image_names_its_known_layers_so_they_are_not_read_again(
     assert "app/.env" in set().union(*again.found.values())
 
 
+def test_layers_read_where_the_engine_keeps_them_are_judged_as_the_save_is(
+    variant: Variant, tmp_path: Path, run_id: str
+) -> None:
+    """On this engine's real images (a deleted .env, a private key among certificates):
+    every layer's findings from its directory equal those from the engine's save."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("the engine's storage can be read by root only")
+    ctx, _ = variant("secret")
+    keys = tiny_image(
+        tmp_path / "keys",
+        run_id,
+        f"FROM python:3.11-slim\nCOPY somepkg/ {SITE_PACKAGES}\n"
+        "COPY somepkg/tests/test_key.pem /app/key.pem\nRUN rm /app/key.pem\n",
+    )
+    params = container.LayerSecretsParams()
+    patterns = layerscan.Patterns(params.names, params.allow, params.system)
+    client = docker_client()
+    try:
+        for image_id in (ctx.provided.image, keys.provided.image):
+            image = client.images.get(image_id)
+            dirs = layerscan.layer_dirs(image.attrs)
+            assert list(dirs) == image.attrs["RootFS"]["Layers"]
+            raw = io.BufferedReader(layerscan.ChunkStream(image.save(named=False)), 1 << 20)
+            saved = layerscan.scan_saved(raw, patterns).found
+            assert {d: layerscan._scan_dir(p, patterns) for d, p in dirs.items()} == saved
+            assert set().union(*saved.values()) & {"app/.env", "app/key.pem"}
+    finally:
+        client.close()
+
+
+def test_layer_secrets_read_the_engines_storage_and_saves_the_image_where_it_cannot(
+    variant: Variant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    ctx, _ = variant("secret")
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "here"))
+    here = container.layer_secrets(ctx, container.LayerSecretsParams())
+    if os.geteuid() == 0:
+        assert here.evidence["layers_read_from"] == layerscan.STORAGE
+    # An engine whose storage is not on this machine (Docker Desktop's VM): saved instead.
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "elsewhere"))
+    monkeypatch.setattr(layerscan, "layer_dirs", lambda attrs: {})
+    saved = container.layer_secrets(ctx, container.LayerSecretsParams())
+    assert saved.evidence["layers_read_from"] == layerscan.SAVE
+    assert (saved.status, saved.message) == (here.status, here.message)
+    assert saved.message == "secret files in image layers: app/.env"
+    assert saved.evidence["layers_scanned"] == here.evidence["layers_scanned"] > 0
+
+
 FAKE_KEY = (
     "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
 )
