@@ -36,7 +36,7 @@ import os
 import re
 import stat
 import tarfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -44,7 +44,7 @@ from typing import IO, Any
 from grader import secretscan
 
 KEY_SUFFIXES = (".pem", ".key", ".crt")
-SCAN_FORMAT = "layer-scan-1"  # part of every cache entry's name: change it with the rules
+SCAN_FORMAT = "layer-scan-2"  # part of every cache entry's name: change it with the rules
 # A layer's name in a saved image: the legacy format's `<v1 id>/layer.tar`, the OCI's blob.
 LAYER_NAME = re.compile(r"(?P<v1>[0-9a-f]{64})/layer\.tar|blobs/sha256/(?P<blob>[0-9a-f]{64})")
 
@@ -72,6 +72,17 @@ class Scan:
 
 STORAGE = "the engine's storage on this machine"
 SAVE = "the image as the engine saves it"
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Where the engine keeps an image's layers on this machine. `dirs()`: each layer's
+    directory by diff id (`layer_dirs`; empty when they cannot be read here). `holds()`:
+    whether the image still has those layers once they are read (an image removed while
+    they were walked may have left a part of a layer unread: that read is not kept)."""
+
+    dirs: Callable[[], Mapping[str, Path]]
+    holds: Callable[[], bool]
 
 
 class LayerCache:
@@ -129,19 +140,21 @@ def scan(
     save: Any,
     patterns: Patterns,
     cache: LayerCache,
-    dirs: Mapping[str, Path] | None = None,
+    storage: Storage | None = None,
 ) -> Scan:
     """Secret files of the `judged` layers (diff ids) of an image whose layers are `layers`;
-    the new ones are read from `dirs` (`layer_dirs`) when it has them all, else `save()`
-    streams the image as the engine saves it (called only if a judged layer is new)."""
+    the new ones are read from the engine's `storage` when it has them all here, else
+    `save()` streams the image as the engine saves it (called only if a judged layer is
+    new)."""
     known = {d: cache.get(d) for d in judged}
     if all(found is not None for found in known.values()):
         paths = {p for found in known.values() for p in found or ()}
         return Scan(sorted(paths), len(judged), 0)
     new = [d for d in judged if known[d] is None]
+    dirs = storage.dirs() if storage else {}
     if dirs and all(d in dirs for d in new):
         read = _scan_dirs({d: dirs[d] for d in new}, patterns)
-        if read is not None:
+        if read is not None and storage is not None and storage.holds():
             for diff_id, found in read.items():
                 cache.put(diff_id, sorted(found))
             paths = {p for d in judged for p in (read.get(d) or known.get(d) or ())}
@@ -173,9 +186,25 @@ def layer_dirs(attrs: Mapping[str, Any]) -> dict[str, Path]:
     if len(found) != len(layers):
         return {}
     paths = [Path(d) for d in reversed(found)]
-    if not all(p.is_absolute() and p.is_dir() and os.access(p, os.R_OK | os.X_OK) for p in paths):
+    try:  # the engine's root is root's alone: another user may not even look
+        if not all(p.is_absolute() and _readable_dir(p) for p in paths):
+            return {}
+    except (OSError, ValueError):
         return {}
     return dict(zip(layers, paths, strict=True))
+
+
+def _readable_dir(path: Path) -> bool:
+    return os.access(path, os.R_OK | os.X_OK) and stat.S_ISDIR(os.stat(path).st_mode)
+
+
+def native_overlay(info: Mapping[str, Any]) -> bool:
+    """Whether the engine (its `docker info`) keeps layers as overlay2 extracts them
+    natively. With a naive diff (kernels with overlay's redirect_dir) the engine extracts a
+    layer with the classic applier, which drops any top-level `.wh..wh.*` entry that the
+    layer's tar (what a save or a push gives) still holds: its directory is not the layer."""
+    status = {str(k): str(v) for k, v in (info.get("DriverStatus") or []) if k}
+    return info.get("Driver") == "overlay2" and status.get("Native Overlay Diff") == "true"
 
 
 def _scan_dirs(dirs: Mapping[str, Path], patterns: Patterns) -> dict[str, set[str]] | None:
@@ -191,6 +220,7 @@ def _scan_dir(root: Path, patterns: Patterns) -> set[str]:
     """A layer's regular files (no link followed, no device, fifo or whiteout opened),
     walked with a stack: a team's layer may nest deeper than Python recurses."""
     found: set[str] = set()
+    keys: dict[int, bool] = {}  # a key file's verdict by inode: its hard links are not read again
     stack = [""]
     while stack:
         rel = stack.pop()
@@ -199,19 +229,17 @@ def _scan_dir(root: Path, patterns: Patterns) -> set[str]:
                 path = f"{rel}/{entry.name}" if rel else entry.name
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(path)
-                elif (
-                    entry.is_file(follow_symlinks=False)
-                    and secret_name(path, patterns)
-                    and _secret_file(entry.path, path)
-                ):
-                    found.add(path)
+                elif entry.is_file(follow_symlinks=False) and secret_name(path, patterns):
+                    inode = entry.inode()
+                    if inode not in keys and path.endswith(KEY_SUFFIXES):
+                        keys[inode] = _key_file(entry.path)
+                    if keys.get(inode, True):
+                        found.add(path)
     return found
 
 
-def _secret_file(where: str, path: str) -> bool:
-    """`_secret_content` for a file of a layer directory."""
-    if not path.endswith(KEY_SUFFIXES):
-        return True
+def _key_file(where: str) -> bool:
+    """`_private_key` for a key file of a layer directory."""
     fd = os.open(where, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
@@ -260,14 +288,29 @@ def scan_saved(raw: IO[bytes], patterns: Patterns, cache: LayerCache | None = No
 
 
 def _scan_layer(layer: IO[bytes] | io.RawIOBase, patterns: Patterns) -> set[str]:
+    """A layer's secret files. A second name of a file is a hard link in the tar (the
+    engine writes the content once): it counts as its file does, read under its first name
+    when that is a key's, else (a key linked to any other name) counted."""
     found: set[str] = set()
+    keys: dict[str, bool] = {}  # a key file's verdict, by its path in the layer
     with tarfile.open(fileobj=layer, mode="r|") as inner:
         for entry in inner:
-            path = entry.name.removeprefix("./").lstrip("/")
-            secret = entry.isfile() and secret_name(path, patterns)
-            if secret and _secret_content(inner, entry):
+            path = _member_path(entry.name)
+            if not (entry.isfile() or entry.islnk()) or not secret_name(path, patterns):
+                continue
+            if not path.endswith(KEY_SUFFIXES):
+                found.add(path)
+            elif entry.isfile():
+                keys[path] = _private_key(inner, entry)
+                if keys[path]:
+                    found.add(path)
+            elif keys.get(_member_path(entry.linkname), True):
                 found.add(path)
     return found
+
+
+def _member_path(name: str) -> str:
+    return name.removeprefix("./").lstrip("/")
 
 
 def secret_name(path: str, patterns: Patterns) -> bool:
@@ -279,10 +322,9 @@ def secret_name(path: str, patterns: Patterns) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns.names)
 
 
-def _secret_content(layer: tarfile.TarFile, entry: tarfile.TarInfo) -> bool:
-    """Certificates are public (every trust store has *.pem): only private keys count."""
-    if not entry.name.endswith(KEY_SUFFIXES):
-        return True
+def _private_key(layer: tarfile.TarFile, entry: tarfile.TarInfo) -> bool:
+    """Whether a key file (KEY_SUFFIXES) of a layer's tar holds a private key: certificates
+    are public (every trust store has *.pem), only private keys count."""
     handle = layer.extractfile(entry)
     return handle is not None and b"PRIVATE KEY" in handle.read(256_000)
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import inspect
 import io
+import os
+import sys
 import tarfile
 from pathlib import Path
+
+import pytest
 
 from grader import layerscan
 from grader.checks.container import LayerSecretsParams
@@ -180,6 +185,11 @@ def layer_dir(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
+def here(dirs: dict[str, Path], holds: bool = True) -> layerscan.Storage:
+    """The engine's storage on this machine, holding these layer directories."""
+    return layerscan.Storage(lambda: dirs, lambda: holds)
+
+
 def overlay_attrs(dirs: list[Path], layers: list[str]) -> dict[str, object]:
     """An image's inspect as overlay2 gives it: the top layer's directory, then the others
     top first; the layers' diff ids bottom first."""
@@ -231,18 +241,23 @@ def test_a_layer_directory_is_judged_as_its_tar_is(tmp_path: Path) -> None:
 def test_a_layer_directory_walk_opens_no_link_device_or_fifo_and_goes_deep(
     tmp_path: Path,
 ) -> None:
-    import os
-
     root = layer_dir(tmp_path / "diff", {"app/main.py": b""})
     (root / "app" / ".env").symlink_to("/etc/hostname")  # a link is not a file of the layer
     (root / "app" / "keys").symlink_to("/root", target_is_directory=True)
     os.mkfifo(root / "app" / "id_rsa")  # a fifo opened would wait forever
     deep = str(root)
-    for _ in range(1200):  # deeper than Python recurses (made one level at a time)
+    for _ in range(300):
         deep += "/d"
         os.mkdir(deep)
     Path(deep, ".pypirc").write_text("[pypi]\npassword = x\n")
-    assert layerscan._scan_dir(root, PATTERNS) == {"/".join(["d"] * 1200) + "/.pypirc"}
+    # Deeper than Python may recurse here: a walk that recursed would fail.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 100)
+    try:
+        found = layerscan._scan_dir(root, PATTERNS)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert found == {"/".join(["d"] * 300) + "/.pypirc"}
 
 
 def test_scan_reads_new_layers_from_their_directories_and_saves_nothing(
@@ -262,7 +277,7 @@ def test_scan_reads_new_layers_from_their_directories_and_saves_nothing(
     def save() -> list[bytes]:
         raise AssertionError("the image was saved though its new layers are on this machine")
 
-    result = layerscan.scan(ids, ids[1:], save, PATTERNS, cache, dirs)
+    result = layerscan.scan(ids, ids[1:], save, PATTERNS, cache, here(dirs))
     assert (result.found, result.cached, result.scanned) == (["app/.env"], 1, 1)
     assert result.read_from == layerscan.STORAGE
     assert cache.get(ids[2]) == []
@@ -275,7 +290,7 @@ def test_scan_reads_new_layers_from_their_directories_and_saves_nothing(
         return [saved_image(legacy(LAYERS)).getvalue()]
 
     partial = {ids[2]: dirs[ids[2]]}
-    result = layerscan.scan(ids, ids[1:], real_save, PATTERNS, cache_b, partial)
+    result = layerscan.scan(ids, ids[1:], real_save, PATTERNS, cache_b, here(partial))
     assert (result.found, result.scanned, result.read_from) == (["app/.env"], 2, layerscan.SAVE)
     assert saves == [1]
 
@@ -290,5 +305,94 @@ def test_a_layer_directory_that_cannot_be_read_through_falls_back_to_the_save(
     def save() -> list[bytes]:
         return [saved_image(legacy(LAYERS)).getvalue()]
 
-    result = layerscan.scan(ids, ids[1:], save, PATTERNS, cache, dirs)
+    result = layerscan.scan(ids, ids[1:], save, PATTERNS, cache, here(dirs))
     assert (result.found, result.scanned, result.read_from) == (["app/.env"], 2, layerscan.SAVE)
+
+
+def test_an_image_removed_while_its_layers_were_walked_is_not_kept_but_saved(
+    tmp_path: Path,
+) -> None:
+    cache = layerscan.LayerCache(tmp_path / "cache", PATTERNS)
+    ids = [diff_id(data) for data in LAYERS]
+    dirs = {d: layer_dir(tmp_path / f"l{n}", {}) for n, d in enumerate(ids)}  # half removed
+
+    def save() -> list[bytes]:
+        return [saved_image(legacy(LAYERS)).getvalue()]
+
+    result = layerscan.scan(ids, ids[1:], save, PATTERNS, cache, here(dirs, holds=False))
+    assert (result.found, result.read_from) == (["app/.env"], layerscan.SAVE)
+    assert cache.get(ids[1]) == ["app/.env"]
+
+
+def test_storage_is_read_only_where_the_engine_extracts_layers_natively() -> None:
+    def info(driver: str, native: str) -> dict[str, object]:
+        status = [["Backing Filesystem", "extfs"], ["Native Overlay Diff", native]]
+        return {"Driver": driver, "DriverStatus": status}
+
+    assert layerscan.native_overlay(info("overlay2", "true"))
+    assert not layerscan.native_overlay(info("overlay2", "false"))  # redirect_dir kernels
+    assert not layerscan.native_overlay(info("fuse-overlayfs", "true"))
+    assert not layerscan.native_overlay({"Driver": "overlay2"})
+
+
+def test_layer_dirs_gives_nothing_where_it_may_not_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dirs = [layer_dir(tmp_path / f"l{n}" / "diff", {}) for n in range(2)]
+    ids = [f"sha256:{n:064x}" for n in range(2)]
+
+    def refused(path: Path) -> bool:  # the engine's root, to a user who is not root
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(layerscan, "_readable_dir", refused)
+    assert layerscan.layer_dirs(overlay_attrs(dirs, ids)) == {}
+
+
+def linked_layer(entries: list[tuple[str, bytes | str]]) -> bytes:
+    """A layer's tar with hard links: (name, content) is a file, (name, "->target") a link."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in entries:
+            info = tarfile.TarInfo(name)
+            if isinstance(data, str):
+                info.type, info.linkname = tarfile.LNKTYPE, data.removeprefix("->")
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_a_secret_under_a_hard_link_counts_in_the_tar_and_in_the_directory(
+    tmp_path: Path,
+) -> None:
+    """`RUN echo KEY=v > /aaa && ln /aaa /app/.env`: the tar has /app/.env as a link."""
+    entries: list[tuple[str, bytes | str]] = [
+        ("aaa", b"API_KEY=abc123\n"),
+        ("app/.env", "->aaa"),
+        ("app/deploy.key", b"-----BEGIN PRIVATE KEY-----\n"),
+        ("app/copy.key", "->app/deploy.key"),
+        ("app/server.pem", b"-----BEGIN CERTIFICATE-----\n"),
+        ("app/again.pem", "->app/server.pem"),
+    ]
+    data = linked_layer(entries)
+    expected = {"app/.env", "app/deploy.key", "app/copy.key"}
+    assert layerscan.scan_saved(saved_image(legacy([data])), PATTERNS).found == {
+        diff_id(data): expected
+    }
+    root = tmp_path / "diff"
+    root.mkdir()
+    for name, content in entries:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            os.link(root / content.removeprefix("->"), root / name)
+        else:
+            (root / name).write_bytes(content)
+    assert layerscan._scan_dir(root, PATTERNS) == expected
+    # A key linked to a name that was not read as a key: counted, not guessed public.
+    other = linked_layer(
+        [("data/blob", b"-----BEGIN CERTIFICATE-----"), ("app/x.key", "->data/blob")]
+    )
+    assert layerscan.scan_saved(saved_image(legacy([other])), PATTERNS).found == {
+        diff_id(other): {"app/x.key"}
+    }

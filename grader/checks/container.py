@@ -310,9 +310,13 @@ def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
         layers = list(attrs.get("RootFS", {}).get("Layers") or [])
         base, base_layers = _base_layers(ctx, engine, layers)
         judged = layers[base_layers:]
+        storage = layerscan.Storage(
+            lambda: layerscan.layer_dirs(attrs) if _native_overlay(engine) else {},
+            lambda: _layers(engine, image) == layers,
+        )
         scan = layerscan.scan(
             layers, judged, lambda: engine.client.images.get(image).save(named=False),
-            patterns, cache, layerscan.layer_dirs(attrs),
+            patterns, cache, storage,
         )  # fmt: skip
     if scan.unread:
         shown = ", ".join(d.removeprefix("sha256:")[:12] for d in scan.unread)
@@ -332,6 +336,20 @@ def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
     return passed(
         "no secret or .env files in any layer", {**evidence, "patterns": list(params.names)}
     )
+
+
+def _native_overlay(engine: Engine) -> bool:
+    try:
+        return layerscan.native_overlay(engine.client.info())
+    except DockerException:
+        return False
+
+
+def _layers(engine: Engine, image: str) -> list[str] | None:
+    try:
+        return list(engine.client.images.get(image).attrs.get("RootFS", {}).get("Layers") or [])
+    except DockerException:
+        return None
 
 
 def _base_layers(ctx: Context, engine: Engine, layers: list[str]) -> tuple[str | None, int]:

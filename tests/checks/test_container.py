@@ -258,8 +258,8 @@ def test_a_saved_image_names_its_known_layers_so_they_are_not_read_again(
 def test_layers_read_where_the_engine_keeps_them_are_judged_as_the_save_is(
     variant: Variant, tmp_path: Path, run_id: str
 ) -> None:
-    """On this engine's real images (a deleted .env, a private key among certificates):
-    every layer's findings from its directory equal those from the engine's save."""
+    """On this engine's real images (a deleted .env, a deleted private key, a .env that is
+    a hard link): every layer's findings from its directory equal those from the save."""
     import os
 
     if os.geteuid() != 0:
@@ -269,12 +269,18 @@ def test_layers_read_where_the_engine_keeps_them_are_judged_as_the_save_is(
         tmp_path / "keys",
         run_id,
         f"FROM python:3.11-slim\nCOPY somepkg/ {SITE_PACKAGES}\n"
-        "COPY somepkg/tests/test_key.pem /app/key.pem\nRUN rm /app/key.pem\n",
+        "COPY somepkg/tests/test_key.pem /app/key.pem\nRUN rm /app/key.pem\n"
+        # A second name of a file is a hard link in the layer's tar.
+        "RUN echo API_KEY=abc > /srv/blob && ln /srv/blob /app/.env\n",
     )
     params = container.LayerSecretsParams()
     patterns = layerscan.Patterns(params.names, params.allow, params.system)
     client = docker_client()
     try:
+        expected = {
+            ctx.provided.image: {"app/.env"},
+            keys.provided.image: {"app/.env", "app/key.pem"},
+        }
         for image_id in (ctx.provided.image, keys.provided.image):
             image = client.images.get(image_id)
             dirs = layerscan.layer_dirs(image.attrs)
@@ -282,7 +288,7 @@ def test_layers_read_where_the_engine_keeps_them_are_judged_as_the_save_is(
             raw = io.BufferedReader(layerscan.ChunkStream(image.save(named=False)), 1 << 20)
             saved = layerscan.scan_saved(raw, patterns).found
             assert {d: layerscan._scan_dir(p, patterns) for d, p in dirs.items()} == saved
-            assert set().union(*saved.values()) & {"app/.env", "app/key.pem"}
+            assert set().union(*saved.values()) == expected[image_id]
     finally:
         client.close()
 
