@@ -186,13 +186,33 @@ def _labels(item: Any) -> dict[str, str]:
 
 
 def _remove(client: docker.DockerClient, containers: Sequence[Any], images: Sequence[Any]) -> None:
-    """Containers first (an image in use cannot go), each removal on its own."""
+    """Containers first (an image in use cannot go), each removal on its own; an image
+    built FROM another of the run's goes before it (`remove_images`: the engine lists
+    images by the second they were made, so a child may come after its parent)."""
     for container in containers:
         with contextlib.suppress(NotFound, APIError):
             container.remove(force=True, v=True)
-    for image in images:
-        with contextlib.suppress(NotFound, APIError):
-            client.images.remove(image.id, force=True)
+    remove_images(client, [str(image.id) for image in images])
+
+
+def remove_images(client: docker.DockerClient, image_ids: Sequence[str]) -> list[str]:
+    """Remove images, children before their parents whatever the order given: what the
+    engine refuses is tried again once the others are gone, while each pass removes
+    something. Returns what it still refuses."""
+    left = list(image_ids)
+    while left:
+        refused = []
+        for image_id in left:
+            try:
+                client.images.remove(image_id, force=True)
+            except NotFound:
+                pass
+            except DockerException:
+                refused.append(image_id)
+        if len(refused) == len(left):
+            return refused
+        left = refused
+    return []
 
 
 @contextlib.contextmanager

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
 from grader import depset, envderive
 from grader.engine import Engine
-from grader.engineruns import CACHE_LABEL, LABEL, RUN_LABEL, connect
+from grader.engineruns import CACHE_LABEL, LABEL, RUN_LABEL, connect, remove_images
 
 KEY_LABEL = "org.mlops-capstone-kit.env-key"
 
@@ -167,19 +167,7 @@ def remove_cache_images(run_id: str | None = None) -> int:
     client = connect()
     try:
         images = client.images.list(filters={"label": filters})
-        left = [str(image.id) for image in images]
-        for _ in range(envderive.MAX_DEPTH + 1):
-            refused = []
-            for image_id in left:
-                try:
-                    client.images.remove(image_id, force=True)
-                except NotFound:
-                    pass
-                except DockerException:
-                    refused.append(image_id)
-            if len(refused) in (0, len(left)):
-                break
-            left = refused
+        remove_images(client, [str(image.id) for image in images])
         return len(images)
     finally:
         client.close()

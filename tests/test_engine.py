@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from docker import errors as docker_errors
 
 from grader import engine as engine_module
 from grader import engineruns
@@ -205,6 +206,33 @@ def test_cleanup_removes_what_a_killed_check_left(tmp_path: Path) -> None:
     assert docker_client().containers.get(box.id).status == "running"
     assert cleanup(run_id=run_id, checks={"other.check", "service.starts"}).containers == 1
     assert cleanup(run_id=run_id).containers == 0
+
+
+@docker_only
+def test_a_runs_image_built_from_another_goes_with_it_whatever_the_order() -> None:
+    """The engine refuses to remove a parent before its child, and lists images by the
+    second they were made: cleanup takes what was refused again once the rest is gone."""
+    run_id = new_run_id()
+    client = docker_client()
+    labels = {engineruns.LABEL: "1", engineruns.RUN_LABEL: run_id}
+    made = []
+    try:
+        parent = IMAGE
+        for _ in range(2):  # a parent, then its child
+            box = client.containers.create(parent, ["true"])
+            made.append(box.commit(conf={"Labels": labels}).id)
+            box.remove()
+            parent = made[-1]
+        assert client.images.get(made[1]).attrs["Parent"] == made[0]
+        with pytest.raises(docker_errors.APIError):  # the engine's refusal
+            client.images.remove(made[0], force=True)
+        assert engineruns.remove_images(client, made) == []
+        assert grader_leftovers(run_id) == []
+    finally:
+        for image_id in reversed(made):
+            with contextlib.suppress(docker_errors.NotFound):
+                client.images.remove(image_id, force=True)
+        client.close()
 
 
 @docker_only
