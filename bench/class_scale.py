@@ -43,6 +43,7 @@ KIT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(KIT))
 
 from bench.batch import isolated_env, roster  # noqa: E402
+from grader.layerscan import STORAGE  # noqa: E402
 from scripts.reference_team import run, write_documents  # noqa: E402
 
 MILESTONE = "m3"
@@ -295,7 +296,7 @@ def cache_note(check: dict[str, Any]) -> str:
     if "reused" in evidence:
         return "image reused"
     if "layers_known" in evidence:
-        where = " from storage" if "storage" in str(evidence.get("layers_read_from")) else ""
+        where = " from storage" if evidence.get("layers_read_from") == STORAGE else ""
         known, scanned = evidence["layers_known"], evidence["layers_scanned"]
         return f"layers known {known}, scanned {scanned}{where}"
     environment = evidence.get("environment") or ""

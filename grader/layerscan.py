@@ -151,21 +151,38 @@ def scan(
         paths = {p for found in known.values() for p in found or ()}
         return Scan(sorted(paths), len(judged), 0)
     new = [d for d in judged if known[d] is None]
-    dirs = storage.dirs() if storage else {}
-    if dirs and all(d in dirs for d in new):
-        read = _scan_dirs({d: dirs[d] for d in new}, patterns)
-        if read is not None and storage is not None and storage.holds():
-            for diff_id, found in read.items():
-                cache.put(diff_id, sorted(found))
-            paths = {p for d in judged for p in (read.get(d) or known.get(d) or ())}
-            return Scan(sorted(paths), len(judged) - len(new), len(new), read_from=STORAGE)
-    saved = scan_saved(io.BufferedReader(ChunkStream(save()), 1 << 20), patterns, cache)
-    for diff_id in saved.read & set(layers):
-        cache.put(diff_id, sorted(saved.found[diff_id]))
-    paths = {p for d in judged for p in (saved.found.get(d) or known.get(d) or ())}
-    scanned = sum(1 for d in judged if d in saved.read)
-    unread = tuple(d for d in judged if d not in saved.found and known.get(d) is None)
-    return Scan(sorted(paths), len(judged) - scanned - len(unread), scanned, unread, SAVE)
+    found = _read_storage(storage, new, patterns) if storage else None
+    if found is not None:
+        read, source = set(found), STORAGE
+    else:
+        saved = scan_saved(io.BufferedReader(ChunkStream(save()), 1 << 20), patterns, cache)
+        found, read, source = saved.found, saved.read & set(layers), SAVE
+    for diff_id in read:
+        cache.put(diff_id, sorted(found[diff_id]))
+    paths = {p for d in judged for p in (found.get(d) or known.get(d) or ())}
+    scanned = sum(1 for d in judged if d in read)
+    unread = tuple(d for d in judged if d not in found and known.get(d) is None)
+    return Scan(sorted(paths), len(judged) - scanned - len(unread), scanned, unread, source)
+
+
+def _read_storage(
+    storage: Storage, new: list[str], patterns: Patterns
+) -> dict[str, set[str]] | None:
+    """The secret files of each `new` layer, read from its directory; None unless every one
+    has a directory here, is read through, and the image still has them afterwards."""
+    dirs = storage.dirs()
+    if not dirs or any(d not in dirs for d in new):
+        return None
+    try:
+        found = {d: _scan_dir(dirs[d], patterns) for d in new}
+    except OSError:
+        return None
+    return found if storage.holds() else None
+
+
+def image_layers(attrs: Mapping[str, Any]) -> list[str]:
+    """An image's layers (diff ids, bottom first), from its inspect."""
+    return list((attrs.get("RootFS") or {}).get("Layers") or [])
 
 
 def layer_dirs(attrs: Mapping[str, Any]) -> dict[str, Path]:
@@ -178,7 +195,7 @@ def layer_dirs(attrs: Mapping[str, Any]) -> dict[str, Path]:
     understood here and nothing is read this way."""
     driver = attrs.get("GraphDriver") or {}
     data = driver.get("Data") or {}
-    layers = list((attrs.get("RootFS") or {}).get("Layers") or [])
+    layers = image_layers(attrs)
     upper, lower = data.get("UpperDir"), data.get("LowerDir")
     if driver.get("Name") != "overlay2" or not isinstance(upper, str) or not layers:
         return {}
@@ -207,15 +224,6 @@ def native_overlay(info: Mapping[str, Any]) -> bool:
     return info.get("Driver") == "overlay2" and status.get("Native Overlay Diff") == "true"
 
 
-def _scan_dirs(dirs: Mapping[str, Path], patterns: Patterns) -> dict[str, set[str]] | None:
-    """Secret files of each layer directory, as `_scan_layer` finds them in its tar; None
-    if one cannot be read through (then the image is saved instead)."""
-    try:
-        return {diff_id: _scan_dir(path, patterns) for diff_id, path in dirs.items()}
-    except OSError:
-        return None
-
-
 def _scan_dir(root: Path, patterns: Patterns) -> set[str]:
     """A layer's regular files (no link followed, no device, fifo or whiteout opened),
     walked with a stack: a team's layer may nest deeper than Python recurses."""
@@ -242,9 +250,7 @@ def _key_file(where: str) -> bool:
     """`_private_key` for a key file of a layer directory."""
     fd = os.open(where, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return False
-        return b"PRIVATE KEY" in handle.read(256_000)
+        return stat.S_ISREG(os.fstat(handle.fileno()).st_mode) and _holds_private_key(handle)
 
 
 @dataclass(frozen=True)
@@ -326,7 +332,11 @@ def _private_key(layer: tarfile.TarFile, entry: tarfile.TarInfo) -> bool:
     """Whether a key file (KEY_SUFFIXES) of a layer's tar holds a private key: certificates
     are public (every trust store has *.pem), only private keys count."""
     handle = layer.extractfile(entry)
-    return handle is not None and b"PRIVATE KEY" in handle.read(256_000)
+    return handle is not None and _holds_private_key(handle)
+
+
+def _holds_private_key(handle: IO[bytes]) -> bool:
+    return b"PRIVATE KEY" in handle.read(256_000)
 
 
 class _Hashing(io.RawIOBase):

@@ -15,6 +15,7 @@ import pytest
 
 from grader import layerscan
 from grader.checks.container import LayerSecretsParams
+from tests.helpers import build_tree
 
 PATTERNS = layerscan.Patterns(
     LayerSecretsParams().names, LayerSecretsParams().allow, LayerSecretsParams().system
@@ -179,10 +180,7 @@ def test_a_judged_layer_the_save_does_not_give_is_unread_not_passed(tmp_path: Pa
 def layer_dir(root: Path, files: dict[str, bytes]) -> Path:
     """A layer as overlay2 keeps it: its files in a directory."""
     root.mkdir(parents=True)
-    for name, data in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(data)
-    return root
+    return build_tree(root, files)
 
 
 def here(dirs: dict[str, Path], holds: bool = True) -> layerscan.Storage:

@@ -307,7 +307,7 @@ def layer_secrets(ctx: Context, params: LayerSecretsParams) -> Outcome:
     cache = layerscan.LayerCache(cache_dir(), patterns)
     with engine_for(ctx) as engine:
         attrs = engine.image_attrs(image)
-        layers = list(attrs.get("RootFS", {}).get("Layers") or [])
+        layers = layerscan.image_layers(attrs)
         base, base_layers = _base_layers(ctx, engine, layers)
         judged = layers[base_layers:]
         storage = layerscan.Storage(
@@ -347,8 +347,8 @@ def _native_overlay(engine: Engine) -> bool:
 
 def _layers(engine: Engine, image: str) -> list[str] | None:
     try:
-        return list(engine.client.images.get(image).attrs.get("RootFS", {}).get("Layers") or [])
-    except DockerException:
+        return layerscan.image_layers(engine.image_attrs(image))
+    except (EngineError, DockerException):
         return None
 
 
@@ -359,7 +359,7 @@ def _base_layers(ctx: Context, engine: Engine, layers: list[str]) -> tuple[str |
     if base is None or base == "scratch":
         return base, 0
     try:
-        own = list(engine.client.images.get(base).attrs.get("RootFS", {}).get("Layers") or [])
+        own = layerscan.image_layers(engine.client.images.get(base).attrs)
     except DockerException:
         return base, 0
     return base, len(own) if own and layers[: len(own)] == own else 0
